@@ -1,0 +1,10 @@
+//! provider-bridge: render Infisical secrets into safe env files (`write-canary-env`) and
+//! probe what an OpenAI-compatible chat endpoint really supports (`ollama-compat-smoke`).
+//!
+//! The binaries in `src/bin/` only parse arguments and map errors to [`exit::Exit`]; every
+//! behaviour lives in these modules, one concern each. `contracts/` states the behaviour,
+//! `tests/contract/` proves it.
+
+pub mod exit;
+pub mod http;
+pub mod secret;

@@ -1,0 +1,91 @@
+//! Proves `contracts/cli.md`: the exit-code table and what both binaries share.
+
+use provider_bridge::exit::Exit;
+
+use crate::support::Cli;
+use crate::support::trace::root;
+
+/// Reads the `| code | meaning |` rows of the first exit-code table in a markdown file.
+fn exit_table(markdown: &str) -> Vec<(u8, String)> {
+    markdown
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("| code | meaning |"))
+        .skip(2)
+        .take_while(|l| l.trim_start().starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l
+                .trim()
+                .trim_matches('|')
+                .split('|')
+                .map(str::trim)
+                .collect();
+            (
+                cells[0].parse().expect("code cell is a number"),
+                cells[1].to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The contract's table, the README's table and the `Exit` enum agree code for code.
+#[test]
+fn cli_001_one_exit_code_table_in_contract_readme_and_code() {
+    let from_code: Vec<(u8, String)> = Exit::ALL
+        .iter()
+        .map(|e| (e.code(), e.meaning().to_owned()))
+        .collect();
+    for file in ["contracts/cli.md", "README.md"] {
+        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        assert_eq!(
+            exit_table(&text),
+            from_code,
+            "the exit-code table in {file} differs from src/exit.rs"
+        );
+    }
+}
+
+/// `--help` and `--version` answer on stdout with exit 0, naming the binary and version.
+#[test]
+fn cli_002_help_and_version() {
+    for cli in [Cli::canary, Cli::smoke] {
+        let help = cli().arg("--help").run();
+        help.success().stdout_has("Usage:").stderr_is("");
+        let version = cli().arg("--version").run();
+        version.success().stderr_is("");
+        let bin = version
+            .stdout
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        version.stdout_is(&format!("{bin} {}\n", env!("CARGO_PKG_VERSION")));
+        assert!(["write-canary-env", "ollama-compat-smoke"].contains(&bin.as_str()));
+    }
+}
+
+/// An unknown flag is exit 2, named on stderr, nothing on stdout.
+#[test]
+fn cli_003_unknown_flag_is_usage_error() {
+    for cli in [Cli::canary, Cli::smoke] {
+        cli()
+            .arg("--no-such-flag")
+            .run()
+            .code(2)
+            .stdout_is("")
+            .stderr_has("--no-such-flag");
+    }
+}
+
+/// The root cause wins: 3 before 4 before 5, and 1 only when none of them applies.
+#[test]
+fn cli_004_root_cause_wins() {
+    use Exit::*;
+    assert_eq!(
+        Exit::worst([CheckFailed, Unavailable, NotFound, Refused]),
+        Refused
+    );
+    assert_eq!(Exit::worst([Unavailable, CheckFailed, NotFound]), NotFound);
+    assert_eq!(Exit::worst([CheckFailed, Unavailable]), Unavailable);
+    assert_eq!(Exit::worst([Success, CheckFailed, Success]), CheckFailed);
+    assert_eq!(Exit::worst([Success, Success]), Success);
+}

@@ -1,0 +1,1 @@
+//! Proves `contracts/env-file.md`.

@@ -1,0 +1,23 @@
+//! The contract suite: one test binary, one module per contract file in `contracts/`.
+//!
+//! Tests cite the clause they prove by the prefix of their name (`fn sec_001_...`); see
+//! `contracts/README.md` and `support/trace.rs`.
+
+mod support;
+
+// contracts/cli.md
+mod cli;
+// contracts/suite.md
+mod suite;
+// contracts/secret-hygiene.md
+mod secret_hygiene;
+// contracts/infisical.md
+mod infisical;
+// contracts/env-format.md
+mod env_format;
+// contracts/env-file.md
+mod env_file;
+// contracts/json-fallback.md
+mod json_fallback;
+// contracts/smoke-report.md
+mod smoke_report;

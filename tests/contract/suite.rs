@@ -1,0 +1,217 @@
+//! Proves `contracts/suite.md`: the traceability rules, run over synthetic contracts and tests,
+//! and then over the repository itself.
+
+use crate::support::fixtures;
+use crate::support::trace::{self, Level};
+
+/// A synthetic test source citing `id` (built at run time, so that this file does not itself
+/// cite the synthetic IDs).
+fn test_citing(id: &str, rest: &str) -> String {
+    format!(
+        "#[test]\nfn {}_{rest}() {{}}\n",
+        id.to_lowercase().replace('-', "_")
+    )
+}
+
+fn problems(contract: &str, tests: &str) -> Vec<String> {
+    let (clauses, mut problems) = trace::parse_contract("contracts/x.md", contract);
+    let citations = trace::parse_citations("tests/x.rs", tests);
+    problems.extend(trace::check(&clauses, &citations));
+    problems
+}
+
+const ONE_MUST: &str = "# X\n\n### ABC-001 — A rule\n\n**MUST** — do it.\n";
+
+/// A duplicate ID is reported with both places.
+#[test]
+fn suite_001_duplicate_id_fails() {
+    let contract = format!("{ONE_MUST}\n### ABC-001 — Again\n\n**SHOULD** — also.\n");
+    let p = problems(&contract, &test_citing("ABC-001", "x"));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].contains("duplicate clause ID ABC-001"), "{p:?}");
+    assert!(
+        p[0].contains("contracts/x.md:3") && p[0].contains("contracts/x.md:7"),
+        "{p:?}"
+    );
+}
+
+/// A test citing an undefined ID is reported, naming the ID and the test.
+#[test]
+fn suite_002_unknown_citation_fails() {
+    let tests = test_citing("ABC-001", "ok") + &test_citing("XYZ-999", "orphan");
+    let p = problems(ONE_MUST, &tests);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].contains("XYZ-999") && p[0].contains("orphan"), "{p:?}");
+}
+
+/// An uncited MUST clause is reported with the test name to add; an uncited SHOULD is not.
+#[test]
+fn suite_003_uncited_must_fails_and_should_does_not() {
+    let contract = format!(
+        "{ONE_MUST}\n### XYZ-999 — New\n\n**MUST** — new rule.\n\n### XYZ-998 — Nice\n\n**SHOULD** — nice.\n"
+    );
+    let p = problems(&contract, &test_citing("ABC-001", "x"));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].contains("XYZ-999") && p[0].contains("xyz_999_"),
+        "{p:?}"
+    );
+    assert!(problems(ONE_MUST, "").iter().any(|p| p.contains("ABC-001")));
+}
+
+/// Chained prefixes cite every clause in the chain.
+#[test]
+fn suite_003_chained_prefixes_cite_each_clause() {
+    let contract = format!("{ONE_MUST}\n### DEF-002 — Two\n\n**MUST** — two.\n");
+    let chained = format!("fn {}_{}_both() {{}}", "abc_001", "def_002");
+    assert_eq!(problems(&contract, &chained), Vec::<String>::new());
+    let ids: Vec<String> = trace::parse_citations("t.rs", &chained)
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, ["ABC-001", "DEF-002"]);
+}
+
+/// Citing a withdrawn clause is reported.
+#[test]
+fn suite_004_citing_withdrawn_fails() {
+    let contract = "### ABC-001 — Old\n\n**WITHDRAWN** — replaced by ABC-002.\n";
+    let p = problems(contract, &test_citing("ABC-001", "x"));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].contains("ABC-001") && p[0].contains("withdrawn"),
+        "{p:?}"
+    );
+}
+
+/// A clause without a level is reported.
+#[test]
+fn suite_005_clause_without_level_fails() {
+    let (clauses, p) = trace::parse_contract("c.md", "### ABC-001 — Vague\n\nDo it, maybe.\n");
+    assert!(clauses.is_empty());
+    assert_eq!(p.len(), 1);
+    assert!(p[0].contains("ABC-001"), "{p:?}");
+    let (clauses, p) = trace::parse_contract("c.md", ONE_MUST);
+    assert!(p.is_empty());
+    assert_eq!(clauses[0].level, Level::Must);
+    assert_eq!(clauses[0].title, "A rule");
+}
+
+/// The repository itself: no parse problem, no traceability problem, and a fresh index.
+/// Set `PB_UPDATE_INDEX=1` (what `scripts/update-index` does) to rewrite the index.
+#[test]
+fn suite_006_repository_is_traceable_and_index_fresh() {
+    let (clauses, citations, mut problems) = trace::load_repo();
+    problems.extend(trace::check(&clauses, &citations));
+    let index = trace::render_index(&clauses, &citations);
+    let coverage = index.lines().last().unwrap_or_default();
+    println!("{index}");
+    assert!(
+        problems.is_empty(),
+        "traceability problems:\n  {}\n{coverage}",
+        problems.join("\n  ")
+    );
+    let path = trace::root().join("contracts/INDEX.md");
+    if std::env::var_os("PB_UPDATE_INDEX").is_some() {
+        std::fs::write(&path, &index).unwrap();
+        return;
+    }
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        current == index,
+        "contracts/INDEX.md is stale: regenerate it with `scripts/update-index` and commit it"
+    );
+}
+
+fn walk_json<'a>(v: &'a serde_json::Value, key: &str, out: &mut Vec<&'a str>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                if k == key {
+                    if let Some(s) = v.as_str() {
+                        out.push(s);
+                    }
+                }
+                walk_json(v, key, out);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| walk_json(v, key, out)),
+        _ => {}
+    }
+}
+
+/// Every secret-bearing field in every JSON fixture is visibly synthetic.
+#[test]
+fn suite_007_fixture_secrets_are_synthetic() {
+    let mut checked = 0;
+    let mut stack = vec![fixtures::dir()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let Ok(json) =
+                serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&path).unwrap())
+            else {
+                continue; // deliberately broken fixtures (truncated JSON) hold no secrets
+            };
+            for key in ["secretValue", "accessToken", "clientSecret"] {
+                let mut values = Vec::new();
+                walk_json(&json, key, &mut values);
+                for v in values {
+                    checked += 1;
+                    assert!(
+                        v.to_lowercase().contains("synthetic") || v == "<hidden-by-infisical>",
+                        "{}: a {key} is not marked synthetic",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+    assert!(checked > 0, "no fixture secret found: the walk is broken");
+}
+
+/// The failure report shows the command, the masked environment, the code and both streams.
+#[test]
+fn suite_008_failure_report_masks_secrets() {
+    let secret = "synthetic-report-secret-0001";
+    let cli = crate::support::Cli::canary()
+        .secret_env("INFISICAL_TOKEN", secret)
+        .env("INFISICAL_PROJECT_ID", "proj-1")
+        .arg("--version");
+    let described = cli.describe();
+    assert!(
+        described.contains("INFISICAL_TOKEN=[SECRET]"),
+        "{described}"
+    );
+    assert!(
+        described.contains("INFISICAL_PROJECT_ID=proj-1"),
+        "{described}"
+    );
+    assert!(!described.contains(secret));
+    let run = cli.run();
+    let report = run.report();
+    for part in [
+        "command: INFISICAL_TOKEN=[SECRET]",
+        "exit code: 0",
+        "--- stdout ---\nwrite-canary-env",
+        "--- stderr ---",
+    ] {
+        assert!(report.contains(part), "missing {part:?} in:\n{report}");
+    }
+    let failed = std::panic::catch_unwind(|| {
+        run.code(9);
+    })
+    .expect_err("a wrong exit code must fail");
+    let msg = failed.downcast_ref::<String>().unwrap();
+    assert!(
+        msg.contains("expected exit code 9") && msg.contains("[SECRET]") && !msg.contains(secret),
+        "{msg}"
+    );
+}
