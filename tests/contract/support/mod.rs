@@ -1,6 +1,6 @@
 //! Shared test support: the CLI runner, the leak detector, fixtures, the stand-ins and the
 //! traceability checker.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod chat;
 pub mod cli;
