@@ -9,6 +9,8 @@ mod support;
 mod cli;
 // contracts/suite.md
 mod suite;
+// contracts/sanity.md
+mod sanity;
 // contracts/secret-hygiene.md
 mod secret_hygiene;
 // contracts/infisical.md
