@@ -56,6 +56,7 @@ fn template() -> &'static Path {
             std::fs::write(
                 p.join("Cargo.toml"),
                 "[package]\nname = \"throwaway\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+                 [lib]\nname = \"throwaway\"\npath = \"src/lib.rs\"\n\n\
                  [[test]]\nname = \"contract\"\npath = \"tests/contract/main.rs\"\n\n\
                  [dev-dependencies]\nregex = \"1\"\n",
             )
@@ -106,6 +107,22 @@ impl Repo {
             dir.path(),
             &["clone", "-q", template().to_str().unwrap(), "."],
         );
+        // Cargo names a path package's artifacts by its name and version, not its location:
+        // give each clone its own package name so that clones sharing the target directory
+        // never run each other's test binary. Folded into the base commit.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for file in ["Cargo.toml", "Cargo.lock"] {
+            let path = dir.path().join(file);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let renamed = text.replace(
+                "name = \"throwaway\"\nversion",
+                &format!("name = \"throwaway-{n}\"\nversion"),
+            );
+            assert_ne!(text, renamed, "{file} names the package");
+            std::fs::write(path, renamed).unwrap();
+        }
+        git(dir.path(), &["commit", "-q", "-a", "--amend", "--no-edit"]);
         Repo { dir }
     }
 
@@ -128,8 +145,7 @@ impl Repo {
 
     /// Runs `scripts/sanity main` inside the repository.
     fn sanity(&self, base: &str) -> (i32, String) {
-        // Every clone builds a crate of the same name into the shared target directory: one
-        // run at a time, so a run never executes a test binary another clone just rebuilt.
+        // One run at a time: the runs share a target directory and would only queue on its lock.
         static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let out = Command::new(root().join("scripts/sanity"))
