@@ -3,7 +3,7 @@
 //! tests; never part of the production binaries (it is an example, built with dev-dependencies).
 //!
 //! ```text
-//! cargo run --example stand-ins -- [--generate N] [--chat-delay-ms MS] [--reject-response-format]
+//! cargo run --example stand-ins -- [--generate N] [--chat-delay-ms MS] [--reject-json-schema]
 //! ```
 //! Prints one line, `infisical=<url> chat=<url>/v1`, then serves until the process is
 //! signalled (scripts stop it by PID).
@@ -14,8 +14,8 @@
 //! /api/v1/auth/universal-auth/login` answers `fixtures/infisical/login-ok.json`.
 //!
 //! Chat: `POST /v1/chat/completions` answers by what was asked: `tools` → a tool call,
-//! `response_format` → a JSON answer (or, with `--reject-response-format`, OpenAI's 400
-//! rejection), a plain prompt demanding JSON → a JSON answer, anything else → a chat answer.
+//! `response_format` → a JSON answer (with `--reject-json-schema`, a `json_schema` request gets OpenAI's 400
+//! rejection instead), a plain prompt demanding JSON → a JSON answer, anything else → a chat answer.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -40,14 +40,14 @@ fn fixture(rel: &str) -> Value {
 struct Options {
     generate: Option<usize>,
     chat_delay: Duration,
-    reject_response_format: bool,
+    reject_json_schema: bool,
 }
 
 fn parse_args() -> Options {
     let mut opts = Options {
         generate: None,
         chat_delay: Duration::ZERO,
-        reject_response_format: false,
+        reject_json_schema: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -59,7 +59,7 @@ fn parse_args() -> Options {
         match arg.as_str() {
             "--generate" => opts.generate = Some(value("--generate") as usize),
             "--chat-delay-ms" => opts.chat_delay = Duration::from_millis(value("--chat-delay-ms")),
-            "--reject-response-format" => opts.reject_response_format = true,
+            "--reject-json-schema" => opts.reject_json_schema = true,
             other => panic!("stand-ins: unknown argument {other}"),
         }
     }
@@ -151,7 +151,7 @@ impl Respond for Secrets {
 
 struct Chat {
     delay: Duration,
-    reject_response_format: bool,
+    reject_json_schema: bool,
 }
 
 impl Respond for Chat {
@@ -164,7 +164,7 @@ impl Respond for Chat {
         });
         let (status, answer) = if body.get("tools").is_some() {
             (200, fixture("openai/tool-call-ok.json"))
-        } else if body.get("response_format").is_some() && self.reject_response_format {
+        } else if body["response_format"]["type"] == "json_schema" && self.reject_json_schema {
             (400, fixture("openai/reject-openai-json-schema.json"))
         } else if asks_json {
             (200, fixture("openai/json-ok.json"))
@@ -199,7 +199,7 @@ async fn main() {
         .and(path("/v1/chat/completions"))
         .respond_with(Chat {
             delay: opts.chat_delay,
-            reject_response_format: opts.reject_response_format,
+            reject_json_schema: opts.reject_json_schema,
         })
         .mount(&chat)
         .await;
