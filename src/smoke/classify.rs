@@ -407,6 +407,8 @@ mod tests {
         .to_string()
     }
 
+    /// Only 400/422 with format words is a rejection; a missing model or a generic "JSON
+    /// object" complaint is not.
     #[test]
     fn rejection_needs_the_status_and_the_words() {
         let body =
@@ -426,6 +428,7 @@ mod tests {
         ));
     }
 
+    /// Each kind of silent format error is told apart.
     #[test]
     fn silent_kinds() {
         let v = |c: &str| classify_json(&http(200, &ok_content(c)));
@@ -451,6 +454,7 @@ mod tests {
         );
     }
 
+    /// The asked keys need their types; extra keys are allowed.
     #[test]
     fn asked_keys() {
         let m = |s: &str| serde_json::from_str::<Map<String, Value>>(s).unwrap();

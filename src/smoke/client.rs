@@ -228,6 +228,7 @@ fn transport(err: &reqwest::Error) -> Reply {
 mod tests {
     use super::*;
 
+    /// Object, bare-string and non-JSON envelopes; an integer code is read as text.
     #[test]
     fn envelopes() {
         let e =

@@ -536,8 +536,8 @@ async fn smk_017_stderr_explains_each_failure() {
     chat.verify().await;
 }
 
-/// The smoke never sends the key in the text of a line: a sanity check that the lines above
-/// hold no value other than known tokens.
+/// Every check refused with 401: each line carries `reason=auth status=401 auth=bearer`, in
+/// order, and exit 3.
 #[tokio::test]
 async fn smk_001_lines_hold_only_known_tokens() {
     let chat = Chat::start().await;
@@ -570,6 +570,37 @@ async fn smk_003_plain_content_helper_passes() {
         .args(["--check", "chat_completion"])
         .run()
         .code(0)
+        .no_leak();
+    chat.verify().await;
+}
+
+/// No retry after 503 (chat), 429 (tool), 500 (JSON) or a timeout: exactly one request each,
+/// and with `--repeat 2` exactly two.
+#[tokio::test]
+async fn smk_018_smk_007_no_retries() {
+    for repeat in [1u64, 2] {
+        let chat = Chat::start().await;
+        chat.on(Step::Chat, 503, "openai/error-ollama-503.json", repeat)
+            .await;
+        chat.on(Step::JsonSchema, 500, "openai/error-500.json", repeat)
+            .await;
+        chat.never(Step::JsonObject).await;
+        chat.on(Step::Tool, 429, "openai/error-429.json", repeat)
+            .await;
+        chat.smoke()
+            .args(["--repeat", &repeat.to_string()])
+            .run()
+            .code(5)
+            .no_leak();
+        chat.verify().await;
+    }
+    let chat = Chat::start().await;
+    chat.slow(Step::Chat, "openai/chat-ok.json", Duration::from_secs(5), 1)
+        .await;
+    chat.smoke()
+        .args(["--check", "chat_completion", "--timeout", "0.2"])
+        .run()
+        .code(5)
         .no_leak();
     chat.verify().await;
 }
