@@ -8,3 +8,4 @@
 pub mod exit;
 pub mod http;
 pub mod secret;
+pub mod smoke;

@@ -1,1 +1,675 @@
-//! Proves `contracts/json-fallback.md`.
+//! Proves `contracts/json-fallback.md`: the `json_response` ladder moves one step down on a
+//! format error only, against the wiremock stand-in with exact request counts per step, and the
+//! classifier behind it, exhaustively and with proptest.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use provider_bridge::smoke::classify::{
+    FormatError, JsonVerdict, Reason, Silent, classify_json, http_failure, is_explicit_rejection,
+};
+use provider_bridge::smoke::client::{Reply, error_info};
+
+use crate::support::chat::{Chat, Step, content, line, reply};
+use crate::support::fixture;
+
+/// The smoke, JSON check only.
+fn json_check(chat: &Chat) -> crate::support::Cli {
+    chat.smoke().args(["--check", "json_response"])
+}
+
+/// The three format rejections of the reference: OpenAI's, llama.cpp's and LiteLLM's.
+const REJECTIONS: [&str; 3] = [
+    "openai/error-openai-json-schema.json",
+    "openai/error-llamacpp-response-format.json",
+    "openai/error-litellm-unsupported-params.json",
+];
+
+/// The silent format errors: 200 with prose, fenced JSON, empty content, an array.
+const SILENT: [&str; 4] = [
+    "openai/json-prose.json",
+    "openai/json-fenced.json",
+    "openai/json-empty.json",
+    "openai/json-array.json",
+];
+
+/// The ladder in order, one request per step, stopping at the first pass: rejected, then
+/// ignored, then a plain prompt that passes — each step requested exactly once — and the line
+/// names the passing step, the fallback and every step.
+#[tokio::test]
+async fn fb_001_fb_010_ladder_runs_in_order_one_request_per_step() {
+    let chat = Chat::start().await;
+    chat.on(Step::JsonSchema, 400, REJECTIONS[0], 1).await;
+    chat.on(Step::JsonObject, 200, "openai/json-prose.json", 1)
+        .await;
+    chat.on(Step::Plain, 200, "openai/json-ok.json", 1).await;
+    let run = json_check(&chat).run();
+    run.code(0).no_leak();
+    assert_eq!(
+        line(&run),
+        "json_response=pass json_mode=plain_prompt fallback=ignored \
+         steps=json_schema:rejected,json_object:ignored,plain_prompt:pass"
+    );
+    let bodies = chat.bodies().await;
+    let order: Vec<Option<Step>> = bodies.iter().map(Step::of).collect();
+    assert_eq!(
+        order,
+        [
+            Some(Step::JsonSchema),
+            Some(Step::JsonObject),
+            Some(Step::Plain)
+        ]
+    );
+    let schema = &bodies[0]["response_format"]["json_schema"];
+    assert_eq!(
+        schema["schema"]["required"],
+        serde_json::json!(["capital", "letters"])
+    );
+    assert!(bodies[2].get("response_format").is_none());
+    chat.verify().await;
+}
+
+/// A first step that passes ends the ladder: no `json_object`, no plain prompt.
+#[tokio::test]
+async fn fb_001_fb_010_first_step_pass_sends_nothing_more() {
+    let chat = Chat::start().await;
+    chat.on(Step::JsonSchema, 200, "openai/json-ok.json", 1)
+        .await;
+    chat.never(Step::JsonObject).await;
+    chat.never(Step::Plain).await;
+    let run = json_check(&chat).run();
+    run.code(0).no_leak();
+    assert_eq!(
+        line(&run),
+        "json_response=pass json_mode=response_format response_format=json_schema"
+    );
+    chat.verify().await;
+}
+
+/// Each explicit rejection (OpenAI, llama.cpp, LiteLLM; 400 and 422) moves exactly one step
+/// down: `json_object` is asked once, the plain prompt never, and `fallback=rejected`.
+#[tokio::test]
+async fn fb_002_fb_010_each_rejection_moves_exactly_one_step_down() {
+    let cases = REJECTIONS
+        .iter()
+        .map(|f| (400, *f))
+        .chain([(422, REJECTIONS[0])]);
+    for (status, fixture) in cases {
+        let chat = Chat::start().await;
+        chat.on(Step::JsonSchema, status, fixture, 1).await;
+        chat.on(Step::JsonObject, 200, "openai/json-ok.json", 1)
+            .await;
+        chat.never(Step::Plain).await;
+        let run = json_check(&chat).run();
+        run.code(0).no_leak();
+        assert_eq!(
+            line(&run),
+            "json_response=pass json_mode=response_format response_format=json_object \
+             fallback=rejected steps=json_schema:rejected,json_object:pass",
+            "{fixture} {status}"
+        );
+        chat.verify().await;
+    }
+}
+
+/// A rejection at `json_object` moves down to the plain prompt, once.
+#[tokio::test]
+async fn fb_002_rejection_at_second_step_moves_to_plain_prompt() {
+    let chat = Chat::start().await;
+    chat.on(Step::JsonSchema, 400, REJECTIONS[0], 1).await;
+    chat.on(Step::JsonObject, 400, REJECTIONS[1], 1).await;
+    chat.on(Step::Plain, 200, "openai/json-ok.json", 1).await;
+    let run = json_check(&chat).run();
+    run.code(0).no_leak();
+    assert_eq!(
+        line(&run),
+        "json_response=pass json_mode=plain_prompt fallback=rejected \
+         steps=json_schema:rejected,json_object:rejected,plain_prompt:pass"
+    );
+    chat.verify().await;
+}
+
+/// Each silent format error (200 prose, fenced JSON, empty, array) moves exactly one step
+/// down, with `fallback=ignored`.
+#[tokio::test]
+async fn fb_003_fb_010_each_silent_error_moves_exactly_one_step_down() {
+    for fixture in SILENT {
+        let chat = Chat::start().await;
+        chat.on(Step::JsonSchema, 200, fixture, 1).await;
+        chat.on(Step::JsonObject, 200, "openai/json-ok.json", 1)
+            .await;
+        chat.never(Step::Plain).await;
+        let run = json_check(&chat).run();
+        run.code(0).no_leak();
+        assert_eq!(
+            line(&run),
+            "json_response=pass json_mode=response_format response_format=json_object \
+             fallback=ignored steps=json_schema:ignored,json_object:pass",
+            "{fixture}"
+        );
+        chat.verify().await;
+    }
+}
+
+/// One failing case of the matrix: `fixture` with `status` at the first step (or at
+/// `json_object` after a rejection when `second` is set), no further step requested, the exit
+/// code and the line as given.
+async fn no_fallback(status: u16, fixture: &str, second: bool, exit: i32, expected: &str) {
+    let chat = Chat::start().await;
+    if second {
+        chat.on(Step::JsonSchema, 400, REJECTIONS[2], 1).await;
+        chat.on(Step::JsonObject, status, fixture, 1).await;
+    } else {
+        chat.on(Step::JsonSchema, status, fixture, 1).await;
+        chat.never(Step::JsonObject).await;
+    }
+    chat.never(Step::Plain).await;
+    let run = json_check(&chat).run();
+    run.code(exit).no_leak();
+    assert_eq!(line(&run), expected, "{fixture} {status} second={second}");
+    chat.verify().await;
+}
+
+/// 401 (Ollama's object envelope, Ollama's bare-string sign-in envelope, llama.cpp's integer
+/// code) and 403, at the first or the second step: `reason=auth`, exit 3, zero fallback.
+#[tokio::test]
+async fn fb_004_refused_credentials_never_fall_back() {
+    for (status, fixture) in [
+        (401, "openai/error-ollama-401.json"),
+        (401, "openai/error-ollama-401-signin.json"),
+        (401, "openai/error-llamacpp-401.json"),
+        (403, "openai/error-403.json"),
+    ] {
+        no_fallback(
+            status,
+            fixture,
+            false,
+            3,
+            &format!(
+                "json_response=fail reason=auth status={status} auth=bearer \
+                 json_mode=response_format response_format=json_schema"
+            ),
+        )
+        .await;
+    }
+    no_fallback(
+        401,
+        "openai/error-ollama-401.json",
+        true,
+        3,
+        "json_response=fail reason=auth status=401 auth=bearer json_mode=response_format \
+         response_format=json_object fallback=rejected steps=json_schema:rejected,json_object:auth",
+    )
+    .await;
+}
+
+/// 404 and llama.cpp's router 400 `model 'x' not found`: `reason=not_found`, exit 4, zero
+/// fallback — also when the not-found message also names `response_format`.
+#[tokio::test]
+async fn fb_005_not_found_never_falls_back() {
+    for (status, fixture) in [
+        (404, "openai/error-ollama-404-model.json"),
+        (400, "openai/error-llamacpp-router-model.json"),
+    ] {
+        no_fallback(
+            status,
+            fixture,
+            false,
+            4,
+            &format!(
+                "json_response=fail reason=not_found status={status} \
+                 json_mode=response_format response_format=json_schema"
+            ),
+        )
+        .await;
+    }
+    let chat = Chat::start().await;
+    chat.on_with(
+        Step::JsonSchema,
+        wiremock::ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": {
+            "message": "model 'x' not found (response_format json_schema requested)",
+            "type": "invalid_request_error", "code": 400}})),
+        1,
+    )
+    .await;
+    chat.never(Step::JsonObject).await;
+    chat.never(Step::Plain).await;
+    json_check(&chat).run().code(4).no_leak();
+    chat.verify().await;
+}
+
+/// 408, 429, 500, 503 (Ollama's bare-string "server busy") and llama.cpp's 500 at either step:
+/// `reason=timeout` or `reason=unavailable`, exit 5, zero fallback.
+#[tokio::test]
+async fn fb_006_unavailable_statuses_never_fall_back() {
+    for (status, fixture, reason) in [
+        (408, "openai/error-408.json", "timeout"),
+        (429, "openai/error-429.json", "unavailable"),
+        (500, "openai/error-500.json", "unavailable"),
+        (500, "openai/error-llamacpp-jinja-500.json", "unavailable"),
+        (503, "openai/error-ollama-503.json", "unavailable"),
+    ] {
+        no_fallback(
+            status,
+            fixture,
+            false,
+            5,
+            &format!(
+                "json_response=fail reason={reason} status={status} \
+                 json_mode=response_format response_format=json_schema"
+            ),
+        )
+        .await;
+    }
+    no_fallback(
+        503,
+        "openai/error-ollama-503.json",
+        true,
+        5,
+        "json_response=fail reason=unavailable status=503 json_mode=response_format \
+         response_format=json_object fallback=rejected \
+         steps=json_schema:rejected,json_object:unavailable",
+    )
+    .await;
+}
+
+/// A timeout (`--timeout 0.3` against a 5 s answer) ends the ladder after one request, with
+/// `reason=timeout`, exit 5, well under a second.
+#[tokio::test]
+async fn fb_006_smk_012_timeout_never_falls_back_and_is_quick() {
+    let chat = Chat::start().await;
+    chat.slow(
+        Step::JsonSchema,
+        "openai/json-ok.json",
+        Duration::from_secs(5),
+        1,
+    )
+    .await;
+    chat.never(Step::JsonObject).await;
+    chat.never(Step::Plain).await;
+    let started = Instant::now();
+    let run = json_check(&chat).args(["--timeout", "0.3"]).run();
+    let took = started.elapsed();
+    run.code(5)
+        .no_leak()
+        .stderr_has("no answer within 0.3s (--timeout)");
+    assert_eq!(
+        line(&run),
+        "json_response=fail reason=timeout json_mode=response_format response_format=json_schema"
+    );
+    assert!(took < Duration::from_millis(1000), "took {took:?}");
+    chat.verify().await;
+}
+
+/// A refused connection: `reason=unavailable`, exit 5, one line, no fallback possible.
+#[test]
+fn fb_006_refused_connection_never_falls_back() {
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let run = crate::support::Cli::smoke()
+        .args(["--check", "json_response", "--base-url"])
+        .arg(format!("http://127.0.0.1:{port}/v1"))
+        .secret_env("OLLAMA_CLOUD_API_KEY", crate::support::chat::KEY)
+        .run();
+    run.code(5).no_leak().stderr_has("cannot connect");
+    assert_eq!(
+        line(&run),
+        "json_response=fail reason=unavailable json_mode=response_format response_format=json_schema"
+    );
+}
+
+/// A 400 (and a 422) about anything but the format: `reason=bad_request`, exit 1, zero
+/// fallback.
+#[tokio::test]
+async fn fb_007_other_bad_request_never_falls_back() {
+    for status in [400, 422] {
+        no_fallback(
+            status,
+            "openai/error-ollama-400-bad-request.json",
+            false,
+            1,
+            &format!(
+                "json_response=fail reason=bad_request status={status} \
+                 json_mode=response_format response_format=json_schema"
+            ),
+        )
+        .await;
+    }
+}
+
+/// `finish_reason: length` with broken JSON: `reason=truncated hint=--max-tokens`, exit 1,
+/// zero fallback.
+#[tokio::test]
+async fn fb_008_truncated_answer_never_falls_back() {
+    for second in [false, true] {
+        let tail = if second {
+            "response_format=json_object fallback=rejected \
+             steps=json_schema:rejected,json_object:truncated"
+        } else {
+            "response_format=json_schema"
+        };
+        no_fallback(
+            200,
+            "openai/json-truncated.json",
+            second,
+            1,
+            &format!(
+                "json_response=fail reason=truncated hint=--max-tokens json_mode=response_format \
+                 {tail}"
+            ),
+        )
+        .await;
+    }
+}
+
+/// Valid JSON without an asked key, or with a key of another type: `reason=schema`, exit 1,
+/// zero fallback.
+#[tokio::test]
+async fn fb_009_json_without_asked_keys_never_falls_back() {
+    for fixture in [
+        "openai/json-missing-keys.json",
+        "openai/json-wrong-type.json",
+    ] {
+        no_fallback(
+            200,
+            fixture,
+            false,
+            1,
+            "json_response=fail reason=schema json_mode=response_format response_format=json_schema",
+        )
+        .await;
+    }
+}
+
+/// A pinned mode sends that one step only: a rejection fails with `reason=rejected`, prose with
+/// `reason=not_json`, and a passing plain prompt reports `json_mode=plain_prompt`.
+#[tokio::test]
+async fn fb_011_pinned_mode_never_falls_back() {
+    let chat = Chat::start().await;
+    chat.never(Step::JsonSchema).await;
+    chat.on(Step::JsonObject, 400, REJECTIONS[1], 1).await;
+    chat.never(Step::Plain).await;
+    let run = json_check(&chat).args(["--json-mode", "json_object"]).run();
+    run.code(1).no_leak();
+    assert_eq!(
+        line(&run),
+        "json_response=fail reason=rejected status=400 json_mode=response_format \
+         response_format=json_object"
+    );
+    chat.verify().await;
+
+    let chat = Chat::start().await;
+    chat.on(Step::JsonSchema, 200, "openai/json-prose.json", 1)
+        .await;
+    chat.never(Step::JsonObject).await;
+    chat.never(Step::Plain).await;
+    let run = json_check(&chat).args(["--json-mode", "json_schema"]).run();
+    run.code(1).no_leak();
+    assert_eq!(
+        line(&run),
+        "json_response=fail reason=not_json json_mode=response_format response_format=json_schema"
+    );
+    chat.verify().await;
+
+    let chat = Chat::start().await;
+    chat.never(Step::JsonSchema).await;
+    chat.never(Step::JsonObject).await;
+    chat.on(Step::Plain, 200, "openai/json-ok.json", 1).await;
+    let run = json_check(&chat)
+        .args(["--json-mode", "plain_prompt"])
+        .run();
+    run.code(0).no_leak();
+    assert_eq!(line(&run), "json_response=pass json_mode=plain_prompt");
+    chat.verify().await;
+}
+
+/// Three format errors in a row: the check fails, exit 1, with the last step's reason
+/// (`not_json`, `fenced`, `empty`, `reasoning_only` with its hint).
+#[tokio::test]
+async fn fb_012_no_step_left_fails_with_last_reason() {
+    for (last, reason) in [
+        ("openai/json-prose.json", "reason=not_json"),
+        ("openai/json-fenced.json", "reason=fenced"),
+        ("openai/json-empty.json", "reason=empty"),
+        (
+            "openai/json-reasoning-only.json",
+            "reason=reasoning_only hint=--max-tokens",
+        ),
+    ] {
+        let chat = Chat::start().await;
+        chat.on(Step::JsonSchema, 400, REJECTIONS[0], 1).await;
+        chat.on(Step::JsonObject, 200, "openai/json-fenced.json", 1)
+            .await;
+        chat.on(Step::Plain, 200, last, 1).await;
+        let run = json_check(&chat).run();
+        run.code(1).no_leak();
+        assert_eq!(
+            line(&run),
+            format!(
+                "json_response=fail {reason} json_mode=plain_prompt fallback=ignored \
+                 steps=json_schema:rejected,json_object:ignored,plain_prompt:ignored"
+            )
+        );
+        chat.verify().await;
+    }
+}
+
+/// Every envelope shape of the reference is read: `error` as object or bare string, `code` as
+/// string, integer or null, `message` / `detail` at the top, a body that is not JSON; the
+/// status decides first.
+#[test]
+fn fb_013_error_envelopes_in_every_shape() {
+    let shapes: [(&str, &str, Option<&str>); 8] = [
+        (
+            r#"{"error":{"message":"m1","type":"t","param":null,"code":"rate_limit_exceeded"}}"#,
+            "m1",
+            Some("rate_limit_exceeded"),
+        ),
+        (
+            r#"{"error":{"message":"m2","type":"authentication_error","code":401}}"#,
+            "m2",
+            Some("401"),
+        ),
+        (r#"{"error":{"message":"m3","code":null}}"#, "m3", None),
+        (
+            r#"{"error":"m4","signin_url":"https://x.example"}"#,
+            "m4",
+            None,
+        ),
+        (r#"{"message":"m5"}"#, "m5", None),
+        (r#"{"detail":"m6"}"#, "m6", None),
+        (r#"{"error":{"code":500}}"#, "", Some("500")),
+        (r#"{"error":["m8"]}"#, r#"["m8"]"#, None),
+    ];
+    for (body, message, code) in shapes {
+        let info = error_info(body).unwrap_or_else(|| panic!("not read: {body}"));
+        assert_eq!(info.message, message, "{body}");
+        assert_eq!(info.code.as_deref(), code, "{body}");
+        // Status first: the same body is auth at 401, not_found at 404, unavailable at 503.
+        assert_eq!(http_failure(401, body).reason, Reason::Auth);
+        assert_eq!(http_failure(404, body).reason, Reason::NotFound);
+        assert_eq!(http_failure(503, body).reason, Reason::Unavailable);
+    }
+    for body in [
+        "<html>502 Bad Gateway</html>",
+        "",
+        "null",
+        "[]",
+        "42",
+        "\"x\"",
+    ] {
+        assert_eq!(error_info(body), None, "{body}");
+        assert_eq!(http_failure(502, body).reason, Reason::Unavailable);
+    }
+    // A non-JSON body naming the format is still an explicit rejection at 400.
+    assert!(is_explicit_rejection(
+        400,
+        "response_format json_schema is not supported"
+    ));
+    // Every fixture envelope is read.
+    for name in [
+        "error-openai-json-schema",
+        "error-llamacpp-response-format",
+        "error-litellm-unsupported-params",
+        "error-ollama-401",
+        "error-ollama-401-signin",
+        "error-llamacpp-401",
+        "error-ollama-404-model",
+        "error-llamacpp-router-model",
+        "error-ollama-503",
+    ] {
+        let body = fixture(&format!("openai/{name}.json"));
+        assert!(
+            error_info(&body).is_some_and(|i| !i.message.is_empty()),
+            "{name}"
+        );
+    }
+}
+
+/// The classifier over a status × body grid: only 400/422 naming the format is an explicit
+/// rejection, only a 2xx can be silent, and every other status is a failure of its reason.
+#[test]
+fn fb_014_classifier_grid() {
+    let bodies: Vec<String> = [
+        REJECTIONS[0],
+        REJECTIONS[1],
+        REJECTIONS[2],
+        "openai/error-ollama-401.json",
+        "openai/error-llamacpp-router-model.json",
+        "openai/json-prose.json",
+        "openai/json-ok.json",
+        "openai/json-truncated.json",
+    ]
+    .iter()
+    .map(|f| fixture(f))
+    .chain(["".to_owned(), "not json".to_owned()])
+    .collect();
+    for status in 100..600u16 {
+        for (i, body) in bodies.iter().enumerate() {
+            let verdict = classify_json(&Reply::Http {
+                status,
+                body: body.clone(),
+            });
+            match &verdict {
+                JsonVerdict::Format(FormatError::Rejected { .. }) => {
+                    assert!(matches!(status, 400 | 422) && i < 3, "{status} {body}")
+                }
+                JsonVerdict::Format(FormatError::Ignored(_)) | JsonVerdict::Object(_) => {
+                    assert!((200..300).contains(&status), "{status} {body}")
+                }
+                JsonVerdict::Fail(f) => {
+                    let expected = match status {
+                        200..=299 => f.reason,
+                        _ => http_failure(status, body).reason,
+                    };
+                    assert_eq!(f.reason, expected, "{status} {body}");
+                }
+            }
+        }
+    }
+    assert_eq!(
+        classify_json(&Reply::Http {
+            status: 200,
+            body: fixture("openai/json-prose.json")
+        }),
+        JsonVerdict::Format(FormatError::Ignored(Silent::NotJson))
+    );
+    assert!(matches!(
+        classify_json(&Reply::Timeout),
+        JsonVerdict::Fail(f) if f.reason == Reason::Timeout
+    ));
+    assert!(matches!(
+        classify_json(&Reply::Unreachable { detail: "x".into() }),
+        JsonVerdict::Fail(f) if f.reason == Reason::Unavailable
+    ));
+    // Deeply nested and huge bodies.
+    let deep = "[".repeat(100_000);
+    let huge = format!(
+        "{{\"error\":{{\"message\":\"{}response_format\"}}}}",
+        "x".repeat(2_000_000)
+    );
+    for body in [deep, huge] {
+        let _ = classify_json(&Reply::Http { status: 400, body });
+    }
+}
+
+fn arb_json() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(serde_json::Value::from),
+        ".*".prop_map(serde_json::Value::from),
+        prop_oneof![
+            Just("response_format"),
+            Just("model 'x' not found"),
+            Just("length"),
+            Just("{\"capital\":\"Paris\",\"letters\":5}")
+        ]
+        .prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+            prop::collection::btree_map(
+                prop_oneof![
+                    Just("error".to_owned()),
+                    Just("choices".to_owned()),
+                    Just("message".to_owned()),
+                    Just("content".to_owned()),
+                    Just("code".to_owned()),
+                    Just("finish_reason".to_owned()),
+                    Just("tool_calls".to_owned()),
+                    "[a-z_]{1,8}"
+                ],
+                inner,
+                0..5
+            )
+            .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Random bytes and random JSON shaped like answers and envelopes, at any status: the
+    /// classifier returns a verdict without panicking, and never calls a status other than
+    /// 400/422 an explicit rejection.
+    #[test]
+    fn fb_014_random_bodies_never_crash_the_classifier(
+        status in 100u16..600,
+        raw in prop::collection::vec(any::<u8>(), 0..256),
+        json in arb_json(),
+    ) {
+        for body in [String::from_utf8_lossy(&raw).into_owned(), json.to_string()] {
+            let verdict = classify_json(&Reply::Http { status, body: body.clone() });
+            if let JsonVerdict::Format(FormatError::Rejected { .. }) = verdict {
+                prop_assert!(status == 400 || status == 422);
+            }
+            let _ = http_failure(status, &body);
+            let _ = error_info(&body);
+            let _ = provider_bridge::smoke::client::parse_answer(&body);
+        }
+    }
+}
+
+/// The stand-in's helpers answer what they claim (guards the tests above against a stand-in
+/// that silently answers something else).
+#[tokio::test]
+async fn fb_001_stand_in_sorts_steps() {
+    let chat = Chat::start().await;
+    chat.on_with(Step::Chat, content("pong"), 1).await;
+    chat.on_with(Step::Tool, reply(200, "openai/tool-ok.json"), 1)
+        .await;
+    chat.on_with(Step::JsonSchema, reply(200, "openai/json-ok.json"), 1)
+        .await;
+    chat.never(Step::JsonObject).await;
+    chat.never(Step::Plain).await;
+    let run = chat.smoke().run();
+    run.code(0).no_leak();
+    chat.verify().await;
+}

@@ -1,1 +1,606 @@
-//! Proves `contracts/smoke-report.md`.
+//! Proves `contracts/smoke-report.md`: the three checks, the options and the report of
+//! `ollama-compat-smoke`, against the wiremock stand-in.
+
+use std::time::{Duration, Instant};
+
+use regex::Regex;
+use serde_json::Value;
+use wiremock::ResponseTemplate;
+
+use crate::support::Cli;
+use crate::support::chat::{Chat, KEY, Step, content, line, lines, reply};
+
+/// A stand-in on which every check passes, each step expected `times` times.
+async fn all_pass(chat: &Chat, times: u64) {
+    chat.on(Step::Chat, 200, "openai/chat-ok.json", times).await;
+    chat.on(Step::JsonSchema, 200, "openai/json-ok.json", times)
+        .await;
+    chat.on(Step::Tool, 200, "openai/tool-ok.json", times).await;
+}
+
+/// Every check passing: three lines in the fixed order, `<check>=pass` first, `latency_ms=`
+/// last; the same order whatever the order of the `--check` flags.
+#[tokio::test]
+async fn smk_001_one_line_per_check_in_fixed_order() {
+    let chat = Chat::start().await;
+    all_pass(&chat, 1).await;
+    let run = chat.smoke().run();
+    run.code(0).no_leak();
+    assert_eq!(
+        lines(&run),
+        [
+            "chat_completion=pass",
+            "json_response=pass json_mode=response_format response_format=json_schema",
+            "tool_call=pass",
+        ]
+    );
+    let token = Regex::new(r"^[a-z_]+=[^\s=]+$").unwrap();
+    for l in run.stdout.lines() {
+        assert!(
+            l.split(' ').all(|t| token.is_match(t)),
+            "not key=value tokens: {l}"
+        );
+    }
+    chat.verify().await;
+
+    let chat = Chat::start().await;
+    chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
+    chat.on(Step::Tool, 200, "openai/tool-prose.json", 1).await;
+    chat.never(Step::JsonSchema).await;
+    let run = chat
+        .smoke()
+        .args(["--check", "tool_call", "--check", "chat_completion"])
+        .run();
+    run.code(1).no_leak();
+    assert_eq!(
+        lines(&run),
+        ["chat_completion=pass", "tool_call=fail reason=no_tool_call"]
+    );
+    chat.verify().await;
+}
+
+/// Three checks against an endpoint that takes 700 ms per answer finish in well under the
+/// 2.1 s they would take one after the other.
+#[tokio::test]
+async fn smk_002_checks_run_concurrently() {
+    let chat = Chat::start().await;
+    let delay = Duration::from_millis(700);
+    chat.slow(Step::Chat, "openai/chat-ok.json", delay, 1).await;
+    chat.slow(Step::JsonSchema, "openai/json-ok.json", delay, 1)
+        .await;
+    chat.slow(Step::Tool, "openai/tool-ok.json", delay, 1).await;
+    let started = Instant::now();
+    let run = chat.smoke().run();
+    let took = started.elapsed();
+    run.code(0).no_leak();
+    assert!(took < Duration::from_millis(1600), "took {took:?}");
+    chat.verify().await;
+}
+
+/// Non-blank content passes; empty and null content fail with `reason=empty`, exit 1.
+#[tokio::test]
+async fn smk_003_chat_completion_needs_content() {
+    for (fixture, exit, expected) in [
+        ("openai/chat-ok.json", 0, "chat_completion=pass"),
+        (
+            "openai/chat-empty.json",
+            1,
+            "chat_completion=fail reason=empty",
+        ),
+        (
+            "openai/chat-null-content.json",
+            1,
+            "chat_completion=fail reason=empty",
+        ),
+    ] {
+        let chat = Chat::start().await;
+        chat.on(Step::Chat, 200, fixture, 1).await;
+        let run = chat.smoke().args(["--check", "chat_completion"]).run();
+        run.code(exit).no_leak();
+        assert_eq!(line(&run), expected, "{fixture}");
+        chat.verify().await;
+    }
+}
+
+/// Empty content with the text in `reasoning` or `reasoning_content`: `reason=reasoning_only
+/// hint=--max-tokens`, and stderr names `--max-tokens` with its value.
+#[tokio::test]
+async fn smk_004_reasoning_only_is_named_with_the_fix() {
+    for fixture in [
+        "openai/chat-reasoning-only.json",
+        "openai/chat-reasoning-content-only.json",
+    ] {
+        let chat = Chat::start().await;
+        chat.on(Step::Chat, 200, fixture, 1).await;
+        let run = chat
+            .smoke()
+            .args(["--check", "chat_completion", "--max-tokens", "333"])
+            .run();
+        run.code(1)
+            .no_leak()
+            .stderr_has("chat_completion: the content is empty and the text is in reasoning")
+            .stderr_has("raise --max-tokens (now 333)");
+        assert_eq!(
+            line(&run),
+            "chat_completion=fail reason=reasoning_only hint=--max-tokens"
+        );
+        chat.verify().await;
+    }
+}
+
+/// A proper call passes (with `content` "" as Ollama sends, or null as OpenAI does), and the
+/// request offers exactly `get_weather(city: string)` with `city` required.
+#[tokio::test]
+async fn smk_005_tool_call_passes_on_proper_call() {
+    for fixture in ["openai/tool-ok.json", "openai/tool-ok-null-content.json"] {
+        let chat = Chat::start().await;
+        chat.on(Step::Tool, 200, fixture, 1).await;
+        let run = chat.smoke().args(["--check", "tool_call"]).run();
+        run.code(0).no_leak();
+        assert_eq!(line(&run), "tool_call=pass");
+        let bodies = chat.bodies().await;
+        let tools = bodies[0]["tools"].as_array().expect("tools is an array");
+        assert_eq!(tools.len(), 1);
+        assert_eq!(tools[0]["type"], "function");
+        let f = &tools[0]["function"];
+        assert_eq!(f["name"], "get_weather");
+        assert_eq!(f["parameters"]["properties"]["city"]["type"], "string");
+        assert_eq!(f["parameters"]["required"], serde_json::json!(["city"]));
+        chat.verify().await;
+    }
+}
+
+/// Prose, another function, arguments without `city`, arguments as an object instead of a
+/// string, and broken arguments: each its reason, exit 1.
+#[tokio::test]
+async fn smk_006_tool_call_names_why_it_failed() {
+    for (fixture, reason) in [
+        ("openai/tool-prose.json", "no_tool_call"),
+        ("openai/tool-wrong-function.json", "wrong_function"),
+        ("openai/tool-bad-arguments.json", "bad_arguments"),
+        ("openai/tool-arguments-object.json", "bad_arguments"),
+        ("openai/tool-arguments-broken.json", "bad_arguments"),
+    ] {
+        let chat = Chat::start().await;
+        chat.on(Step::Tool, 200, fixture, 1).await;
+        let run = chat.smoke().args(["--check", "tool_call"]).run();
+        run.code(1).no_leak();
+        assert_eq!(line(&run), format!("tool_call=fail reason={reason}"));
+        chat.verify().await;
+    }
+}
+
+/// `--repeat 3`: three requests per check; 3/3 passes, 2/3 fails with `passes=2/3`.
+#[tokio::test]
+async fn smk_007_repeat_measures_flakiness() {
+    let chat = Chat::start().await;
+    all_pass(&chat, 3).await;
+    let run = chat.smoke().args(["--repeat", "3"]).run();
+    run.code(0).no_leak();
+    assert_eq!(
+        lines(&run),
+        [
+            "chat_completion=pass passes=3/3",
+            "json_response=pass passes=3/3 json_mode=response_format response_format=json_schema",
+            "tool_call=pass passes=3/3",
+        ]
+    );
+    chat.verify().await;
+
+    let chat = Chat::start().await;
+    chat.first_n(Step::Chat, 2, reply(200, "openai/chat-ok.json"))
+        .await;
+    chat.on(Step::Chat, 200, "openai/chat-empty.json", 1).await;
+    let run = chat
+        .smoke()
+        .args(["--check", "chat_completion", "--repeat", "3"])
+        .run();
+    run.code(1).no_leak();
+    assert_eq!(line(&run), "chat_completion=fail passes=2/3 reason=empty");
+    chat.verify().await;
+}
+
+/// One run per combination: all pass → 0; a prose tool answer → 1; 503 → 5; 404 and 503 → 4;
+/// 401, 404 and 503 → 3 (the lowest of 3/4/5 wins over 1).
+#[tokio::test]
+async fn smk_008_exit_code_names_the_root_cause() {
+    let ok = |f: &str| reply(200, f);
+    let cases: [(ResponseTemplate, ResponseTemplate, ResponseTemplate, i32); 5] = [
+        (
+            ok("openai/chat-ok.json"),
+            ok("openai/json-ok.json"),
+            ok("openai/tool-ok.json"),
+            0,
+        ),
+        (
+            ok("openai/chat-ok.json"),
+            ok("openai/json-ok.json"),
+            ok("openai/tool-prose.json"),
+            1,
+        ),
+        (
+            reply(503, "openai/error-ollama-503.json"),
+            ok("openai/json-ok.json"),
+            ok("openai/tool-prose.json"),
+            5,
+        ),
+        (
+            reply(503, "openai/error-ollama-503.json"),
+            reply(404, "openai/error-ollama-404-model.json"),
+            ok("openai/tool-prose.json"),
+            4,
+        ),
+        (
+            reply(503, "openai/error-ollama-503.json"),
+            reply(404, "openai/error-ollama-404-model.json"),
+            reply(401, "openai/error-ollama-401.json"),
+            3,
+        ),
+    ];
+    for (chat_reply, json_reply, tool_reply, exit) in cases {
+        let chat = Chat::start().await;
+        chat.on_with(Step::Chat, chat_reply, 1).await;
+        chat.on_with(Step::JsonSchema, json_reply, 1).await;
+        chat.on_with(Step::Tool, tool_reply, 1).await;
+        chat.smoke().run().code(exit).no_leak();
+        chat.verify().await;
+    }
+}
+
+/// `--format json`: one document with the endpoint, model, auth, modes, reasons, statuses,
+/// quoted messages and latencies; never the key.
+#[tokio::test]
+async fn smk_009_json_report() {
+    let chat = Chat::start().await;
+    chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
+    chat.on(
+        Step::JsonSchema,
+        400,
+        "openai/error-openai-json-schema.json",
+        1,
+    )
+    .await;
+    chat.on(Step::JsonObject, 200, "openai/json-ok.json", 1)
+        .await;
+    chat.on(Step::Tool, 401, "openai/error-ollama-401.json", 1)
+        .await;
+    let run = chat.smoke().args(["--format", "json"]).run();
+    run.code(3).no_leak();
+    let doc = run.stdout_json();
+    assert_eq!(doc["endpoint"], chat.base_url());
+    assert_eq!(doc["model"], "gemma4:31b-cloud");
+    assert_eq!(doc["auth"], "bearer");
+    assert_eq!(doc["json_mode"], "auto");
+    assert_eq!(doc["repeat"], 1);
+    assert_eq!(doc["timeout_s"], 60.0);
+    assert_eq!(doc["max_tokens"], 1024);
+    assert_eq!(doc["passed"], false);
+    assert_eq!(doc["exit_code"], 3);
+    let checks = doc["checks"].as_array().unwrap();
+    let names: Vec<&str> = checks
+        .iter()
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["chat_completion", "json_response", "tool_call"]);
+    assert_eq!(checks[0]["result"], "pass");
+    assert_eq!(checks[0]["reason"], Value::Null);
+    assert_eq!(checks[0]["passes"], 1);
+    assert_eq!(checks[0]["runs"], 1);
+    assert!(checks[0]["latency_ms"].is_u64());
+    assert_eq!(checks[0]["latencies_ms"].as_array().unwrap().len(), 1);
+    assert_eq!(checks[1]["result"], "pass");
+    assert_eq!(checks[1]["json_mode"], "response_format");
+    assert_eq!(checks[1]["response_format"], "json_object");
+    assert_eq!(checks[1]["fallback"], "rejected");
+    assert_eq!(
+        checks[1]["steps"],
+        serde_json::json!([
+            {"step": "json_schema", "outcome": "rejected"},
+            {"step": "json_object", "outcome": "pass"}
+        ])
+    );
+    assert_eq!(checks[2]["result"], "fail");
+    assert_eq!(checks[2]["reason"], "auth");
+    assert_eq!(checks[2]["status"], 401);
+    assert_eq!(checks[2]["message"], "unauthorized");
+    assert!(checks[2].get("json_mode").is_none());
+    chat.verify().await;
+}
+
+/// Tags open and close in order (a small well-formedness check without an XML parser).
+fn assert_balanced(xml: &str) {
+    let tag = Regex::new(r"<(/?)([A-Za-z][\w-]*)[^<>]*?(/?)>").unwrap();
+    let body = xml.trim_start_matches(|c| c != '\n');
+    let mut stack: Vec<String> = Vec::new();
+    for cap in tag.captures_iter(body) {
+        let name = cap[2].to_owned();
+        match (&cap[1], &cap[3]) {
+            ("", "/") => {}
+            ("", _) => stack.push(name),
+            _ => assert_eq!(stack.pop().as_deref(), Some(name.as_str()), "{xml}"),
+        }
+    }
+    assert!(stack.is_empty(), "unclosed {stack:?} in {xml}");
+    let stripped = tag.replace_all(body, "");
+    assert!(
+        !stripped.contains('<') && !stripped.contains('>'),
+        "stray markup: {xml}"
+    );
+}
+
+/// `--format junit`: one suite with counts and properties, one testcase per check, the
+/// failure typed by its reason, server words XML-escaped.
+#[tokio::test]
+async fn smk_010_junit_report() {
+    let chat = Chat::start().await;
+    chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
+    chat.on(Step::JsonSchema, 200, "openai/json-ok.json", 1)
+        .await;
+    chat.on_with(
+        Step::Tool,
+        ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": {
+            "message": "bad <tools> & \"quotes\" 'here'", "type": "invalid_request_error"}})),
+        1,
+    )
+    .await;
+    let run = chat.smoke().args(["--format", "junit"]).run();
+    run.code(1).no_leak();
+    let xml = &run.stdout;
+    assert!(
+        xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"),
+        "{xml}"
+    );
+    assert_balanced(xml);
+    assert!(xml.contains("<testsuite name=\"ollama-compat-smoke\" tests=\"3\" failures=\"1\""));
+    assert_eq!(xml.matches("<testcase ").count(), 3);
+    for name in ["chat_completion", "json_response", "tool_call"] {
+        assert!(xml.contains(&format!("name=\"{name}\"")), "{name}");
+    }
+    assert!(xml.contains(&format!(
+        "<property name=\"endpoint\" value=\"{}\"/>",
+        chat.base_url()
+    )));
+    assert!(xml.contains("<property name=\"model\" value=\"gemma4:31b-cloud\"/>"));
+    assert!(xml.contains("<property name=\"auth\" value=\"bearer\"/>"));
+    assert_eq!(xml.matches("<failure ").count(), 1);
+    assert!(xml.contains("<failure type=\"bad_request\" message=\"reason=bad_request status=400"));
+    assert!(
+        xml.contains("bad &lt;tools&gt; &amp; &quot;quotes&quot; &apos;here&apos;"),
+        "{xml}"
+    );
+    assert!(!xml.contains("<tools>"));
+    chat.verify().await;
+}
+
+/// `--help` shows each flag with its variable and default; `OLLAMA_BASE_URL` and
+/// `OLLAMA_MODEL` are used; `--model` beats the variable; the default `max_tokens` is 1024.
+#[tokio::test]
+async fn smk_011_defaults_and_environment() {
+    let help = Cli::smoke().arg("--help").run();
+    help.success().no_leak();
+    // clap wraps long help: compare with whitespace collapsed.
+    let flat = help.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    for part in [
+        "--base-url <URL>",
+        "[env: OLLAMA_BASE_URL=]",
+        "[default: https://ollama.com/v1]",
+        "--model <NAME>",
+        "[env: OLLAMA_MODEL=]",
+        "[default: gemma4:31b-cloud]",
+        "--api-key-env <VAR>",
+        "[default: OLLAMA_CLOUD_API_KEY, optional]",
+        "--api-key-file <F>",
+        "[default: chat_completion json_response tool_call]",
+        "--json-mode <MODE>",
+        "[default: auto]",
+        "--repeat <N>",
+        "[default: 1]",
+        "--timeout <SECS>",
+        "[default: 60]",
+        "--max-tokens <N>",
+        "[default: 1024]",
+        "--format <FORMAT>",
+        "[default: text]",
+        "--allow-insecure-http",
+    ] {
+        if !flat.contains(part) {
+            help.fail(&format!("--help lacks {part:?}"));
+        }
+    }
+
+    let chat = Chat::start().await;
+    chat.on(Step::Chat, 200, "openai/chat-ok.json", 2).await;
+    let run = Cli::smoke()
+        .env("OLLAMA_BASE_URL", chat.base_url())
+        .env("OLLAMA_MODEL", "synthetic-model:1b")
+        .args(["--check", "chat_completion"])
+        .run();
+    run.code(0).no_leak().stderr_has("auth=none");
+    let run = Cli::smoke()
+        .env("OLLAMA_BASE_URL", chat.base_url())
+        .env("OLLAMA_MODEL", "synthetic-model:1b")
+        .args(["--check", "chat_completion", "--model", "flag-model:2b"])
+        .run();
+    run.code(0).no_leak();
+    let bodies = chat.bodies().await;
+    assert_eq!(bodies[0]["model"], "synthetic-model:1b");
+    assert_eq!(bodies[1]["model"], "flag-model:2b");
+    assert_eq!(bodies[0]["max_tokens"], 1024);
+    chat.verify().await;
+}
+
+/// Bad values exit 2 naming the flag, print nothing on stdout, and send nothing.
+#[tokio::test]
+async fn smk_013_bad_values_are_usage_errors() {
+    let chat = Chat::start().await;
+    chat.never(Step::Chat).await;
+    chat.never(Step::JsonSchema).await;
+    chat.never(Step::Tool).await;
+    for (args, flag) in [
+        (vec!["--timeout", "0"], "--timeout"),
+        (vec!["--timeout=-1"], "--timeout"),
+        (vec!["--timeout", "abc"], "--timeout"),
+        (vec!["--timeout", "NaN"], "--timeout"),
+        (vec!["--timeout", "3601"], "--timeout"),
+        (vec!["--repeat", "0"], "--repeat"),
+        (vec!["--max-tokens", "0"], "--max-tokens"),
+        (vec!["--check", "embeddings"], "--check"),
+        (vec!["--json-mode", "xml"], "--json-mode"),
+        (vec!["--format", "yaml"], "--format"),
+        (vec!["--model", ""], "--model"),
+    ] {
+        chat.smoke()
+            .args(args)
+            .run()
+            .code(2)
+            .no_leak()
+            .stdout_is("")
+            .stderr_has(flag);
+    }
+    chat.verify().await;
+}
+
+/// `POST <base>/chat/completions` with `model`, `messages`, `stream: false` and
+/// `max_tokens`; a trailing `/` on the base URL is tolerated.
+#[tokio::test]
+async fn smk_014_request_shape() {
+    let chat = Chat::start().await;
+    chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
+    let run = Cli::smoke()
+        .arg("--base-url")
+        .arg(format!("{}/", chat.base_url()))
+        .args(["--check", "chat_completion", "--max-tokens", "77"])
+        .run();
+    run.code(0).no_leak();
+    let requests = chat.requests().await;
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].method.as_str(), "POST");
+    assert_eq!(requests[0].url.path(), "/v1/chat/completions");
+    let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(body["model"], "gemma4:31b-cloud");
+    assert_eq!(body["stream"], false);
+    assert_eq!(body["max_tokens"], 77);
+    assert_eq!(body["messages"][0]["role"], "user");
+    assert!(body["messages"][0]["content"].is_string());
+    chat.verify().await;
+}
+
+/// An HTML page and `{}` with 200 are not chat completions: `reason=bad_response status=200`,
+/// exit 1.
+#[tokio::test]
+async fn smk_016_non_completion_is_bad_response() {
+    for template in [
+        ResponseTemplate::new(200).set_body_string("<html><body>Welcome</body></html>"),
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({})),
+        reply(200, "openai/not-a-completion.json"),
+    ] {
+        let chat = Chat::start().await;
+        chat.on_with(Step::Chat, template, 1).await;
+        let run = chat.smoke().args(["--check", "chat_completion"]).run();
+        run.code(1).no_leak();
+        assert_eq!(
+            line(&run),
+            "chat_completion=fail reason=bad_response status=200"
+        );
+        chat.verify().await;
+    }
+}
+
+/// stderr: the context line first, then one line per failed check naming what went wrong and
+/// quoting the server.
+#[tokio::test]
+async fn smk_017_stderr_explains_each_failure() {
+    let chat = Chat::start().await;
+    chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
+    chat.on(
+        Step::JsonSchema,
+        404,
+        "openai/error-ollama-404-model.json",
+        1,
+    )
+    .await;
+    chat.on(Step::Tool, 200, "openai/tool-wrong-function.json", 1)
+        .await;
+    let run = Cli::smoke().arg("--base-url").arg(chat.base_url()).run();
+    run.code(4).no_leak();
+    assert_eq!(
+        run.stderr,
+        format!(
+            "ollama-compat-smoke: endpoint={} model=gemma4:31b-cloud auth=none\n\
+             json_response: not found (HTTP 404): check --model and --base-url; the server said: \
+             \"model 'gemma4:31b-cloud' not found\"\n\
+             tool_call: tool_calls[0] names another function than get_weather\n",
+            chat.base_url()
+        )
+    );
+    chat.verify().await;
+}
+
+/// Every check refused with 401: each line carries `reason=auth status=401 auth=bearer`, in
+/// order, and exit 3.
+#[tokio::test]
+async fn smk_001_lines_hold_only_known_tokens() {
+    let chat = Chat::start().await;
+    chat.on(Step::Chat, 401, "openai/error-ollama-401.json", 1)
+        .await;
+    chat.on(Step::JsonSchema, 401, "openai/error-ollama-401.json", 1)
+        .await;
+    chat.on(Step::Tool, 401, "openai/error-ollama-401.json", 1)
+        .await;
+    let run = chat.smoke().run();
+    run.code(3).no_leak().stdout_lacks(KEY);
+    assert_eq!(
+        lines(&run),
+        [
+            "chat_completion=fail reason=auth status=401 auth=bearer",
+            "json_response=fail reason=auth status=401 auth=bearer json_mode=response_format \
+             response_format=json_schema",
+            "tool_call=fail reason=auth status=401 auth=bearer",
+        ]
+    );
+    chat.verify().await;
+}
+
+/// The stand-in helper [`content`] builds a real completion (used by the fallback tests).
+#[tokio::test]
+async fn smk_003_plain_content_helper_passes() {
+    let chat = Chat::start().await;
+    chat.on_with(Step::Chat, content("pong"), 1).await;
+    chat.smoke()
+        .args(["--check", "chat_completion"])
+        .run()
+        .code(0)
+        .no_leak();
+    chat.verify().await;
+}
+
+/// No retry after 503 (chat), 429 (tool), 500 (JSON) or a timeout: exactly one request each,
+/// and with `--repeat 2` exactly two.
+#[tokio::test]
+async fn smk_018_smk_007_no_retries() {
+    for repeat in [1u64, 2] {
+        let chat = Chat::start().await;
+        chat.on(Step::Chat, 503, "openai/error-ollama-503.json", repeat)
+            .await;
+        chat.on(Step::JsonSchema, 500, "openai/error-500.json", repeat)
+            .await;
+        chat.never(Step::JsonObject).await;
+        chat.on(Step::Tool, 429, "openai/error-429.json", repeat)
+            .await;
+        chat.smoke()
+            .args(["--repeat", &repeat.to_string()])
+            .run()
+            .code(5)
+            .no_leak();
+        chat.verify().await;
+    }
+    let chat = Chat::start().await;
+    chat.slow(Step::Chat, "openai/chat-ok.json", Duration::from_secs(5), 1)
+        .await;
+    chat.smoke()
+        .args(["--check", "chat_completion", "--timeout", "0.2"])
+        .run()
+        .code(5)
+        .no_leak();
+    chat.verify().await;
+}

@@ -1,1 +1,470 @@
-//! Proves the ollama-compat-smoke part of `contracts/secret-hygiene.md` (SEC-030 – SEC-049).
+//! Proves the ollama-compat-smoke part of `contracts/secret-hygiene.md` (SEC-030 – SEC-049):
+//! where the key comes from, when it is sent, and that it never reaches stdout or stderr.
+
+use std::os::unix::fs::PermissionsExt as _;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use proptest::prelude::*;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, Request, ResponseTemplate};
+
+use crate::support::Cli;
+use crate::support::chat::{CHAT, Chat, KEY, Step, line, reply};
+
+/// A key with characters every encoding changes.
+const ODD_KEY: &str = "synthetic-sk/Key+v4l=&<x>'q'\"end\\";
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The `Authorization` header the request carried, or "" without one.
+fn auth_of(req: &Request) -> String {
+    req.headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// How an echoing server puts the `Authorization` header into its answer.
+#[derive(Debug, Clone, Copy)]
+enum Echo {
+    /// A JSON error envelope whose message holds the header raw, base64 and URL-encoded.
+    Envelope,
+    /// A plain-text body with the header raw.
+    Text,
+    /// A bare-string `error`.
+    Bare,
+    /// A 2xx chat completion whose content, reasoning and tool arguments hold the key.
+    Completion,
+}
+
+fn echo(req: &Request, status: u16, how: Echo) -> ResponseTemplate {
+    let auth = auth_of(req);
+    let key = auth.trim_start_matches("Bearer ");
+    let t = ResponseTemplate::new(status);
+    match how {
+        Echo::Envelope => t.set_body_json(serde_json::json!({"error": {
+            "message": format!(
+                "invalid request headers: Authorization: {auth}; b64={}; url={}",
+                STANDARD.encode(&auth),
+                url_encode(&auth)
+            ),
+            "type": "invalid_request_error",
+            "param": format!("Authorization: {auth}"),
+            "code": key,
+        }})),
+        Echo::Text => t.set_body_string(format!("denied for {auth}\nheaders: {{{auth:?}}}")),
+        Echo::Bare => t.set_body_json(serde_json::json!({"error": format!("bad key {key}")})),
+        Echo::Completion => t.set_body_json(serde_json::json!({"choices": [{
+            "finish_reason": "stop",
+            "message": {"role": "assistant", "content": format!("your key is {key}"),
+                "reasoning": key,
+                "tool_calls": [{"type": "function", "function": {
+                    "name": key, "arguments": format!("{{\"city\":\"{key}\"}}")}}]}}]})),
+    }
+}
+
+/// The key from `OLLAMA_CLOUD_API_KEY`, whitespace trimmed, is sent as `Bearer <key>` on every
+/// check; the report says `auth=bearer`.
+#[tokio::test]
+async fn sec_030_key_from_default_variable() {
+    let chat = Chat::start().await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .and(header("authorization", format!("Bearer {KEY}").as_str()))
+        .respond_with(reply(200, "openai/chat-ok.json"))
+        .expect(1)
+        .mount(&chat.server)
+        .await;
+    let run = Cli::smoke()
+        .arg("--base-url")
+        .arg(chat.base_url())
+        .args(["--check", "chat_completion", "--format", "json"])
+        .secret_env("OLLAMA_CLOUD_API_KEY", format!("  {KEY}\n"))
+        .run();
+    run.code(0).no_leak().stderr_has("auth=bearer");
+    assert_eq!(run.stdout_json()["auth"], "bearer");
+    chat.verify().await;
+}
+
+/// `--api-key-env VAR` reads `VAR`; unset, blank or not a name exits 2, sends nothing, and
+/// does not echo what was given.
+#[tokio::test]
+async fn sec_031_api_key_env_names_the_variable() {
+    let chat = Chat::start().await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .and(header("authorization", format!("Bearer {KEY}").as_str()))
+        .respond_with(reply(200, "openai/chat-ok.json"))
+        .expect(1)
+        .mount(&chat.server)
+        .await;
+    let base = || {
+        Cli::smoke()
+            .arg("--base-url")
+            .arg(chat.base_url())
+            .args(["--check", "chat_completion"])
+            .secret_env("OLLAMA_CLOUD_API_KEY", "synthetic-not-this-one-0000")
+    };
+    base()
+        .args(["--api-key-env", "MY_SMOKE_KEY"])
+        .secret_env("MY_SMOKE_KEY", KEY)
+        .run()
+        .code(0)
+        .no_leak();
+    base()
+        .args(["--api-key-env", "MY_SMOKE_KEY"])
+        .run()
+        .code(2)
+        .no_leak()
+        .stdout_is("")
+        .stderr_has("--api-key-env")
+        .stderr_lacks("MY_SMOKE_KEY");
+    base()
+        .args(["--api-key-env", "MY_SMOKE_KEY"])
+        .env("MY_SMOKE_KEY", "   ")
+        .run()
+        .code(2)
+        .no_leak()
+        .stderr_has("is empty");
+    let pasted = "synthetic-sk-pasted/value+0123";
+    base()
+        .args(["--api-key-env", pasted])
+        .secret(pasted)
+        .run()
+        .code(2)
+        .no_leak()
+        .stdout_is("")
+        .stderr_has("takes the NAME");
+    chat.verify().await;
+}
+
+/// `--api-key-file F` (0600, trailing newline) is sent; 0644, a missing and an empty file exit
+/// 2 naming the file, and send nothing.
+#[tokio::test]
+async fn sec_032_api_key_file_refuses_other_readable() {
+    let chat = Chat::start().await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .and(header("authorization", format!("Bearer {KEY}").as_str()))
+        .respond_with(reply(200, "openai/chat-ok.json"))
+        .expect(1)
+        .mount(&chat.server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ollama.key");
+    std::fs::write(&file, format!("{KEY}\n")).unwrap();
+    let smoke = |f: &std::path::Path| {
+        Cli::smoke()
+            .arg("--base-url")
+            .arg(chat.base_url())
+            .args(["--check", "chat_completion", "--api-key-file"])
+            .path_arg(f)
+            .secret(KEY)
+    };
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    smoke(&file)
+        .run()
+        .code(0)
+        .no_leak()
+        .stderr_has("auth=bearer");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    smoke(&file)
+        .run()
+        .code(2)
+        .no_leak()
+        .stdout_is("")
+        .stderr_has("refusing credential file")
+        .stderr_has(&file.display().to_string());
+    let missing = dir.path().join("missing.key");
+    smoke(&missing)
+        .run()
+        .code(2)
+        .no_leak()
+        .stderr_has(&missing.display().to_string());
+    let empty = dir.path().join("empty.key");
+    std::fs::write(&empty, "\n").unwrap();
+    std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o600)).unwrap();
+    smoke(&empty)
+        .run()
+        .code(2)
+        .no_leak()
+        .stderr_has(&empty.display().to_string());
+    chat.verify().await;
+}
+
+/// No key: no `Authorization` header on any request, `auth=none` on stderr, in the JSON and
+/// JUnit reports, and on a 401 line.
+#[tokio::test]
+async fn sec_033_no_key_no_authorization_header() {
+    let chat = Chat::start().await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .and(|req: &Request| !req.headers.contains_key("authorization"))
+        .respond_with(reply(401, "openai/error-ollama-401-signin.json"))
+        .expect(3)
+        .mount(&chat.server)
+        .await;
+    let smoke = || {
+        Cli::smoke()
+            .arg("--base-url")
+            .arg(chat.base_url())
+            .args(["--check", "chat_completion"])
+    };
+    let run = smoke().run();
+    run.code(3)
+        .no_leak()
+        .stderr_has("auth=none")
+        .stderr_has("no API key was sent (auth=none)");
+    assert_eq!(
+        line(&run),
+        "chat_completion=fail reason=auth status=401 auth=none"
+    );
+    let json = smoke().args(["--format", "json"]).run();
+    json.code(3).no_leak();
+    assert_eq!(json.stdout_json()["auth"], "none");
+    smoke()
+        .args(["--format", "junit"])
+        .run()
+        .code(3)
+        .no_leak()
+        .stdout_has("<property name=\"auth\" value=\"none\"/>");
+    chat.verify().await;
+}
+
+/// A server echoing the `Authorization` header (raw, base64, JSON-escaped, URL-encoded; in an
+/// envelope, plain text, a bare string, or a completion) never gets the key onto stdout or
+/// stderr, in any format; the quoted message shows `[REDACTED]` where the key was.
+#[tokio::test]
+async fn sec_034_key_never_reaches_output_even_when_echoed() {
+    for (status, how) in [
+        (401, Echo::Envelope),
+        (400, Echo::Envelope),
+        (500, Echo::Text),
+        (403, Echo::Bare),
+        (200, Echo::Completion),
+    ] {
+        for format in ["text", "json", "junit"] {
+            let chat = Chat::start().await;
+            Mock::given(method("POST"))
+                .and(path(CHAT))
+                .respond_with(move |req: &Request| echo(req, status, how))
+                .mount(&chat.server)
+                .await;
+            let run = Cli::smoke()
+                .arg("--base-url")
+                .arg(chat.base_url())
+                .args(["--format", format])
+                .secret_env("OLLAMA_CLOUD_API_KEY", ODD_KEY)
+                .run();
+            run.no_leak();
+            if status != 200 {
+                run.stderr_has("[REDACTED]");
+            }
+            let requests = chat.requests().await;
+            assert!(
+                requests
+                    .iter()
+                    .all(|r| auth_of(r) == format!("Bearer {ODD_KEY}")),
+                "the key was not sent as given"
+            );
+        }
+    }
+}
+
+/// A 1 000-character server message is quoted at most 300 characters and `…`, redacted
+/// before the cut (a key straddling the cut leaves no head behind).
+#[tokio::test]
+async fn sec_035_server_words_redacted_and_capped() {
+    let chat = Chat::start().await;
+    let message = format!("{}{KEY}{}", "x".repeat(290), "y".repeat(700));
+    chat.on_with(
+        Step::Chat,
+        ResponseTemplate::new(400)
+            .set_body_json(serde_json::json!({"error": {"message": message}})),
+        1,
+    )
+    .await;
+    let run = chat.smoke().args(["--check", "chat_completion"]).run();
+    run.code(1).no_leak();
+    let said = run
+        .stderr
+        .split("the server said: \"")
+        .nth(1)
+        .unwrap_or_else(|| run.fail("no quoted server message"));
+    let quoted = said.split('"').next().unwrap();
+    assert!(quoted.ends_with('…'), "{quoted}");
+    assert_eq!(quoted.chars().count(), 301, "{quoted}");
+    assert!(quoted.contains(&format!("{}[REDACTED]", "x".repeat(290))));
+    assert!(!quoted.contains("synthetic-ollama"));
+    chat.verify().await;
+}
+
+fn arb_status() -> impl Strategy<Value = u16> {
+    prop::sample::select(vec![200u16, 400, 401, 403, 404, 408, 422, 429, 500, 503])
+}
+
+fn arb_echo() -> impl Strategy<Value = Echo> {
+    prop::sample::select(vec![
+        Echo::Envelope,
+        Echo::Text,
+        Echo::Bare,
+        Echo::Completion,
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Random printable keys, whatever the server answers (any status, echoing the header in
+    /// any way), in any format: no form of the key reaches stdout or stderr.
+    #[test]
+    fn sec_036_random_keys_never_leak(
+        key in "[!-~]{8,40}",
+        status in arb_status(),
+        how in arb_echo(),
+        format in prop::sample::select(vec!["text", "json", "junit"]),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let chat = rt.block_on(async {
+            let chat = Chat::start().await;
+            Mock::given(method("POST"))
+                .and(path(CHAT))
+                .respond_with(move |req: &Request| echo(req, status, how))
+                .mount(&chat.server)
+                .await;
+            chat
+        });
+        let run = Cli::smoke()
+            .arg("--base-url")
+            .arg(chat.base_url())
+            .args(["--format", format])
+            .secret_env("OLLAMA_CLOUD_API_KEY", key.clone())
+            .run();
+        run.no_leak();
+        prop_assert!(run.code.is_some_and(|c| [0, 1, 3, 4, 5].contains(&c)), "{}", run.report());
+        drop(chat);
+    }
+}
+
+/// `--api-key-env` with `--api-key-file` exits 2 and sends nothing.
+#[tokio::test]
+async fn sec_037_one_key_source_at_a_time() {
+    let chat = Chat::start().await;
+    chat.never(Step::Chat).await;
+    chat.smoke()
+        .args(["--check", "chat_completion"])
+        .args([
+            "--api-key-env",
+            "OLLAMA_CLOUD_API_KEY",
+            "--api-key-file",
+            "/dev/null",
+        ])
+        .run()
+        .code(2)
+        .no_leak()
+        .stdout_is("")
+        .stderr_has("--api-key-file");
+    chat.verify().await;
+}
+
+/// A key with an inner newline exits 2 naming `$OLLAMA_CLOUD_API_KEY`, never the value, and
+/// sends nothing.
+#[tokio::test]
+async fn sec_038_header_unsafe_key_refused_by_name() {
+    let chat = Chat::start().await;
+    chat.never(Step::Chat).await;
+    Cli::smoke()
+        .arg("--base-url")
+        .arg(chat.base_url())
+        .args(["--check", "chat_completion"])
+        .secret_env(
+            "OLLAMA_CLOUD_API_KEY",
+            "synthetic-line-one\nsynthetic-line-two",
+        )
+        .run()
+        .code(2)
+        .no_leak()
+        .stdout_is("")
+        .stderr_has("the API key from $OLLAMA_CLOUD_API_KEY holds characters");
+    chat.verify().await;
+}
+
+/// A 302 to another server is not followed: the check fails with `reason=redirect
+/// status=302`, exit 1, and the redirect's target never receives the key.
+#[tokio::test]
+async fn sec_039_smk_015_redirect_not_followed() {
+    let target = Chat::start().await;
+    target.never(Step::Chat).await;
+    let chat = Chat::start().await;
+    chat.on_with(
+        Step::Chat,
+        ResponseTemplate::new(302).insert_header(
+            "location",
+            format!("{}/v1/chat/completions", target.server.uri()).as_str(),
+        ),
+        1,
+    )
+    .await;
+    let run = chat.smoke().args(["--check", "chat_completion"]).run();
+    run.code(1)
+        .no_leak()
+        .stderr_has("redirects are not followed");
+    assert_eq!(
+        line(&run),
+        "chat_completion=fail reason=redirect status=302"
+    );
+    chat.verify().await;
+    target.verify().await;
+}
+
+/// `http://` to a non-loopback host exits 2 before any request; `--allow-insecure-http` warns
+/// first and then tries; `http://localhost` is accepted.
+#[tokio::test]
+async fn sec_040_plain_http_only_to_loopback() {
+    Cli::smoke()
+        .args(["--base-url", "http://192.0.2.1/v1"])
+        .secret_env("OLLAMA_CLOUD_API_KEY", KEY)
+        .run()
+        .code(2)
+        .no_leak()
+        .stdout_is("")
+        .stderr_has("refusing plain http:// to 192.0.2.1");
+    let run = Cli::smoke()
+        .args(["--base-url", "http://192.0.2.1/v1", "--allow-insecure-http"])
+        .args(["--check", "chat_completion", "--timeout", "0.2"])
+        .secret_env("OLLAMA_CLOUD_API_KEY", KEY)
+        .run();
+    run.code(5)
+        .no_leak()
+        .stderr_has("warning: sending credentials over plain http:// to 192.0.2.1");
+    assert!(
+        run.stderr.starts_with("ollama-compat-smoke: warning:"),
+        "{}",
+        run.stderr
+    );
+
+    let chat = Chat::start().await;
+    chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
+    let port = chat.server.address().port();
+    Cli::smoke()
+        .arg("--base-url")
+        .arg(format!("http://localhost:{port}/v1"))
+        .args(["--check", "chat_completion"])
+        .secret_env("OLLAMA_CLOUD_API_KEY", KEY)
+        .run()
+        .code(0)
+        .no_leak();
+    chat.verify().await;
+}

@@ -1,0 +1,425 @@
+//! The report: one text line per check (`<check>=pass|fail` then `key=value` tokens), one JSON
+//! document, or JUnit XML; plus the diagnostics for stderr. Every byte leaves through the
+//! redactor, and server words are quoted only through `Redactor::quote` with a cap.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::checks::RunOutcome;
+use super::classify::{Failure, JSON_KEYS, Reason, TOOL_NAME};
+use super::{Check, Config, Format, JsonMode, JsonStep};
+use crate::exit::Exit;
+use crate::secret::Redactor;
+
+/// The cap on a quoted server message, in characters.
+pub const QUOTE_CAP: usize = 300;
+
+/// All runs of one check.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    pub check: Check,
+    pub runs: Vec<RunOutcome>,
+}
+
+fn run_exit(run: &RunOutcome) -> Exit {
+    match &run.result {
+        Ok(()) => Exit::Success,
+        Err(failure) => failure.reason.exit(),
+    }
+}
+
+impl CheckReport {
+    pub fn passes(&self) -> usize {
+        self.runs.iter().filter(|r| r.result.is_ok()).count()
+    }
+
+    /// A check passes only when every run passed.
+    pub fn passed(&self) -> bool {
+        !self.runs.is_empty() && self.passes() == self.runs.len()
+    }
+
+    /// The root cause over all runs (0 when all passed).
+    pub fn exit(&self) -> Exit {
+        Exit::worst(self.runs.iter().map(run_exit))
+    }
+
+    /// The run the report describes: the first failing run with the root-cause exit code, or
+    /// the first run when all passed.
+    pub fn representative(&self) -> Option<&RunOutcome> {
+        let worst = self.exit();
+        self.runs
+            .iter()
+            .find(|r| r.result.is_err() && run_exit(r) == worst)
+            .or_else(|| self.runs.first())
+    }
+
+    fn failure(&self) -> Option<&Failure> {
+        self.representative().and_then(|r| r.result.as_ref().err())
+    }
+
+    /// The slowest run, in whole milliseconds.
+    pub fn latency_ms(&self) -> u128 {
+        self.runs
+            .iter()
+            .map(|r| r.latency.as_millis())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// The JSON ladder's summary of one run: the mode of the last step, and the fallback when the
+/// ladder moved down.
+struct Ladder {
+    json_mode: &'static str,
+    response_format: Option<&'static str>,
+    fallback: Option<&'static str>,
+    steps: Option<String>,
+}
+
+fn ladder(run: &RunOutcome) -> Option<Ladder> {
+    let (last, _) = run.steps.last()?;
+    let fallback = (run.steps.len() > 1).then(|| run.steps[run.steps.len() - 2].1.as_str());
+    Some(Ladder {
+        json_mode: match last {
+            JsonStep::PlainPrompt => "plain_prompt",
+            _ => "response_format",
+        },
+        response_format: (*last != JsonStep::PlainPrompt).then(|| last.as_str()),
+        fallback,
+        steps: (run.steps.len() > 1).then(|| {
+            run.steps
+                .iter()
+                .map(|(s, o)| format!("{}:{}", s.as_str(), o.as_str()))
+                .collect::<Vec<_>>()
+                .join(",")
+        }),
+    })
+}
+
+/// The finished smoke: what was asked, what each check did, and the redactor.
+#[derive(Debug)]
+pub struct Report {
+    pub endpoint: String,
+    pub model: String,
+    pub has_key: bool,
+    pub json_mode: JsonMode,
+    pub repeat: u32,
+    pub timeout: Duration,
+    pub max_tokens: u32,
+    pub format: Format,
+    pub checks: Vec<CheckReport>,
+    pub elapsed: Duration,
+    redactor: Redactor,
+}
+
+impl Report {
+    pub fn new(config: &Config, checks: Vec<CheckReport>, elapsed: Duration) -> Report {
+        let s = &config.settings;
+        Report {
+            endpoint: s.base_url.clone(),
+            model: s.model.clone(),
+            has_key: config.has_key,
+            json_mode: s.json_mode,
+            repeat: s.repeat,
+            timeout: s.timeout,
+            max_tokens: s.max_tokens,
+            format: s.format,
+            checks,
+            elapsed,
+            redactor: config.redactor.clone(),
+        }
+    }
+
+    /// `bearer` when a key was sent, `none` otherwise.
+    pub fn auth(&self) -> &'static str {
+        if self.has_key { "bearer" } else { "none" }
+    }
+
+    /// 0 when every check passed every run; else the root cause (3, 4, 5), else 1.
+    pub fn exit(&self) -> Exit {
+        Exit::worst(self.checks.iter().map(CheckReport::exit))
+    }
+
+    /// stdout, in the chosen format, redacted.
+    pub fn render(&self) -> String {
+        let out = match self.format {
+            Format::Text => self.text(),
+            Format::Json => self.json(),
+            Format::Junit => self.junit(),
+        };
+        self.redactor.redact(&out)
+    }
+
+    /// The `key=value` tokens after `<check>=pass|fail`.
+    fn tokens(&self, c: &CheckReport) -> Vec<String> {
+        let mut t = Vec::new();
+        if c.runs.len() > 1 {
+            t.push(format!("passes={}/{}", c.passes(), c.runs.len()));
+        }
+        if let Some(f) = c.failure() {
+            t.push(format!("reason={}", f.reason.as_str()));
+            if let Some(status) = f.status {
+                t.push(format!("status={status}"));
+            }
+            if f.reason == Reason::Auth {
+                t.push(format!("auth={}", self.auth()));
+            }
+            if f.reason.wants_more_tokens() {
+                t.push("hint=--max-tokens".to_owned());
+            }
+        }
+        if let Some(l) = c.representative().and_then(ladder) {
+            t.push(format!("json_mode={}", l.json_mode));
+            if let Some(rf) = l.response_format {
+                t.push(format!("response_format={rf}"));
+            }
+            if let Some(fb) = l.fallback {
+                t.push(format!("fallback={fb}"));
+            }
+            if let Some(steps) = l.steps {
+                t.push(format!("steps={steps}"));
+            }
+        }
+        t.push(format!("latency_ms={}", c.latency_ms()));
+        t
+    }
+
+    fn line(&self, c: &CheckReport) -> String {
+        let verdict = if c.passed() { "pass" } else { "fail" };
+        let mut line = format!("{}={verdict}", c.check.as_str());
+        for token in self.tokens(c) {
+            line.push(' ');
+            line.push_str(&token);
+        }
+        line
+    }
+
+    fn text(&self) -> String {
+        self.checks
+            .iter()
+            .map(|c| self.line(c) + "\n")
+            .collect::<String>()
+    }
+
+    /// Why a failed check failed, in a sentence, with the server's words redacted and capped.
+    pub fn explain(&self, c: &CheckReport) -> Option<String> {
+        let f = c.failure()?;
+        let status = f.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+        let keys: Vec<String> = JSON_KEYS
+            .iter()
+            .map(|(k, t)| format!("\"{k}\" ({t})"))
+            .collect();
+        let what = match f.reason {
+            Reason::Auth if self.has_key => format!("the server refused the API key{status}"),
+            Reason::Auth => format!(
+                "the server refused the request{status}: no API key was sent (auth=none); set \
+                 OLLAMA_CLOUD_API_KEY, --api-key-env or --api-key-file"
+            ),
+            Reason::NotFound => {
+                format!("not found{status}: check --model and --base-url")
+            }
+            Reason::Timeout if f.status.is_some() => format!("the server timed out{status}"),
+            Reason::Timeout => format!(
+                "no answer within {}s (--timeout)",
+                self.timeout.as_secs_f64()
+            ),
+            Reason::Unavailable => format!("the endpoint is unavailable{status}"),
+            Reason::BadRequest => format!("the server rejected the request{status}"),
+            Reason::Redirect => format!(
+                "the base URL redirects{status}; redirects are not followed: give the final URL \
+                 in --base-url"
+            ),
+            Reason::BadResponse => {
+                format!("the answer is not a chat completion (no choices[0].message){status}")
+            }
+            Reason::Truncated => format!(
+                "the answer was cut at --max-tokens {} (finish_reason: length): raise \
+                 --max-tokens",
+                self.max_tokens
+            ),
+            Reason::Schema => format!(
+                "the JSON object lacks the asked keys and types: {}",
+                keys.join(", ")
+            ),
+            Reason::Rejected => format!("the endpoint rejected the response format{status}"),
+            Reason::NotJson => "the content is not a JSON object".to_owned(),
+            Reason::Fenced => "the content is JSON wrapped in a markdown fence".to_owned(),
+            Reason::Empty => "the content is empty".to_owned(),
+            Reason::ReasoningOnly => format!(
+                "the content is empty and the text is in reasoning (a known gemma4 behaviour): \
+                 raise --max-tokens (now {})",
+                self.max_tokens
+            ),
+            Reason::NoToolCall => {
+                format!("the model answered without calling {TOOL_NAME}")
+            }
+            Reason::WrongFunction => {
+                format!("tool_calls[0] names another function than {TOOL_NAME}")
+            }
+            Reason::BadArguments => format!(
+                "the arguments of {TOOL_NAME} are not a JSON string of an object with a string \
+                 \"city\""
+            ),
+        };
+        let said = self.quoted(f).map_or_else(String::new, |q| {
+            if f.status.is_some() {
+                format!("; the server said: \"{q}\"")
+            } else {
+                format!("; {q}")
+            }
+        });
+        Some(format!("{}: {what}{said}", c.check.as_str()))
+    }
+
+    /// The server's words of a failure, redacted then capped; `None` when there are none.
+    fn quoted(&self, f: &Failure) -> Option<String> {
+        f.message
+            .as_deref()
+            .filter(|m| !m.trim().is_empty())
+            .map(|m| self.redactor.quote(m, QUOTE_CAP))
+    }
+
+    /// stderr: the context line, then one line per failed check; redacted.
+    pub fn diagnostics(&self) -> Vec<String> {
+        let mut lines = vec![format!(
+            "ollama-compat-smoke: endpoint={} model={} auth={}",
+            self.endpoint,
+            self.model,
+            self.auth()
+        )];
+        lines.extend(self.checks.iter().filter_map(|c| self.explain(c)));
+        lines.iter().map(|l| self.redactor.redact(l)).collect()
+    }
+
+    fn json(&self) -> String {
+        let checks: Vec<Value> = self
+            .checks
+            .iter()
+            .map(|c| {
+                let f = c.failure();
+                let mut v = json!({
+                    "check": c.check.as_str(),
+                    "result": if c.passed() { "pass" } else { "fail" },
+                    "passes": c.passes(),
+                    "runs": c.runs.len(),
+                    "reason": f.map(|f| f.reason.as_str()),
+                    "status": f.and_then(|f| f.status),
+                    "message": f.and_then(|f| self.quoted(f)),
+                    "explanation": self.explain(c),
+                    "latency_ms": c.latency_ms() as u64,
+                    "latencies_ms": c.runs.iter().map(|r| r.latency.as_millis() as u64)
+                        .collect::<Vec<_>>(),
+                });
+                if c.check == Check::JsonResponse {
+                    let run = c.representative();
+                    let l = run.and_then(ladder);
+                    let extra = json!({
+                        "json_mode": l.as_ref().map(|l| l.json_mode),
+                        "response_format": l.as_ref().and_then(|l| l.response_format),
+                        "fallback": l.as_ref().and_then(|l| l.fallback),
+                        "steps": run.map(|r| r.steps.iter().map(|(s, o)| json!({
+                            "step": s.as_str(),
+                            "outcome": o.as_str(),
+                        })).collect::<Vec<_>>()).unwrap_or_default(),
+                    });
+                    if let (Some(v), Value::Object(extra)) = (v.as_object_mut(), extra) {
+                        v.extend(extra);
+                    }
+                }
+                v
+            })
+            .collect();
+        let doc = json!({
+            "tool": "ollama-compat-smoke",
+            "version": env!("CARGO_PKG_VERSION"),
+            "endpoint": self.endpoint,
+            "model": self.model,
+            "auth": self.auth(),
+            "json_mode": self.json_mode.as_str(),
+            "repeat": self.repeat,
+            "timeout_s": self.timeout.as_secs_f64(),
+            "max_tokens": self.max_tokens,
+            "passed": self.exit() == Exit::Success,
+            "exit_code": self.exit().code(),
+            "checks": checks,
+        });
+        serde_json::to_string_pretty(&doc).expect("a JSON value always serializes") + "\n"
+    }
+
+    fn junit(&self) -> String {
+        let failures = self.checks.iter().filter(|c| !c.passed()).count();
+        let secs = |d: Duration| format!("{:.3}", d.as_secs_f64());
+        let head = format!(
+            "tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{}\"",
+            self.checks.len(),
+            secs(self.elapsed)
+        );
+        let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        x.push_str(&format!(
+            "<testsuites name=\"ollama-compat-smoke\" {head}>\n  <testsuite \
+             name=\"ollama-compat-smoke\" {head}>\n    <properties>\n"
+        ));
+        for (name, value) in [
+            ("endpoint", self.endpoint.as_str()),
+            ("model", self.model.as_str()),
+            ("auth", self.auth()),
+            ("json_mode", self.json_mode.as_str()),
+            ("repeat", &self.repeat.to_string()),
+        ] {
+            x.push_str(&format!(
+                "      <property name=\"{name}\" value=\"{}\"/>\n",
+                xml_escape(value)
+            ));
+        }
+        x.push_str("    </properties>\n");
+        for c in &self.checks {
+            let time = c.runs.iter().map(|r| r.latency).sum::<Duration>();
+            let open = format!(
+                "    <testcase classname=\"ollama-compat-smoke\" name=\"{}\" time=\"{}\"",
+                c.check.as_str(),
+                secs(time)
+            );
+            let tokens = self.tokens(c).join(" ");
+            match c.failure() {
+                None if c.passed() => {
+                    x.push_str(&format!(
+                        "{open}>\n      <system-out>{}</system-out>\n    </testcase>\n",
+                        xml_escape(&self.line(c))
+                    ));
+                }
+                failure => {
+                    let kind = failure.map_or("fail", |f| f.reason.as_str());
+                    let body = self.explain(c).unwrap_or_default();
+                    x.push_str(&format!(
+                        "{open}>\n      <failure type=\"{kind}\" message=\"{}\">{}</failure>\n    \
+                         </testcase>\n",
+                        xml_escape(&tokens),
+                        xml_escape(&body)
+                    ));
+                }
+            }
+        }
+        x.push_str("  </testsuite>\n</testsuites>\n");
+        x
+    }
+}
+
+/// Escapes text for an XML attribute or element, and replaces characters XML 1.0 cannot hold
+/// (control characters other than tab, newline and carriage return) with U+FFFD.
+pub fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
