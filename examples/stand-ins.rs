@@ -163,9 +163,9 @@ impl Respond for Chat {
                 .any(|m| m["content"].as_str().is_some_and(|c| c.contains("JSON")))
         });
         let (status, answer) = if body.get("tools").is_some() {
-            (200, fixture("openai/tool-call-ok.json"))
+            (200, fixture("openai/tool-ok.json"))
         } else if body["response_format"]["type"] == "json_schema" && self.reject_json_schema {
-            (400, fixture("openai/reject-openai-json-schema.json"))
+            (400, fixture("openai/error-openai-json-schema.json"))
         } else if asks_json {
             (200, fixture("openai/json-ok.json"))
         } else {
