@@ -21,14 +21,30 @@ use provider_bridge::exit::Exit;
 /// Exit codes: 0 success, 2 usage or configuration, 3 refused (401/403), 4 not found (404,
 /// missing key, empty result), 5 unavailable (after retries), 6 unsafe write, 7 invalid data.
 #[derive(Parser, Debug)]
-#[command(name = "write-canary-env", version, about, long_about)]
+#[command(
+    name = "write-canary-env",
+    version,
+    about,
+    long_about,
+    args_override_self = true
+)]
 struct Args {
     /// Infisical project (workspace) ID.
-    #[arg(long, value_name = "ID", env = "INFISICAL_PROJECT_ID")]
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "INFISICAL_PROJECT_ID",
+        hide_env_values = true
+    )]
     project_id: String,
 
     /// Environment slug, e.g. prod.
-    #[arg(long = "env", value_name = "SLUG", env = "INFISICAL_ENVIRONMENT")]
+    #[arg(
+        long = "env",
+        value_name = "SLUG",
+        env = "INFISICAL_ENVIRONMENT",
+        hide_env_values = true
+    )]
     environment: String,
 
     /// Folder path to read; repeat for several (fetched concurrently).
@@ -36,6 +52,7 @@ struct Args {
         long = "path",
         value_name = "P",
         env = "INFISICAL_SECRET_PATH",
+        hide_env_values = true,
         default_value = "/"
     )]
     paths: Vec<String>,
@@ -53,6 +70,7 @@ struct Args {
         long,
         value_name = "METHOD",
         env = "INFISICAL_AUTH_METHOD",
+        hide_env_values = true,
         default_value = "token-auth",
         value_parser = ["token-auth", "universal-auth"]
     )]
@@ -64,7 +82,12 @@ struct Args {
     token_file: Option<PathBuf>,
 
     /// Universal Auth client ID (an identifier, not a secret).
-    #[arg(long, value_name = "ID", env = "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID")]
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID",
+        hide_env_values = true
+    )]
     client_id: Option<String>,
 
     /// File holding the Universal Auth client secret (must not be readable by others)
