@@ -434,9 +434,7 @@ pub async fn run(cfg: &Config, warn: &mut dyn FnMut(&str)) -> Result<Report, Err
     };
     let content = dotenv::render(
         &header,
-        chosen
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.expose_secret().as_ref())),
+        chosen.iter().map(|(k, v)| (k.as_str(), v.expose_secret())),
     )
     .map_err(Error::Render)?;
     let content = SecretString::from(content);
