@@ -197,7 +197,7 @@ fn tricky_value() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
 
     /// In process: every random value either renders and reads back through dotenvy exactly,
     /// or is refused naming the key and not the value.
@@ -225,13 +225,13 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 12, failure_persistence: None, ..ProptestConfig::default() })]
 
     /// Through the binary: a random value is written and read back by dotenvy, or refused with
     /// exit 7 naming the key; never leaked either way.
     #[test]
     fn fmt_007_binary_round_trip_or_exit_7(value in tricky_value()) {
-        let value = format!("synthetic-{value}");
+        let value = format!("synthetic-rt-{value}");
         let rt = tokio::runtime::Runtime::new().unwrap();
         let wd = Workdir::new();
         let run = rt.block_on(run_with(&[("RANDOM_KEY", value.as_str())], &wd.output()));

@@ -873,3 +873,69 @@ async fn inf_025_fractional_timeout() {
             .stderr_has("--timeout");
     }
 }
+
+/// `--help` lists every flag, every variable and every default, and no variable's value.
+#[test]
+fn inf_026_help_shows_flags_variables_and_defaults() {
+    let run = crate::support::Cli::canary()
+        .arg("--help")
+        .env("INFISICAL_PROJECT_ID", "proj-shown-nowhere")
+        .secret_env("INFISICAL_TOKEN", TOKEN)
+        .secret_env(
+            "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
+            "synthetic-help-secret-Tt1",
+        )
+        .run();
+    run.success().stdout_lacks("proj-shown-nowhere").no_leak();
+    for flag in [
+        "--project-id",
+        "--env",
+        "--path",
+        "--key",
+        "--output",
+        "--auth",
+        "--token-file",
+        "--client-secret-file",
+        "--api-url",
+        "--include-imports",
+        "--recursive",
+        "--output-mode",
+        "--parent-mode",
+        "--owner",
+        "--group",
+        "--allow-world-readable",
+        "--allow-empty",
+        "--allow-insecure-http",
+        "--dry-run",
+        "--json",
+        "--timeout",
+        "--ca-cert",
+    ] {
+        if !run.stdout.contains(&format!("{flag} ")) && !run.stdout.contains(&format!("{flag}\n")) {
+            run.fail(&format!("--help does not list {flag}"));
+        }
+    }
+    for var in [
+        "INFISICAL_API_URL",
+        "INFISICAL_DOMAIN",
+        "INFISICAL_AUTH_METHOD",
+        "INFISICAL_TOKEN",
+        "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID",
+        "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
+        "INFISICAL_PROJECT_ID",
+        "INFISICAL_ENVIRONMENT",
+        "INFISICAL_SECRET_PATH",
+    ] {
+        run.stdout_has(var);
+    }
+    for default in [
+        "[default: token-auth]",
+        "https://app.infisical.com]",
+        "[default: /]",
+        "[default: 0600]",
+        "[default: 0700]",
+        "[default: 30]",
+    ] {
+        run.stdout_has(default);
+    }
+}

@@ -255,7 +255,7 @@ fn random_secret() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
 
     /// Random values and a random token on a random failure path: nothing leaks, and the exit
     /// code is the documented one.
