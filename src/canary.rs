@@ -360,11 +360,18 @@ fn prepare(cfg: &Config, warn: &mut dyn FnMut(&str)) -> Result<Prepared, Error> 
     }
 
     let auth = match cfg.auth {
-        AuthMethod::TokenAuth => Auth::Token(credential(
-            cfg.token_file.as_ref(),
-            ENV_TOKEN,
-            "--token-file",
-        )?),
+        AuthMethod::TokenAuth => {
+            let token = credential(cfg.token_file.as_ref(), ENV_TOKEN, "--token-file")?;
+            if !infisical::header_safe(token.expose_secret()) {
+                return Err(Error::Config(format!(
+                    "the token from {} holds characters an HTTP header cannot carry (spaces, control characters or non-ASCII)",
+                    cfg.token_file
+                        .as_ref()
+                        .map_or(format!("${ENV_TOKEN}"), |p| p.display().to_string())
+                )));
+            }
+            Auth::Token(token)
+        }
         AuthMethod::UniversalAuth => {
             let client_id = cfg
                 .client_id

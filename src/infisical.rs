@@ -29,6 +29,11 @@ pub const BODY_QUOTE_CAP: usize = 200;
 /// How much of an error body is kept for quoting.
 const ERROR_BODY_KEEP: usize = 64 * 1024;
 
+/// Whether `token` can travel in `Authorization: Bearer <token>` (visible ASCII, no space).
+pub fn header_safe(token: &str) -> bool {
+    !token.is_empty() && token.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
 /// Infisical's placeholder for a value the identity may not read.
 pub const HIDDEN_PLACEHOLDER: &str = "<hidden-by-infisical>";
 
@@ -183,6 +188,14 @@ impl FetchError {
                 body,
             } => format!(
                 "{route}: refused with status {status} (check the credentials and the identity's access to this project, environment and path){}",
+                said(body)
+            ),
+            FetchError::NotFound {
+                route,
+                status,
+                body,
+            } if *route == UA_LOGIN => format!(
+                "{route}: not found (status {status}: does --api-url name an Infisical API with Universal Auth?){}",
                 said(body)
             ),
             FetchError::NotFound {
@@ -420,10 +433,9 @@ impl Client {
             .append_pair("recursive", bool_str(query.recursive))
             .append_pair("include_imports", bool_str(query.include_imports));
         let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-            .map_err(|_| FetchError::Rejected {
-                route: SECRETS_RAW,
-                status: 0,
-                body: "the access token holds characters not allowed in a header".into(),
+            .map_err(|_| FetchError::Malformed {
+                route: UA_LOGIN,
+                reason: "the access token holds characters an HTTP header cannot carry".into(),
             })?;
         bearer.set_sensitive(true);
         let answer = self

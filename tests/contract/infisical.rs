@@ -239,6 +239,18 @@ async fn inf_006_missing_credential_is_usage_error() {
         .run()
         .code(2)
         .stderr_has("INFISICAL_TOKEN");
+    for bad in [
+        "synthetic-inner space-Aa1",
+        "synthetic-inner\nline-Bb2",
+        "synthetic-é-Cc3",
+    ] {
+        base()
+            .secret_env("INFISICAL_TOKEN", bad)
+            .run()
+            .code(2)
+            .stderr_has("INFISICAL_TOKEN")
+            .no_leak();
+    }
 }
 
 /// Plain http to a non-loopback host is refused (exit 2, no request); with
