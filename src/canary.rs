@@ -543,7 +543,8 @@ fn choose(cfg: &Config, folders: &[Folder]) -> Result<BTreeMap<String, SecretStr
     let mut merged: BTreeMap<&str, &infisical::Secret> = BTreeMap::new();
     let mut conflicts: BTreeMap<&str, (String, String)> = BTreeMap::new();
     for folder in folders {
-        for (key, s) in folder.merged(cfg.include_imports) {
+        for s in folder.merged(cfg.include_imports) {
+            let key = s.key.as_str();
             match merged.get(key) {
                 Some(prev) if prev.origin != s.origin => {
                     conflicts

@@ -5,7 +5,6 @@
 //! Knows nothing of files or dotenv syntax. Errors carry server bodies *unredacted* and have no
 //! `Display`: the only way to print one is [`FetchError::describe`], which takes the redactor.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
@@ -103,19 +102,22 @@ impl Folder {
             .map(|s| &s.value)
     }
 
-    /// The folder's secrets by key: local ones win over imports; among imports, a later
-    /// import wins over an earlier one (the official CLI's order). Imports only when asked.
-    pub fn merged(&self, include_imports: bool) -> BTreeMap<&str, &Secret> {
-        let mut out: BTreeMap<&str, &Secret> = BTreeMap::new();
+    /// The folder's secrets: every local one (a recursive answer may hold the same key from
+    /// two sub-folders: the caller decides), then, when asked, each imported key that no local
+    /// secret has; among imports a later import wins over an earlier one (the official CLI's
+    /// order).
+    pub fn merged(&self, include_imports: bool) -> Vec<&Secret> {
+        let mut out: Vec<&Secret> = self.local.iter().collect();
         if include_imports {
-            for import in &self.imports {
+            let mut seen: std::collections::BTreeSet<&str> =
+                self.local.iter().map(|s| s.key.as_str()).collect();
+            for import in self.imports.iter().rev() {
                 for s in import {
-                    out.insert(&s.key, s);
+                    if seen.insert(&s.key) {
+                        out.push(s);
+                    }
                 }
             }
-        }
-        for s in &self.local {
-            out.insert(&s.key, s);
         }
         out
     }

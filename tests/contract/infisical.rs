@@ -459,6 +459,29 @@ async fn inf_012_same_key_from_two_paths_is_error() {
         .no_leak();
     assert!(!wd.output().exists());
 
+    // A recursive answer with the same key in two sub-folders.
+    let rec = Infisical::start().await;
+    let body = serde_json::json!({
+        "secrets": [
+            secret_obj("DUP_KEY", "synthetic-sub-x-0001", "/apps/x"),
+            secret_obj("DUP_KEY", "synthetic-sub-y-0001", "/apps/y"),
+        ],
+        "imports": []
+    });
+    rec.respond(ResponseTemplate::new(200).set_body_json(body), 1)
+        .await;
+    canary(&rec.url(), &wd.output())
+        .args(["--path", "/apps", "--recursive"])
+        .secret("synthetic-sub-x-0001")
+        .secret("synthetic-sub-y-0001")
+        .run()
+        .code(7)
+        .stderr_has("DUP_KEY")
+        .stderr_has("/apps/x")
+        .stderr_has("/apps/y")
+        .no_leak();
+    assert!(!wd.output().exists());
+
     // Two paths importing the same folder: one secret, no conflict.
     let inf2 = Infisical::start().await;
     let import = |folder: &str| {
