@@ -401,6 +401,14 @@ fn prepare(cfg: &Config, warn: &mut dyn FnMut(&str)) -> Result<Prepared, Error> 
     let http = http::client(&ClientOptions {
         timeout: cfg.timeout,
         ca_cert: cfg.ca_cert.clone(),
+    })
+    .map_err(|e| match (e, &cfg.ca_cert) {
+        // rustls checks the certificate only when the client is built.
+        (SetupError::Client { .. }, Some(path)) => SetupError::CaCert {
+            path: path.clone(),
+            reason: "not a usable PEM certificate".into(),
+        },
+        (e, _) => e,
     })?;
     Ok(Prepared {
         target,

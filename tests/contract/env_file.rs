@@ -167,6 +167,17 @@ fn find_from(lines: &[String], from: usize, what: &str, pred: impl Fn(&str) -> b
 /// directory. Before the `fchmod` the file is owner-only and empty (SEC-016).
 #[tokio::test]
 async fn file_008_file_003_sec_016_syscall_order() {
+    let usable = std::process::Command::new("strace")
+        .args(["-qq", "-o", "/dev/null", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !usable {
+        skip(
+            "file_008_file_003_sec_016_syscall_order",
+            "strace is missing or ptrace is not permitted here",
+        );
+        return;
+    }
     let inf = serving().await;
     let wd = Workdir::new();
     let out = wd.output();

@@ -974,3 +974,27 @@ fn inf_026_help_shows_flags_variables_and_defaults() {
         run.stdout_has(default);
     }
 }
+
+/// A missing or invalid `--ca-cert` is exit 2 naming the file, with no request made.
+#[tokio::test]
+async fn inf_027_bad_ca_cert_is_usage_error() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 0)
+        .await;
+    let garbage = wd.join("garbage.pem");
+    std::fs::write(
+        &garbage,
+        "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    for ca in [wd.join("missing.pem"), garbage] {
+        canary(&inf.url(), &wd.output())
+            .arg("--ca-cert")
+            .path_arg(&ca)
+            .run()
+            .code(2)
+            .stderr_has(&ca.display().to_string())
+            .no_leak();
+    }
+}
