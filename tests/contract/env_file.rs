@@ -115,12 +115,14 @@ async fn file_002_other_bits_need_allow_world_readable() {
             .arg(format!("--output-mode={bad}"))
             .run()
             .code(2)
-            .stderr_has("--output-mode");
+            .stderr_has("--output-mode")
+            .no_leak();
         write(&inf.url(), &wd.join("bad.env"))
             .arg(format!("--parent-mode={bad}"))
             .run()
             .code(2)
-            .stderr_has("--parent-mode");
+            .stderr_has("--parent-mode")
+            .no_leak();
     }
 }
 
@@ -501,7 +503,8 @@ async fn file_012_unchanged_is_not_rewritten() {
         .args(["--output-mode", "0640"])
         .run()
         .success()
-        .stdout_has("written:");
+        .stdout_has("written:")
+        .no_leak();
     assert_eq!(mode_of(&out), 0o640);
 }
 
@@ -520,7 +523,7 @@ async fn file_013_dry_run_writes_nothing() {
         .stdout_has(PROVIDER_KEY)
         .no_leak();
     assert!(!wd.join("new").exists());
-    write(&inf.url(), &out).run().success();
+    write(&inf.url(), &out).run().success().no_leak();
     let before = snapshot(&out);
     let json = write(&inf.url(), &out).args(["--dry-run", "--json"]).run();
     json.success().no_leak();
@@ -531,7 +534,8 @@ async fn file_013_dry_run_writes_nothing() {
         .arg("--dry-run")
         .run()
         .success()
-        .stdout_has("would-change");
+        .stdout_has("would-change")
+        .no_leak();
     assert_eq!(mode_of(&out), 0o640);
     assert_eq!(snapshot(&out).0, before.0);
     let hidden = Infisical::start().await;

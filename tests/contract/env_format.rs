@@ -74,7 +74,8 @@ async fn fmt_001_bad_key_is_invalid_data() {
         .args(["--key", "not-a-name"])
         .run()
         .code(2)
-        .stderr_has("not-a-name");
+        .stderr_has("not-a-name")
+        .no_leak();
     for key in ["A", "_", "a_1", "OLLAMA_CLOUD_API_KEY"] {
         assert!(dotenv::valid_key(key), "{key}");
     }

@@ -220,13 +220,15 @@ async fn inf_006_missing_credential_is_usage_error() {
         .code(2)
         .stderr_has("INFISICAL_TOKEN")
         .stderr_has("--token-file")
-        .stdout_is("");
+        .stdout_is("")
+        .no_leak();
     base()
         .args(["--auth", "universal-auth", "--client-id", "id-1"])
         .run()
         .code(2)
         .stderr_has("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET")
-        .stderr_has("--client-secret-file");
+        .stderr_has("--client-secret-file")
+        .no_leak();
     base()
         .args(["--auth", "universal-auth"])
         .secret_env("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET", "synthetic-cs-Hh8")
@@ -238,7 +240,8 @@ async fn inf_006_missing_credential_is_usage_error() {
         .env("INFISICAL_TOKEN", "   ")
         .run()
         .code(2)
-        .stderr_has("INFISICAL_TOKEN");
+        .stderr_has("INFISICAL_TOKEN")
+        .no_leak();
     for bad in [
         "synthetic-inner space-Aa1",
         "synthetic-inner\nline-Bb2",
@@ -527,7 +530,7 @@ async fn inf_013_imports_only_when_asked_and_local_wins() {
         for s in all {
             cli = cli.secret(s);
         }
-        cli.run();
+        cli.run().success().no_leak();
     };
     let without = wd.join("without.env");
     run(&[], &without);
@@ -634,7 +637,8 @@ async fn inf_016_hidden_value_refused() {
     canary(&inf2.url(), &wd.output())
         .run()
         .code(7)
-        .stderr_has("PLACEHOLDER_KEY");
+        .stderr_has("PLACEHOLDER_KEY")
+        .no_leak();
     // Only kept keys matter: the visible one alone is written.
     canary(&inf.url(), &wd.output())
         .args(["--key", "VISIBLE_KEY"])
@@ -905,7 +909,8 @@ async fn inf_025_fractional_timeout() {
             .arg(format!("--timeout={bad}"))
             .run()
             .code(2)
-            .stderr_has("--timeout");
+            .stderr_has("--timeout")
+            .no_leak();
     }
 }
 
