@@ -288,3 +288,45 @@ async fn fmt_008_bash_reads_values_back() {
     }
     assert!(!marker.exists(), "sourcing the file ran a command");
 }
+
+/// python-dotenv, interpolation on, reads every written value back exactly.
+#[tokio::test]
+async fn fmt_009_python_dotenv_reads_values_back() {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import dotenv"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        skip(
+            "fmt_009_python_dotenv_reads_values_back",
+            "python3 with python-dotenv is not installed",
+        );
+        return;
+    }
+    let wd = Workdir::new();
+    let values = [
+        ("V1", "synthetic plain # not a comment = sign"),
+        ("V2", "synthetic $HOME $(id) `id` {braces}"),
+        ("V3", "synthetic it's \"quoted\" \\ back \\n \\t"),
+        ("V4", "synthetic-first\nmulti-second\nline-third\n"),
+        ("V5", "synthetic-é-🙂-\t-!-*-'single'"),
+        (
+            "V6",
+            "-----BEGIN SYNTHETIC KEY-----\nMIIBsyntheticAAAA+/=\n-----END SYNTHETIC KEY-----\n",
+        ),
+    ];
+    run_with(&values, &wd.output()).await.success();
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys\nfrom dotenv import dotenv_values\nprint(json.dumps(dotenv_values(sys.argv[1])))",
+        ])
+        .arg(wd.output())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let read: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (key, value) in values {
+        assert_eq!(read[key], value, "{key}");
+    }
+    assert_eq!(read.as_object().unwrap().len(), values.len());
+}
