@@ -9,7 +9,7 @@
 use std::fmt;
 use std::fs::{File, OpenOptions, Permissions};
 use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -226,8 +226,6 @@ fn create_dirs(missing: &[PathBuf], target: &Target) -> Result<Vec<PathBuf>, Fil
     Ok(created)
 }
 
-use std::os::unix::fs::DirBuilderExt as _;
-
 /// Open flags not in std, from nix's libc.
 mod libc_flags {
     pub const O_DIRECTORY: i32 = nix::libc::O_DIRECTORY;
@@ -333,11 +331,4 @@ impl Drop for TempGuard {
             let _ = std::fs::remove_file(p);
         }
     }
-}
-
-/// Whether `name` is one of our temporary files for the target file name `target_name`.
-pub fn is_temp_name(name: &str, target_name: &str) -> bool {
-    name.strip_prefix('.')
-        .and_then(|rest| rest.strip_prefix(target_name))
-        .is_some_and(|rest| rest.starts_with(".tmp-"))
 }
