@@ -5,7 +5,11 @@
 //! behaviour lives in these modules, one concern each. `contracts/` states the behaviour,
 //! `tests/contract/` proves it.
 
+pub mod canary;
+pub mod dotenv;
+pub mod envfile;
 pub mod exit;
 pub mod http;
+pub mod infisical;
 pub mod secret;
 pub mod smoke;

@@ -1,16 +1,225 @@
 //! `write-canary-env`: render secrets from Infisical into a dotenv file with exact modes.
 //! Thin: parse arguments, call the library, map the error to an exit code.
 
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
 use clap::Parser;
+use provider_bridge::canary::{self, AuthMethod, Config};
 use provider_bridge::exit::Exit;
 
 /// Render secrets from Infisical into a dotenv file, atomically, with exact modes,
 /// never printing a value.
+///
+/// Credentials come only from the environment or from files (never from a flag value):
+/// Token Auth reads $INFISICAL_TOKEN or --token-file; Universal Auth reads
+/// $INFISICAL_UNIVERSAL_AUTH_CLIENT_ID (or --client-id) and
+/// $INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET or --client-secret-file. A flag wins over its
+/// variable.
+///
+/// Exit codes: 0 success, 2 usage or configuration, 3 refused (401/403), 4 not found (404,
+/// missing key, empty result), 5 unavailable (after retries), 6 unsafe write, 7 invalid data.
 #[derive(Parser, Debug)]
-#[command(name = "write-canary-env", version, about, long_about = None)]
-struct Args {}
+#[command(
+    name = "write-canary-env",
+    version,
+    about,
+    long_about,
+    args_override_self = true
+)]
+struct Args {
+    /// Infisical project (workspace) ID.
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "INFISICAL_PROJECT_ID",
+        hide_env_values = true
+    )]
+    project_id: String,
 
-fn main() -> std::process::ExitCode {
-    let _args = Args::parse();
-    Exit::Success.into()
+    /// Environment slug, e.g. prod.
+    #[arg(
+        long = "env",
+        value_name = "SLUG",
+        env = "INFISICAL_ENVIRONMENT",
+        hide_env_values = true
+    )]
+    environment: String,
+
+    /// Folder path to read; repeat for several (fetched concurrently).
+    #[arg(
+        long = "path",
+        value_name = "P",
+        env = "INFISICAL_SECRET_PATH",
+        hide_env_values = true,
+        default_value = "/"
+    )]
+    paths: Vec<String>,
+
+    /// Keep only this key; repeat for several. A named key that is missing is exit 4.
+    #[arg(long = "key", value_name = "K")]
+    keys: Vec<String>,
+
+    /// The env file to write.
+    #[arg(long, value_name = "FILE")]
+    output: PathBuf,
+
+    /// Authentication method.
+    #[arg(
+        long,
+        value_name = "METHOD",
+        env = "INFISICAL_AUTH_METHOD",
+        hide_env_values = true,
+        default_value = "token-auth",
+        value_parser = ["token-auth", "universal-auth"]
+    )]
+    auth: String,
+
+    /// File holding the Token Auth access token (must not be readable by others)
+    /// [default: $INFISICAL_TOKEN].
+    #[arg(long, value_name = "F")]
+    token_file: Option<PathBuf>,
+
+    /// Universal Auth client ID (an identifier, not a secret).
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID",
+        hide_env_values = true
+    )]
+    client_id: Option<String>,
+
+    /// File holding the Universal Auth client secret (must not be readable by others)
+    /// [default: $INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET].
+    #[arg(long, value_name = "F")]
+    client_secret_file: Option<PathBuf>,
+
+    /// Infisical URL, with or without a trailing /api [env: INFISICAL_DOMAIN, then
+    /// INFISICAL_API_URL] [default: https://app.infisical.com].
+    #[arg(long, value_name = "URL")]
+    api_url: Option<String>,
+
+    /// Include secrets imported into the folders (local secrets win).
+    #[arg(long)]
+    include_imports: bool,
+
+    /// Include the secrets of sub-folders.
+    #[arg(long)]
+    recursive: bool,
+
+    /// Exact mode of the file, whatever the umask.
+    #[arg(long, value_name = "OCTAL", default_value = "0600", value_parser = canary::parse_mode)]
+    output_mode: u32,
+
+    /// Exact mode of every directory created; existing ones are left alone.
+    #[arg(long, value_name = "OCTAL", default_value = "0700", value_parser = canary::parse_mode)]
+    parent_mode: u32,
+
+    /// Owner of the file and the directories created (user name or uid) [default: the
+    /// running user].
+    #[arg(long, value_name = "USER|UID")]
+    owner: Option<String>,
+
+    /// Group of the file and the directories created (group name or gid) [default: the
+    /// system's choice].
+    #[arg(long, value_name = "GROUP|GID")]
+    group: Option<String>,
+
+    /// Allow an --output-mode with "other" bits.
+    #[arg(long)]
+    allow_world_readable: bool,
+
+    /// Write a file even when no secret is found (otherwise exit 4).
+    #[arg(long)]
+    allow_empty: bool,
+
+    /// Allow plain http:// to a host other than loopback (prints a warning).
+    #[arg(long)]
+    allow_insecure_http: bool,
+
+    /// Fetch and validate, write nothing; report the keys and whether the file would change.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Print a machine-readable JSON report on stdout (never values).
+    #[arg(long)]
+    json: bool,
+
+    /// Time limit for each request, in seconds (fractions allowed).
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = canary::parse_timeout)]
+    timeout: Duration,
+
+    /// Extra PEM CA certificate to trust.
+    #[arg(long, value_name = "PEM")]
+    ca_cert: Option<PathBuf>,
+}
+
+fn env_nonempty(var: &str) -> Option<String> {
+    std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = Config {
+        project_id: args.project_id,
+        environment: args.environment,
+        paths: args.paths,
+        keys: args.keys,
+        output: args.output,
+        auth: AuthMethod::parse(&args.auth).expect("clap checked the value"),
+        token_file: args.token_file,
+        client_id: args.client_id,
+        client_secret_file: args.client_secret_file,
+        api_url: args
+            .api_url
+            .or_else(|| env_nonempty("INFISICAL_DOMAIN"))
+            .or_else(|| env_nonempty("INFISICAL_API_URL"))
+            .unwrap_or_else(|| canary::DEFAULT_API_URL.to_owned()),
+        include_imports: args.include_imports,
+        recursive: args.recursive,
+        output_mode: args.output_mode,
+        parent_mode: args.parent_mode,
+        owner: args.owner,
+        group: args.group,
+        allow_world_readable: args.allow_world_readable,
+        allow_empty: args.allow_empty,
+        allow_insecure_http: args.allow_insecure_http,
+        dry_run: args.dry_run,
+        json: args.json,
+        timeout: args.timeout,
+        ca_cert: args.ca_cert,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!(
+                "write-canary-env: error: cannot start the runtime: {}",
+                e.kind()
+            );
+            return Exit::Unavailable.into();
+        }
+    };
+    let mut warn = |w: &str| eprintln!("write-canary-env: {w}");
+    match runtime.block_on(canary::run(&config, &mut warn)) {
+        Ok(report) => {
+            if config.json {
+                println!("{}", report.json());
+            } else {
+                print!("{}", report.text());
+            }
+            Exit::Success.into()
+        }
+        Err(err) => {
+            eprintln!("write-canary-env: error: {err}");
+            if config.json {
+                println!("{}", canary::error_json(&err));
+            }
+            err.exit().into()
+        }
+    }
 }

@@ -89,3 +89,39 @@ fn cli_004_root_cause_wins() {
     assert_eq!(Exit::worst([Success, CheckFailed, Success]), CheckFailed);
     assert_eq!(Exit::worst([Success, Success]), Success);
 }
+
+/// The README's first two commands are the demo and the gate, and every path its layout table
+/// names exists.
+#[test]
+fn cli_005_readme_commands_and_layout_are_true() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let commands: Vec<&str> = readme
+        .split("```sh\n")
+        .skip(1)
+        .take(2)
+        .map(|block| block.split("```").next().unwrap().trim())
+        .collect();
+    assert_eq!(commands, ["scripts/demo", "scripts/ci"]);
+    let ci = std::fs::read_to_string(root().join(".ci/run")).unwrap();
+    assert!(
+        ci.lines().any(|l| l.trim() == "scripts/ci"),
+        ".ci/run must call the README's test command"
+    );
+    let layout = readme
+        .split("## Layout")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let mut checked = 0;
+    for row in layout.lines().filter(|l| l.starts_with("| `")) {
+        let path = row.trim_start_matches("| `").split('`').next().unwrap();
+        assert!(
+            root().join(path).exists(),
+            "README layout names {path}, which does not exist"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10, "the layout table was not read");
+}

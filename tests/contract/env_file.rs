@@ -1,1 +1,765 @@
-//! Proves `contracts/env-file.md`.
+//! Proves `contracts/env-file.md`: exact modes and owners, parents, the atomic and durable
+//! write (seen in the system calls), symlinks, failures, concurrency, unchanged detection,
+//! dry runs and reports.
+
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use wiremock::ResponseTemplate;
+
+use crate::support::cli::Run;
+use crate::support::fixture_json;
+use crate::support::infisical::*;
+
+fn providers() -> serde_json::Value {
+    fixture_json("infisical/secrets-providers.json")
+}
+
+/// A stand-in answering the providers fixture any number of times (no count expected).
+async fn serving() -> Infisical {
+    let inf = Infisical::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path(SECRETS_RAW))
+        .respond_with(ResponseTemplate::new(200).set_body_json(providers()))
+        .mount(&inf.server)
+        .await;
+    inf
+}
+
+fn write(url: &str, out: &Path) -> crate::support::Cli {
+    canary(url, out).secret(PROVIDER_VALUE)
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The mode matrix: output modes {0400, 0600, 0640, 0660} × umask {000, 022, 077} × parent
+/// modes {0700, 0750, 0755}; every created level of the parents and the file are exact.
+#[tokio::test]
+async fn file_001_file_005_mode_matrix_exact_whatever_the_umask() {
+    let inf = serving().await;
+    let wd = Workdir::new();
+    let url = inf.url();
+    let mut cases = Vec::new();
+    for umask in [0o000, 0o022, 0o077] {
+        for parent in [0o700, 0o750, 0o755] {
+            for mode in [0o400, 0o600, 0o640, 0o660] {
+                cases.push((umask, parent, mode));
+            }
+        }
+    }
+    // Four at a time: 36 runs of the binary, each a fresh process with its own umask.
+    for chunk in cases.chunks(4) {
+        std::thread::scope(|s| {
+            for &(umask, parent, mode) in chunk {
+                let top = wd.join(&format!("u{umask:03o}-p{parent:04o}-m{mode:04o}"));
+                let url = url.clone();
+                s.spawn(move || {
+                    let out = top.join("a/b/out.env");
+                    write(&url, &out)
+                        .args(["--output-mode", &format!("{mode:04o}")])
+                        .args(["--parent-mode", &format!("{parent:04o}")])
+                        .umask(umask)
+                        .run()
+                        .success()
+                        .no_leak();
+                    assert_eq!(mode_of(&out), mode, "file, umask {umask:03o}");
+                    for dir in [top.clone(), top.join("a"), top.join("a/b")] {
+                        assert_eq!(
+                            mode_of(&dir),
+                            parent,
+                            "{} under umask {umask:03o}",
+                            dir.display()
+                        );
+                    }
+                });
+            }
+        });
+    }
+    // The default: 0600 in 0700 directories, under the most permissive umask.
+    let out = wd.join("default/x/out.env");
+    write(&url, &out).umask(0).run().success().no_leak();
+    assert_eq!(mode_of(&out), 0o600);
+    assert_eq!(mode_of(&wd.join("default")), 0o700);
+    assert_eq!(mode_of(&wd.join("default/x")), 0o700);
+}
+
+/// A mode with "other" bits is exit 2 before any request unless `--allow-world-readable`,
+/// which applies it exactly; non-octal and special-bit modes are usage errors.
+#[tokio::test]
+async fn file_002_other_bits_need_allow_world_readable() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 1)
+        .await;
+    for mode in ["0644", "0604", "0601", "0666"] {
+        write(&inf.url(), &wd.output())
+            .args(["--output-mode", mode])
+            .run()
+            .code(2)
+            .stderr_has("--output-mode")
+            .stderr_has("--allow-world-readable")
+            .no_leak();
+    }
+    assert!(!wd.output().exists());
+    write(&inf.url(), &wd.output())
+        .args(["--output-mode", "0644", "--allow-world-readable"])
+        .umask(0o077)
+        .run()
+        .success()
+        .no_leak();
+    assert_eq!(mode_of(&wd.output()), 0o644);
+    for bad in ["0800", "4600", "1600", "abc", "", "06000"] {
+        write(&inf.url(), &wd.join("bad.env"))
+            .arg(format!("--output-mode={bad}"))
+            .run()
+            .code(2)
+            .stderr_has("--output-mode")
+            .no_leak();
+        write(&inf.url(), &wd.join("bad.env"))
+            .arg(format!("--parent-mode={bad}"))
+            .run()
+            .code(2)
+            .stderr_has("--parent-mode")
+            .no_leak();
+    }
+}
+
+/// The system calls of one write, in order, for the temporary file's descriptor.
+fn traced_write(url: &str, out: &Path, extra: &[&str]) -> (Run, Vec<String>) {
+    let log = out.with_extension("strace");
+    let mut cmd = std::process::Command::new("strace");
+    cmd.args(["-f", "-qq", "-s", "0", "-o"])
+        .arg(&log)
+        .args([
+            "-e",
+            "trace=openat,fchown,fchmod,write,fsync,rename,renameat,renameat2,close",
+        ])
+        .arg(assert_cmd::cargo::cargo_bin("write-canary-env"))
+        .args(["--project-id", PROJECT, "--env", ENV, "--api-url", url])
+        .arg("--output")
+        .arg(out)
+        .args(extra)
+        .env_clear()
+        .env("INFISICAL_TOKEN", TOKEN);
+    let output = cmd.output().expect("strace runs");
+    let run = Run::from_output(
+        "strace -f write-canary-env".into(),
+        &output,
+        vec![TOKEN.to_owned(), PROVIDER_VALUE.to_owned()],
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::remove_file(&log).unwrap();
+    (run, text.lines().map(str::to_owned).collect())
+}
+
+/// Index of the first line at or after `from` matching `pred`.
+fn find_from(lines: &[String], from: usize, what: &str, pred: impl Fn(&str) -> bool) -> usize {
+    lines[from..]
+        .iter()
+        .position(|l| pred(l))
+        .map(|i| i + from)
+        .unwrap_or_else(|| panic!("no {what} after line {from}:\n{}", lines.join("\n")))
+}
+
+/// The system calls show: `openat` of a dot-prefixed temporary in the same directory with
+/// `O_CREAT|O_EXCL|O_NOFOLLOW` and mode 0600, then `fchown` and `fchmod` on that descriptor,
+/// then the only `write`s to it, `fsync`, `rename` over the target, and `fsync` of the
+/// directory. Before the `fchmod` the file is owner-only and empty (SEC-016).
+#[tokio::test]
+async fn file_008_file_003_sec_016_syscall_order() {
+    let usable = std::process::Command::new("strace")
+        .args(["-qq", "-o", "/dev/null", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !usable {
+        skip(
+            "file_008_file_003_sec_016_syscall_order",
+            "strace is missing or ptrace is not permitted here",
+        );
+        return;
+    }
+    let inf = serving().await;
+    let wd = Workdir::new();
+    let out = wd.output();
+    let uid = nix::unistd::geteuid().as_raw().to_string();
+    let gid = nix::unistd::getegid().as_raw().to_string();
+    let (run, lines) = traced_write(
+        &inf.url(),
+        &out,
+        &["--output-mode", "0640", "--owner", &uid, "--group", &gid],
+    );
+    run.success().no_leak();
+    let dir = wd.path().display().to_string();
+    let open = find_from(&lines, 0, "temporary openat", |l| {
+        l.contains("openat(") && l.contains(&format!("\"{dir}/.out.env.tmp-"))
+    });
+    let l = &lines[open];
+    for flag in ["O_CREAT", "O_EXCL", "O_NOFOLLOW", "0600"] {
+        assert!(l.contains(flag), "{flag} missing: {l}");
+    }
+    let fd: String = l.rsplit("= ").next().unwrap().trim().to_owned();
+    assert!(fd.parse::<u32>().is_ok(), "{l}");
+    let on_fd = |call: &'static str| {
+        let fd = fd.clone();
+        move |l: &str| l.contains(&format!("{call}({fd},"))
+    };
+    let chown = find_from(&lines, open, "fchown", on_fd("fchown"));
+    assert!(
+        lines[chown].contains(&format!("{fd}, {uid}, {gid})")),
+        "{}",
+        lines[chown]
+    );
+    let chmod = find_from(&lines, open, "fchmod", on_fd("fchmod"));
+    assert!(lines[chmod].contains("0640"), "{}", lines[chmod]);
+    let first_write = find_from(&lines, open, "write", on_fd("write"));
+    assert!(
+        chown < chmod && chmod < first_write,
+        "owner, then mode, then bytes"
+    );
+    let fsync = find_from(&lines, first_write, "fsync", |l| {
+        l.contains(&format!("fsync({fd})"))
+    });
+    let rename = find_from(&lines, fsync, "rename", |l| {
+        l.contains("rename")
+            && l.contains(".out.env.tmp-")
+            && l.contains(&format!("{dir}/out.env\""))
+    });
+    let dir_open = find_from(&lines, rename, "directory openat", |l| {
+        l.contains("openat(") && l.contains(&format!("\"{dir}\""))
+    });
+    let dir_fd: String = lines[dir_open]
+        .rsplit("= ")
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned();
+    find_from(&lines, dir_open, "directory fsync", |l| {
+        l.contains(&format!("fsync({dir_fd})"))
+    });
+    assert_eq!(mode_of(&out), 0o640);
+    Workdir::assert_no_temp(wd.path());
+}
+
+/// As root: `--owner`/`--group` by name and by id give the file (and the directories it
+/// creates) that owner. Skipped, loudly, when not root.
+#[tokio::test]
+async fn file_003_file_007_owner_and_group_by_name_and_id() {
+    if !is_root() {
+        skip(
+            "file_003_file_007_owner_and_group_by_name_and_id",
+            "chown to another user needs root",
+        );
+        return;
+    }
+    let inf = serving().await;
+    let wd = Workdir::new();
+    let nobody = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .expect("user nobody");
+    let group = nix::unistd::Group::from_gid(nobody.gid)
+        .unwrap()
+        .expect("nobody's group");
+    let by_name = wd.join("named/out.env");
+    write(&inf.url(), &by_name)
+        .args(["--owner", "nobody", "--group", &group.name])
+        .run()
+        .success()
+        .stdout_has(&format!("owner {}:{}", nobody.uid, group.gid))
+        .no_leak();
+    let by_id = wd.join("numbered/out.env");
+    write(&inf.url(), &by_id)
+        .args(["--owner", "4242", "--group", "4343"])
+        .run()
+        .success()
+        .no_leak();
+    let m = std::fs::metadata(&by_name).unwrap();
+    assert_eq!(
+        (m.uid(), m.gid()),
+        (nobody.uid.as_raw(), group.gid.as_raw())
+    );
+    let d = std::fs::metadata(wd.join("named")).unwrap();
+    assert_eq!(
+        (d.uid(), d.gid()),
+        (nobody.uid.as_raw(), group.gid.as_raw())
+    );
+    let m = std::fs::metadata(&by_id).unwrap();
+    assert_eq!((m.uid(), m.gid()), (4242, 4343));
+    assert_eq!(mode_of(&by_id), 0o600);
+    // The owner alone: the group stays the system's choice.
+    let owner_only = wd.join("owner-only.env");
+    write(&inf.url(), &owner_only)
+        .args(["--owner", "4242"])
+        .run()
+        .success()
+        .no_leak();
+    assert_eq!(std::fs::metadata(&owner_only).unwrap().uid(), 4242);
+}
+
+/// An unknown owner or group name is exit 2 naming the flag, before any request.
+#[tokio::test]
+async fn file_004_unknown_owner_or_group_is_usage_error() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 0)
+        .await;
+    write(&inf.url(), &wd.output())
+        .args(["--owner", "no-such-user-zz9"])
+        .run()
+        .code(2)
+        .stderr_has("--owner")
+        .stderr_has("no-such-user-zz9")
+        .no_leak();
+    write(&inf.url(), &wd.output())
+        .args(["--group", "no-such-group-zz9"])
+        .run()
+        .code(2)
+        .stderr_has("--group")
+        .no_leak();
+    assert!(!wd.output().exists());
+}
+
+/// Directories that existed keep their mode and owner; only the missing ones get the parent
+/// mode.
+#[tokio::test]
+async fn file_006_existing_directories_keep_their_mode() {
+    let inf = serving().await;
+    let wd = Workdir::new();
+    let existing = wd.join("existing");
+    std::fs::create_dir(&existing).unwrap();
+    set_mode(&existing, 0o751);
+    set_mode(wd.path(), 0o711);
+    let before = std::fs::metadata(&existing).unwrap();
+    write(&inf.url(), &existing.join("new/out.env"))
+        .args(["--parent-mode", "0700"])
+        .run()
+        .success()
+        .no_leak();
+    let after = std::fs::metadata(&existing).unwrap();
+    assert_eq!(mode_of(&existing), 0o751);
+    assert_eq!(mode_of(wd.path()), 0o711);
+    assert_eq!((before.uid(), before.gid()), (after.uid(), after.gid()));
+    assert_eq!(mode_of(&existing.join("new")), 0o700);
+    set_mode(wd.path(), 0o700);
+}
+
+/// A symlink at the target (to a file, or dangling) is exit 6; the link and its target are
+/// untouched, nothing else is written, also in a dry run.
+#[tokio::test]
+async fn file_009_symlink_target_refused() {
+    let inf = serving().await;
+    let wd = Workdir::new();
+    let real = wd.join("real.env");
+    std::fs::write(&real, "REAL=1\n").unwrap();
+    set_mode(&real, 0o644);
+    let link = wd.join("link.env");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let dangling = wd.join("dangling.env");
+    std::os::unix::fs::symlink(wd.join("nowhere.env"), &dangling).unwrap();
+    for (out, dry) in [(&link, false), (&dangling, false), (&link, true)] {
+        let mut cli = write(&inf.url(), out);
+        if dry {
+            cli = cli.arg("--dry-run");
+        }
+        cli.run()
+            .code(6)
+            .stderr_has(&out.display().to_string())
+            .stderr_has("symbolic link")
+            .no_leak();
+        assert!(
+            std::fs::symlink_metadata(out)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), "REAL=1\n");
+    assert_eq!(mode_of(&real), 0o644);
+    assert!(!wd.join("nowhere.env").exists());
+    Workdir::assert_no_temp(wd.path());
+}
+
+/// A rename that fails (the output path is a directory) is exit 6, and the temporary file it
+/// had written is removed.
+#[tokio::test]
+async fn file_010_failed_rename_leaves_no_temporary() {
+    let inf = serving().await;
+    let wd = Workdir::new();
+    let out = wd.join("out.env");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("inside"), "x").unwrap();
+    write(&inf.url(), &out)
+        .run()
+        .code(6)
+        .stderr_has("rename")
+        .stderr_has(&out.display().to_string())
+        .no_leak();
+    assert!(out.is_dir());
+    assert_eq!(std::fs::read_to_string(out.join("inside")).unwrap(), "x");
+    Workdir::assert_no_temp(wd.path());
+}
+
+/// Snapshot of a file: bytes, mode, inode, modification time.
+fn snapshot(p: &Path) -> (Vec<u8>, u32, u64, i64, i64) {
+    let m = std::fs::metadata(p).unwrap();
+    (
+        std::fs::read(p).unwrap(),
+        m.mode() & 0o7777,
+        m.ino(),
+        m.mtime(),
+        m.mtime_nsec(),
+    )
+}
+
+/// Eight writers at once, each with its own values: the file is exactly one writer's complete
+/// version, mode 0600, and no temporary file is left.
+#[tokio::test]
+async fn file_011_concurrent_writers_leave_one_complete_version() {
+    const WRITERS: usize = 8;
+    let wd = Workdir::new();
+    let out = wd.join("shared/out.env");
+    let mut servers = Vec::new();
+    for w in 0..WRITERS {
+        let inf = Infisical::start().await;
+        let values: Vec<(String, String)> = ["A_KEY", "B_KEY", "C_KEY"]
+            .iter()
+            .map(|k| ((*k).to_owned(), format!("synthetic-writer{w}-{k}-value")))
+            .collect();
+        let pairs: Vec<(&str, &str)> = values
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        inf.respond(
+            ResponseTemplate::new(200).set_body_json(list_answer("/", &pairs)),
+            1,
+        )
+        .await;
+        servers.push((inf, values));
+    }
+    std::thread::scope(|s| {
+        for (inf, values) in &servers {
+            let url = inf.url();
+            let out = out.clone();
+            s.spawn(move || {
+                let mut cli = canary(&url, &out);
+                for (_, v) in values {
+                    cli = cli.secret(v.clone());
+                }
+                cli.run().success().no_leak();
+            });
+        }
+    });
+    let text = std::fs::read_to_string(&out).unwrap();
+    let pairs: Vec<(String, String)> = dotenvy::from_read_iter(text.as_bytes())
+        .map(Result::unwrap)
+        .collect();
+    let matching: Vec<usize> = servers
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, values))| *values == pairs)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(matching.len(), 1, "not one complete version:\n{text}");
+    assert_eq!(mode_of(&out), 0o600);
+    Workdir::assert_no_temp(&wd.join("shared"));
+}
+
+/// Same content, mode and owner: not rewritten (same inode and mtime), reported
+/// `unchanged`; a changed mode is rewritten to the right mode.
+#[tokio::test]
+async fn file_012_unchanged_is_not_rewritten() {
+    let inf = serving().await;
+    let wd = Workdir::new();
+    let out = wd.output();
+    write(&inf.url(), &out)
+        .run()
+        .success()
+        .stdout_has("written:")
+        .no_leak();
+    let first = snapshot(&out);
+    write(&inf.url(), &out)
+        .run()
+        .success()
+        .stdout_has("unchanged:")
+        .no_leak();
+    assert_eq!(snapshot(&out), first);
+    let json = write(&inf.url(), &out).arg("--json").run();
+    json.success().no_leak();
+    assert_eq!(json.stdout_json()["status"], "unchanged");
+    assert_eq!(snapshot(&out), first);
+    set_mode(&out, 0o644);
+    write(&inf.url(), &out)
+        .run()
+        .success()
+        .stdout_has("written:")
+        .no_leak();
+    let after = snapshot(&out);
+    assert_eq!(after.1, 0o600);
+    assert_eq!(after.0, first.0);
+    assert_ne!(after.2, first.2, "a new inode: the file was replaced");
+    // Another output mode is a change too.
+    write(&inf.url(), &out)
+        .args(["--output-mode", "0640"])
+        .run()
+        .success()
+        .stdout_has("written:")
+        .no_leak();
+    assert_eq!(mode_of(&out), 0o640);
+}
+
+/// A dry run fetches and validates, writes nothing (no file, no directory), and reports the
+/// keys with `would-change` or `unchanged`; validation errors keep their exit codes.
+#[tokio::test]
+async fn file_013_dry_run_writes_nothing() {
+    let inf = serving().await;
+    let wd = Workdir::new();
+    let out = wd.join("new/dir/out.env");
+    write(&inf.url(), &out)
+        .arg("--dry-run")
+        .run()
+        .success()
+        .stdout_has("would-change")
+        .stdout_has(PROVIDER_KEY)
+        .no_leak();
+    assert!(!wd.join("new").exists());
+    write(&inf.url(), &out).run().success().no_leak();
+    let before = snapshot(&out);
+    let json = write(&inf.url(), &out).args(["--dry-run", "--json"]).run();
+    json.success().no_leak();
+    assert_eq!(json.stdout_json()["status"], "unchanged");
+    assert_eq!(json.stdout_json()["dry_run"], true);
+    set_mode(&out, 0o640);
+    write(&inf.url(), &out)
+        .arg("--dry-run")
+        .run()
+        .success()
+        .stdout_has("would-change")
+        .no_leak();
+    assert_eq!(mode_of(&out), 0o640);
+    assert_eq!(snapshot(&out).0, before.0);
+    let hidden = Infisical::start().await;
+    hidden
+        .respond(
+            ResponseTemplate::new(200).set_body_json(fixture_json("infisical/secrets-hidden.json")),
+            1,
+        )
+        .await;
+    canary(&hidden.url(), &wd.join("h.env"))
+        .arg("--dry-run")
+        .secret("synthetic-visible-value-Pp0")
+        .run()
+        .code(7)
+        .no_leak();
+}
+
+/// The text report: status, path, mode, owner, one line per key, no value.
+#[tokio::test]
+async fn file_014_text_report() {
+    let inf = serving().await;
+    let wd = Workdir::new();
+    let out = wd.output();
+    let uid = nix::unistd::geteuid().as_raw();
+    let run = write(&inf.url(), &out).run();
+    run.success()
+        .stdout_has(&format!("written: {}", out.display()))
+        .stdout_has("mode 0600")
+        .stdout_has(&format!("owner {uid}:"))
+        .stdout_has(&format!("\n  {PROVIDER_KEY}\n"))
+        .stdout_has(PROJECT)
+        .stderr_is("")
+        .no_leak();
+}
+
+/// The JSON report has every field and no value; a failed run prints an error document.
+#[tokio::test]
+async fn file_015_json_report() {
+    let inf = serving().await;
+    let wd = Workdir::new();
+    let out = wd.output();
+    let run = write(&inf.url(), &out).arg("--json").run();
+    run.success().no_leak();
+    let j = run.stdout_json();
+    assert_eq!(j["status"], "written");
+    assert_eq!(j["path"], out.display().to_string());
+    assert_eq!(j["mode"], "0600");
+    assert_eq!(j["owner"]["uid"], nix::unistd::geteuid().as_raw());
+    assert!(j["owner"]["gid"].is_u64());
+    assert_eq!(j["keys"], serde_json::json!([PROVIDER_KEY]));
+    assert_eq!(j["project_id"], PROJECT);
+    assert_eq!(j["environment"], ENV);
+    assert_eq!(j["paths"], serde_json::json!(["/"]));
+    assert_eq!(j["dry_run"], false);
+    let failing = Infisical::start().await;
+    failing
+        .fail_secrets(403, "infisical/error-403-forbidden.json", 1)
+        .await;
+    let run = canary(&failing.url(), &wd.join("f.env"))
+        .arg("--json")
+        .run();
+    run.code(3).no_leak();
+    let j = run.stdout_json();
+    assert_eq!(j["status"], "error");
+    assert_eq!(j["exit_code"], 3);
+    assert!(j["error"].as_str().unwrap().contains("403"));
+}
+
+/// One fault of the matrix: how to provoke it, the exit code, the exact request count.
+struct Fault {
+    name: &'static str,
+    response: Option<ResponseTemplate>,
+    code: i32,
+    requests: u64,
+}
+
+fn faults() -> Vec<Fault> {
+    let err = |status: u16, fixture: &str| {
+        Some(ResponseTemplate::new(status).set_body_json(fixture_json(fixture)))
+    };
+    let mut oversized = b"{\"secrets\": [], \"pad\": \"".to_vec();
+    oversized.resize(16 * 1024 * 1024 + 1, b'x');
+    vec![
+        Fault {
+            name: "401",
+            response: err(401, "infisical/error-401-token-missing.json"),
+            code: 3,
+            requests: 1,
+        },
+        Fault {
+            name: "403 token expired",
+            response: err(403, "infisical/error-403-token-expired.json"),
+            code: 3,
+            requests: 1,
+        },
+        Fault {
+            name: "403 permission denied",
+            response: err(403, "infisical/error-403-permission-denied.json"),
+            code: 3,
+            requests: 1,
+        },
+        Fault {
+            name: "403 forbidden",
+            response: err(403, "infisical/error-403-forbidden.json"),
+            code: 3,
+            requests: 1,
+        },
+        Fault {
+            name: "404",
+            response: err(404, "infisical/error-404-environment.json"),
+            code: 4,
+            requests: 1,
+        },
+        Fault {
+            name: "429",
+            response: Some(
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after", "0")
+                    .set_body_json(fixture_json("infisical/error-429.json")),
+            ),
+            code: 5,
+            requests: 3,
+        },
+        Fault {
+            name: "500",
+            response: err(500, "infisical/error-500.json"),
+            code: 5,
+            requests: 1,
+        },
+        Fault {
+            name: "503",
+            response: err(503, "infisical/error-503.json"),
+            code: 5,
+            requests: 3,
+        },
+        Fault {
+            name: "timeout",
+            response: Some(
+                ResponseTemplate::new(200)
+                    .set_body_json(providers())
+                    .set_delay(std::time::Duration::from_secs(3)),
+            ),
+            code: 5,
+            requests: 3,
+        },
+        Fault {
+            name: "refused connection",
+            response: None,
+            code: 5,
+            requests: 0,
+        },
+        Fault {
+            name: "truncated JSON",
+            response: Some(ResponseTemplate::new(200).set_body_raw(
+                crate::support::fixture("infisical/secrets-truncated.json").into_bytes(),
+                "application/json",
+            )),
+            code: 7,
+            requests: 1,
+        },
+        Fault {
+            name: "oversized answer",
+            response: Some(ResponseTemplate::new(200).set_body_raw(oversized, "application/json")),
+            code: 7,
+            requests: 1,
+        },
+        Fault {
+            name: "redirect",
+            response: Some(
+                ResponseTemplate::new(302).insert_header("location", "https://example.invalid/"),
+            ),
+            code: 2,
+            requests: 1,
+        },
+    ]
+}
+
+/// The fault matrix: each fault gives its documented exit code after the exact number of
+/// requests; the old file keeps its bytes, mode, inode and mtime; no temporary file is left;
+/// nothing leaks.
+#[tokio::test]
+async fn file_010_sec_011_fault_matrix() {
+    let old = "OLD_KEY='synthetic-old-value-0001'\n";
+    let faults = faults();
+    // Run the binary for each fault concurrently (the timeout and retry cases wait).
+    let mut cases: Vec<(String, &Fault, Workdir, PathBuf, Option<Infisical>)> = Vec::new();
+    for f in &faults {
+        let wd = Workdir::new();
+        let out = wd.join("out.env");
+        std::fs::write(&out, old).unwrap();
+        set_mode(&out, 0o640);
+        let (url, inf) = match &f.response {
+            Some(r) => {
+                let inf = Infisical::start().await;
+                inf.respond(r.clone(), f.requests).await;
+                (inf.url(), Some(inf))
+            }
+            None => (refused_url(), None),
+        };
+        cases.push((url, f, wd, out, inf));
+    }
+    std::thread::scope(|s| {
+        for (url, f, wd, out, _) in &cases {
+            s.spawn(move || {
+                let before = snapshot(out);
+                let run = canary(url, out)
+                    .args(["--timeout", "0.3"])
+                    .secret("synthetic-old-value-0001")
+                    .secret("synthetic-truncated-value-Uu9")
+                    .secret(PROVIDER_VALUE)
+                    .run();
+                run.no_leak();
+                if run.code != Some(f.code) {
+                    run.fail(&format!("{}: expected exit {}", f.name, f.code));
+                }
+                assert_eq!(snapshot(out), before, "{}: the old file changed", f.name);
+                Workdir::assert_no_temp(wd.path());
+            });
+        }
+    });
+    for (_, f, _, _, inf) in cases {
+        if let Some(inf) = inf {
+            let got = inf.requests().await.len() as u64;
+            assert_eq!(got, f.requests, "{}: request count", f.name);
+        }
+    }
+}

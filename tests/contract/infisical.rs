@@ -1,1 +1,1005 @@
-//! Proves `contracts/infisical.md`.
+//! Proves `contracts/infisical.md`: credentials, the list call, merging, errors and retries,
+//! against the wiremock stand-in of `support/infisical.rs`. Every wiremock expectation
+//! (`expect(n)`) is verified when the server drops at the end of each test.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use wiremock::ResponseTemplate;
+
+use crate::support::fixture_json;
+use crate::support::infisical::*;
+
+fn providers() -> serde_json::Value {
+    fixture_json("infisical/secrets-providers.json")
+}
+
+/// Token Auth: the list call carries exactly `Authorization: Bearer <token>`; no login call.
+#[tokio::test]
+async fn inf_001_token_auth_sends_exact_bearer_header_and_no_login() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.serve_folder("/", TOKEN, providers(), 1).await;
+    inf.login(ResponseTemplate::new(500), 0).await;
+    canary(&inf.url(), &wd.output())
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .no_leak();
+    let reqs = inf.requests().await;
+    assert_eq!(reqs.len(), 1);
+    let auth = reqs[0].headers.get("authorization").unwrap();
+    assert_eq!(auth.as_bytes(), format!("Bearer {TOKEN}").as_bytes());
+    assert!(
+        std::fs::read_to_string(wd.output())
+            .unwrap()
+            .contains(PROVIDER_KEY)
+    );
+}
+
+/// Universal Auth: one login with `{clientId, clientSecret}`, then the returned access token
+/// as the Bearer of every list call (two paths, two list calls, still one login).
+#[tokio::test]
+async fn inf_002_universal_auth_logs_in_once_and_uses_access_token() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    let access = "synthetic-ua-access-token-Rr3Ss4Tt5";
+    let secret = "synthetic-client-secret-Gg7Hh8";
+    inf.login(
+        ResponseTemplate::new(200).set_body_json(fixture_json("infisical/login-ok.json")),
+        1,
+    )
+    .await;
+    inf.serve_folder(
+        "/a",
+        access,
+        list_answer("/a", &[("A_KEY", "synthetic-a-1234")]),
+        1,
+    )
+    .await;
+    inf.serve_folder(
+        "/b",
+        access,
+        list_answer("/b", &[("B_KEY", "synthetic-b-1234")]),
+        1,
+    )
+    .await;
+    canary(&inf.url(), &wd.output())
+        .args(["--auth", "universal-auth", "--path", "/a", "--path", "/b"])
+        .env("INFISICAL_UNIVERSAL_AUTH_CLIENT_ID", "client-id-0001")
+        .secret_env("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET", secret)
+        .secret(access)
+        .secret("synthetic-a-1234")
+        .secret("synthetic-b-1234")
+        .run()
+        .success()
+        .no_leak();
+    let reqs = inf.requests().await;
+    let login: Vec<_> = reqs.iter().filter(|r| r.url.path() == UA_LOGIN).collect();
+    assert_eq!(login.len(), 1);
+    let body: serde_json::Value = serde_json::from_slice(&login[0].body).unwrap();
+    assert_eq!(
+        body,
+        json!({"clientId": "client-id-0001", "clientSecret": secret})
+    );
+}
+
+/// The token comes from `$INFISICAL_TOKEN` or `--token-file`; the file flag wins over the
+/// variable; the client ID flag wins over its variable.
+#[tokio::test]
+async fn inf_003_credential_from_variable_or_file_and_flag_wins() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    let file_token = "synthetic-file-token-Aa1Bb2Cc3";
+    inf.serve_folder("/", file_token, providers(), 1).await;
+    inf.serve_folder("/", TOKEN, providers(), 1).await;
+    let f = wd.credential_file("token", file_token, 0o600);
+    // Variable only.
+    canary(&inf.url(), &wd.output())
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .no_leak();
+    // Both: the file wins (the mock for the file token answers; the variable's would too,
+    // so the count on each mock tells which one was used).
+    canary(&inf.url(), &wd.join("two.env"))
+        .arg("--token-file")
+        .path_arg(&f)
+        .secret(file_token)
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .no_leak();
+
+    // Universal Auth: --client-id wins over its variable.
+    let ua = Infisical::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path(UA_LOGIN))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"clientId": "from-flag"}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fixture_json("infisical/login-ok.json")),
+        )
+        .expect(1)
+        .mount(&ua.server)
+        .await;
+    ua.serve_folder("/", "synthetic-ua-access-token-Rr3Ss4Tt5", providers(), 1)
+        .await;
+    let secret_file = wd.credential_file("client-secret", "synthetic-cs-file-Qq1", 0o600);
+    canary(&ua.url(), &wd.join("three.env"))
+        .args(["--auth", "universal-auth", "--client-id", "from-flag"])
+        .arg("--client-secret-file")
+        .path_arg(&secret_file)
+        .env("INFISICAL_UNIVERSAL_AUTH_CLIENT_ID", "from-variable")
+        .secret_env(
+            "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
+            "synthetic-cs-variable-Ww2",
+        )
+        .secret("synthetic-cs-file-Qq1")
+        .secret("synthetic-ua-access-token-Rr3Ss4Tt5")
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .no_leak();
+    let login = &ua.requests().await[0];
+    let body: serde_json::Value = serde_json::from_slice(&login.body).unwrap();
+    assert_eq!(body["clientSecret"], "synthetic-cs-file-Qq1");
+}
+
+/// A credential file with `o+r` is refused with exit 2 naming it, before any request.
+#[tokio::test]
+async fn inf_004_world_readable_credential_file_refused_before_request() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 0)
+        .await;
+    inf.login(ResponseTemplate::new(500), 0).await;
+    let token = "synthetic-readable-token-Ee5";
+    for mode in [0o644, 0o604, 0o666] {
+        let f = wd.credential_file("token", token, mode);
+        canary(&inf.url(), &wd.output())
+            .arg("--token-file")
+            .path_arg(&f)
+            .secret(token)
+            .run()
+            .code(2)
+            .stderr_has(&f.display().to_string())
+            .stderr_has(&format!("{mode:04o}"))
+            .no_leak();
+        let f = wd.credential_file("cs", token, mode);
+        canary(&inf.url(), &wd.output())
+            .args(["--auth", "universal-auth", "--client-id", "id-1"])
+            .arg("--client-secret-file")
+            .path_arg(&f)
+            .secret(token)
+            .run()
+            .code(2)
+            .stderr_has("cs")
+            .no_leak();
+    }
+    assert!(!wd.output().exists());
+}
+
+/// Surrounding whitespace in a token file is trimmed: the header is exactly `Bearer <token>`.
+#[tokio::test]
+async fn inf_005_file_credential_is_trimmed() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    let token = "synthetic-trimmed-token-Ff6Gg7";
+    inf.serve_folder("/", token, providers(), 1).await;
+    let f = wd.credential_file("token", &format!("  \t{token}\n\n"), 0o600);
+    canary(&inf.url(), &wd.output())
+        .arg("--token-file")
+        .path_arg(&f)
+        .secret(token)
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .no_leak();
+}
+
+/// No token (Token Auth) or no client secret / client ID (Universal Auth): exit 2 naming the
+/// variable and the flag, no request.
+#[tokio::test]
+async fn inf_006_missing_credential_is_usage_error() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 0)
+        .await;
+    inf.login(ResponseTemplate::new(500), 0).await;
+    let base = || {
+        crate::support::Cli::canary()
+            .args(["--project-id", PROJECT, "--env", ENV, "--api-url"])
+            .arg(inf.url())
+            .arg("--output")
+            .path_arg(wd.output())
+    };
+    base()
+        .run()
+        .code(2)
+        .stderr_has("INFISICAL_TOKEN")
+        .stderr_has("--token-file")
+        .stdout_is("")
+        .no_leak();
+    base()
+        .args(["--auth", "universal-auth", "--client-id", "id-1"])
+        .run()
+        .code(2)
+        .stderr_has("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET")
+        .stderr_has("--client-secret-file")
+        .no_leak();
+    base()
+        .args(["--auth", "universal-auth"])
+        .secret_env("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET", "synthetic-cs-Hh8")
+        .run()
+        .code(2)
+        .stderr_has("INFISICAL_UNIVERSAL_AUTH_CLIENT_ID")
+        .no_leak();
+    base()
+        .env("INFISICAL_TOKEN", "   ")
+        .run()
+        .code(2)
+        .stderr_has("INFISICAL_TOKEN")
+        .no_leak();
+    for bad in [
+        "synthetic-inner space-Aa1",
+        "synthetic-inner\nline-Bb2",
+        "synthetic-é-Cc3",
+    ] {
+        base()
+            .secret_env("INFISICAL_TOKEN", bad)
+            .run()
+            .code(2)
+            .stderr_has("INFISICAL_TOKEN")
+            .no_leak();
+    }
+}
+
+/// Plain http to a non-loopback host is refused (exit 2, no request); with
+/// `--allow-insecure-http` it is used with a warning naming the host. (`0.0.0.0` is not
+/// loopback by address, yet on Linux connecting to it reaches the local server.)
+#[tokio::test]
+async fn inf_007_plain_http_only_to_loopback() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    let port = inf.server.address().port();
+    let insecure = format!("http://0.0.0.0:{port}");
+    canary(&insecure, &wd.output())
+        .run()
+        .code(2)
+        .stderr_has("0.0.0.0")
+        .stderr_has("--allow-insecure-http")
+        .no_leak();
+    canary("http://10.255.255.1:9", &wd.output())
+        .run()
+        .code(2)
+        .no_leak();
+    assert!(inf.requests().await.is_empty());
+    inf.serve_folder("/", TOKEN, providers(), 1).await;
+    canary(&insecure, &wd.output())
+        .arg("--allow-insecure-http")
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .stderr_has("warning")
+        .stderr_has("0.0.0.0")
+        .no_leak();
+}
+
+/// A redirect is not followed: exit 2, one request, the Location never asked.
+#[tokio::test]
+async fn inf_008_redirect_not_followed() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    let elsewhere = format!("{}/elsewhere", inf.url());
+    for status in [301, 302, 307, 308] {
+        inf.server.reset().await;
+        inf.respond(
+            ResponseTemplate::new(status).insert_header("location", elsewhere.as_str()),
+            1,
+        )
+        .await;
+        wiremock::Mock::given(wiremock::matchers::path("/elsewhere"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(providers()))
+            .expect(0)
+            .mount(&inf.server)
+            .await;
+        canary(&inf.url(), &wd.output())
+            .run()
+            .code(2)
+            .stderr_has("redirect")
+            .stderr_has("--api-url")
+            .no_leak();
+        inf.server.verify().await;
+    }
+}
+
+/// The list query carries every parameter of the reference, booleans as `true`/`false`.
+#[tokio::test]
+async fn inf_009_list_query_parameters() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 2)
+        .await;
+    canary(&inf.url(), &wd.output())
+        .args(["--path", PROVIDER_PATH])
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .no_leak();
+    canary(&inf.url(), &wd.output())
+        .args(["--path", PROVIDER_PATH, "--recursive", "--include-imports"])
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .no_leak();
+    let reqs = inf.requests().await;
+    let pairs = |i: usize| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = reqs[i]
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        v.sort();
+        v
+    };
+    let expected = |flag: &str| {
+        let mut v: Vec<(String, String)> = [
+            ("environment", ENV),
+            ("expandSecretReferences", "true"),
+            ("include_imports", flag),
+            ("recursive", flag),
+            ("secretPath", PROVIDER_PATH),
+            ("viewSecretValue", "true"),
+            ("workspaceId", PROJECT),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(reqs[0].url.path(), SECRETS_RAW);
+    assert_eq!(pairs(0), expected("false"));
+    assert_eq!(pairs(1), expected("true"));
+}
+
+/// With or without `/api`, with or without a trailing slash, from the flag or from
+/// `$INFISICAL_DOMAIN`/`$INFISICAL_API_URL`: the same route; the flag wins.
+#[tokio::test]
+async fn inf_010_api_url_with_or_without_api_suffix() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.serve_folder("/", TOKEN, providers(), 7).await;
+    let u = inf.url();
+    for url in [
+        u.clone(),
+        format!("{u}/"),
+        format!("{u}/api"),
+        format!("{u}/api/"),
+    ] {
+        canary(&url, &wd.output())
+            .secret(PROVIDER_VALUE)
+            .run()
+            .success()
+            .no_leak();
+    }
+    let no_flag = || {
+        crate::support::Cli::canary()
+            .args(["--project-id", PROJECT, "--env", ENV, "--output"])
+            .path_arg(wd.output())
+            .secret_env("INFISICAL_TOKEN", TOKEN)
+            .secret(PROVIDER_VALUE)
+    };
+    no_flag()
+        .env("INFISICAL_DOMAIN", format!("{u}/api"))
+        .env("INFISICAL_API_URL", "http://10.255.255.1:9")
+        .run()
+        .success()
+        .no_leak();
+    no_flag()
+        .env("INFISICAL_API_URL", format!("{u}/api"))
+        .run()
+        .success()
+        .no_leak();
+    // The flag wins over the variables (which point nowhere usable).
+    canary(&u, &wd.output())
+        .env("INFISICAL_DOMAIN", "http://10.255.255.1:9")
+        .env("INFISICAL_API_URL", "http://10.255.255.1:9")
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .no_leak();
+    assert_eq!(inf.requests().await.len(), 7);
+}
+
+/// Two paths are in flight together: a server that answers only when both have arrived
+/// answers within one timeout, and both folders' keys are written.
+#[tokio::test]
+async fn inf_011_several_paths_fetched_concurrently() {
+    let wd = Workdir::new();
+    let url = barrier_server(3);
+    let started = Instant::now();
+    canary(&url, &wd.output())
+        .args(["--path", "/a", "--path", "/b", "--path", "/c"])
+        .args(["--timeout", "3"])
+        .secret("synthetic-barrier-value")
+        .run()
+        .success()
+        .no_leak();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let text = std::fs::read_to_string(wd.output()).unwrap();
+    for key in ["A_KEY=", "B_KEY=", "C_KEY="] {
+        assert!(text.contains(key), "{key} missing");
+    }
+}
+
+/// The same key from two folders: exit 7 naming the key and both folders; nothing written.
+/// The same imported secret reached from two paths is not a conflict.
+#[tokio::test]
+async fn inf_012_same_key_from_two_paths_is_error() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.serve_folder(PROVIDER_PATH, TOKEN, providers(), 1).await;
+    inf.serve_folder(
+        "/shared",
+        TOKEN,
+        fixture_json("infisical/secrets-shared.json"),
+        1,
+    )
+    .await;
+    canary(&inf.url(), &wd.output())
+        .args(["--path", PROVIDER_PATH, "--path", "/shared"])
+        .secret(PROVIDER_VALUE)
+        .secret("synthetic-other-folder-key-Mm7")
+        .secret("synthetic-region-shared-Nn8")
+        .run()
+        .code(7)
+        .stderr_has(PROVIDER_KEY)
+        .stderr_has(PROVIDER_PATH)
+        .stderr_has("/shared")
+        .no_leak();
+    assert!(!wd.output().exists());
+
+    // A recursive answer with the same key in two sub-folders.
+    let rec = Infisical::start().await;
+    let body = serde_json::json!({
+        "secrets": [
+            secret_obj("DUP_KEY", "synthetic-sub-x-0001", "/apps/x"),
+            secret_obj("DUP_KEY", "synthetic-sub-y-0001", "/apps/y"),
+        ],
+        "imports": []
+    });
+    rec.respond(ResponseTemplate::new(200).set_body_json(body), 1)
+        .await;
+    canary(&rec.url(), &wd.output())
+        .args(["--path", "/apps", "--recursive"])
+        .secret("synthetic-sub-x-0001")
+        .secret("synthetic-sub-y-0001")
+        .run()
+        .code(7)
+        .stderr_has("DUP_KEY")
+        .stderr_has("/apps/x")
+        .stderr_has("/apps/y")
+        .no_leak();
+    assert!(!wd.output().exists());
+
+    // Two paths importing the same folder: one secret, no conflict.
+    let inf2 = Infisical::start().await;
+    let import = |folder: &str| {
+        json!({
+            "secrets": [secret_obj(&format!("{}_KEY", &folder[1..].to_uppercase()), "synthetic-own-0001", folder)],
+            "imports": [{"secretPath": "/common", "environment": "prod", "folderId": "f",
+                         "secrets": [secret_obj("COMMON_KEY", "synthetic-common-0001", "/common")]}]
+        })
+    };
+    inf2.serve_folder("/x", TOKEN, import("/x"), 1).await;
+    inf2.serve_folder("/y", TOKEN, import("/y"), 1).await;
+    canary(&inf2.url(), &wd.output())
+        .args(["--path", "/x", "--path", "/y", "--include-imports"])
+        .secret("synthetic-own-0001")
+        .secret("synthetic-common-0001")
+        .run()
+        .success()
+        .no_leak();
+    let text = std::fs::read_to_string(wd.output()).unwrap();
+    assert_eq!(text.matches("COMMON_KEY=").count(), 1);
+}
+
+/// Imports are written only with `--include-imports`; local wins over an import; a later
+/// import wins over an earlier one.
+#[tokio::test]
+async fn inf_013_imports_only_when_asked_and_local_wins() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.respond(
+        ResponseTemplate::new(200)
+            .set_body_json(fixture_json("infisical/secrets-with-imports.json")),
+        2,
+    )
+    .await;
+    let all = [
+        "synthetic-local-ollama-key-Lc4Wq9",
+        "synthetic-imported-base-key-Hh3Kd1",
+        "synthetic-region-base-Eu1",
+        "synthetic-region-override-Eu2",
+    ];
+    let run = |extra: &[&str], out: &std::path::Path| {
+        let mut cli = canary(&inf.url(), out).args(extra.iter().copied());
+        for s in all {
+            cli = cli.secret(s);
+        }
+        cli.run().success().no_leak();
+    };
+    let without = wd.join("without.env");
+    run(&[], &without);
+    let text = std::fs::read_to_string(&without).unwrap();
+    assert!(text.contains("OLLAMA_CLOUD_API_KEY='synthetic-local-ollama-key-Lc4Wq9'"));
+    assert!(!text.contains("SHARED_REGION"), "{text}");
+    let with = wd.join("with.env");
+    run(&["--include-imports"], &with);
+    let text = std::fs::read_to_string(&with).unwrap();
+    assert!(text.contains("OLLAMA_CLOUD_API_KEY='synthetic-local-ollama-key-Lc4Wq9'"));
+    assert!(text.contains("SHARED_REGION='synthetic-region-override-Eu2'"));
+    assert!(!text.contains("base"), "{text}");
+}
+
+/// `--key` keeps only the named keys; a missing named key is exit 4 naming every missing key.
+#[tokio::test]
+async fn inf_014_key_filter_and_missing_key() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    let body = list_answer(
+        "/",
+        &[
+            ("KEEP_ME", "synthetic-keep-0001"),
+            ("DROP_ME", "synthetic-drop-0001"),
+        ],
+    );
+    inf.respond(ResponseTemplate::new(200).set_body_json(body), 2)
+        .await;
+    canary(&inf.url(), &wd.output())
+        .args(["--key", "KEEP_ME"])
+        .secret("synthetic-keep-0001")
+        .secret("synthetic-drop-0001")
+        .run()
+        .success()
+        .stdout_has("KEEP_ME")
+        .stdout_lacks("DROP_ME")
+        .no_leak();
+    let text = std::fs::read_to_string(wd.output()).unwrap();
+    assert!(text.contains("KEEP_ME=") && !text.contains("DROP_ME"));
+    let other = wd.join("other.env");
+    canary(&inf.url(), &other)
+        .args(["--key", "KEEP_ME", "--key", "NOPE_ONE", "--key", "NOPE_TWO"])
+        .secret("synthetic-keep-0001")
+        .secret("synthetic-drop-0001")
+        .run()
+        .code(4)
+        .stderr_has("NOPE_ONE")
+        .stderr_has("NOPE_TWO")
+        .no_leak();
+    assert!(!other.exists());
+}
+
+/// An empty answer is exit 4 naming the path; `--allow-empty` writes a header-only file.
+#[tokio::test]
+async fn inf_015_empty_result_is_not_found_unless_allowed() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.respond(
+        ResponseTemplate::new(200).set_body_json(fixture_json("infisical/secrets-empty.json")),
+        2,
+    )
+    .await;
+    canary(&inf.url(), &wd.output())
+        .args(["--path", "/home-platform/provders"])
+        .run()
+        .code(4)
+        .stderr_has("/home-platform/provders")
+        .stderr_has("--allow-empty")
+        .no_leak();
+    assert!(!wd.output().exists());
+    canary(&inf.url(), &wd.output())
+        .args(["--path", "/home-platform/provders", "--allow-empty"])
+        .run()
+        .success()
+        .no_leak();
+    let text = std::fs::read_to_string(wd.output()).unwrap();
+    assert!(text.lines().all(|l| l.starts_with('#')), "{text}");
+}
+
+/// A hidden value is exit 7 naming the key; the placeholder is never written.
+#[tokio::test]
+async fn inf_016_hidden_value_refused() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.respond(
+        ResponseTemplate::new(200).set_body_json(fixture_json("infisical/secrets-hidden.json")),
+        2,
+    )
+    .await;
+    canary(&inf.url(), &wd.output())
+        .secret("synthetic-visible-value-Pp0")
+        .run()
+        .code(7)
+        .stderr_has(PROVIDER_KEY)
+        .stderr_has("secretValueHidden")
+        .stderr_lacks("VISIBLE_KEY")
+        .no_leak();
+    assert!(!wd.output().exists());
+    // The placeholder alone (without the flag) is caught too.
+    let body = list_answer("/", &[("PLACEHOLDER_KEY", "<hidden-by-infisical>")]);
+    let inf2 = Infisical::start().await;
+    inf2.respond(ResponseTemplate::new(200).set_body_json(body), 1)
+        .await;
+    canary(&inf2.url(), &wd.output())
+        .run()
+        .code(7)
+        .stderr_has("PLACEHOLDER_KEY")
+        .no_leak();
+    // Only kept keys matter: the visible one alone is written.
+    canary(&inf.url(), &wd.output())
+        .args(["--key", "VISIBLE_KEY"])
+        .secret("synthetic-visible-value-Pp0")
+        .run()
+        .success()
+        .no_leak();
+    assert!(
+        !std::fs::read_to_string(wd.output())
+            .unwrap()
+            .contains("hidden-by-infisical")
+    );
+}
+
+/// 401 and every 403 body of the reference: exit 3 after exactly one request.
+#[tokio::test]
+async fn inf_017_refused_is_exit_3_never_retried() {
+    for (status, fixture) in [
+        (401, "infisical/error-401-token-missing.json"),
+        (401, "infisical/error-401-invalid-credentials.json"),
+        (403, "infisical/error-403-token-expired.json"),
+        (403, "infisical/error-403-permission-denied.json"),
+        (403, "infisical/error-403-forbidden.json"),
+    ] {
+        let inf = Infisical::start().await;
+        let wd = Workdir::new();
+        inf.fail_secrets(status, fixture, 1).await;
+        canary(&inf.url(), &wd.output())
+            .run()
+            .code(3)
+            .stderr_has(&format!("status {status}"))
+            .stderr_has(SECRETS_RAW)
+            .no_leak();
+    }
+    // A refused Universal Auth login: exit 3, one login, no list call.
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.login(
+        ResponseTemplate::new(401)
+            .set_body_json(fixture_json("infisical/error-401-invalid-credentials.json")),
+        1,
+    )
+    .await;
+    inf.respond(ResponseTemplate::new(200), 0).await;
+    canary(&inf.url(), &wd.output())
+        .args(["--auth", "universal-auth", "--client-id", "id-1"])
+        .secret_env(
+            "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
+            "synthetic-wrong-secret-Ii9",
+        )
+        .run()
+        .code(3)
+        .stderr_has("Invalid credentials")
+        .no_leak();
+}
+
+/// 404: exit 4 after exactly one request.
+#[tokio::test]
+async fn inf_018_not_found_is_exit_4() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.fail_secrets(404, "infisical/error-404-environment.json", 1)
+        .await;
+    canary(&inf.url(), &wd.output())
+        .run()
+        .code(4)
+        .stderr_has("404")
+        .no_leak();
+}
+
+/// 429/502/503/504 are retried: a success on the third attempt is used; three failures are
+/// exit 5 after exactly three requests.
+#[tokio::test]
+async fn inf_019_transient_statuses_retried_three_attempts() {
+    for status in [429, 502, 503, 504] {
+        let inf = Infisical::start().await;
+        let wd = Workdir::new();
+        inf.respond_first(
+            ResponseTemplate::new(status).insert_header("retry-after", "0"),
+            2,
+        )
+        .await;
+        inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 1)
+            .await;
+        canary(&inf.url(), &wd.output())
+            .secret(PROVIDER_VALUE)
+            .run()
+            .success()
+            .no_leak();
+        drop(inf);
+
+        let inf = Infisical::start().await;
+        inf.respond(
+            ResponseTemplate::new(status)
+                .insert_header("retry-after", "0")
+                .set_body_json(error_body(status, "Unavailable", "try later")),
+            3,
+        )
+        .await;
+        canary(&inf.url(), &wd.join("fail.env"))
+            .run()
+            .code(5)
+            .stderr_has("3 attempts")
+            .stderr_has(&format!("status {status}"))
+            .no_leak();
+    }
+}
+
+/// A refused connection is retried, then exit 5 naming the reason; a timeout likewise.
+#[tokio::test]
+async fn inf_019_connection_and_timeout_retried_then_exit_5() {
+    let wd = Workdir::new();
+    canary(&refused_url(), &wd.output())
+        .run()
+        .code(5)
+        .stderr_has("3 attempts")
+        .stderr_has("connection")
+        .no_leak();
+    let inf = Infisical::start().await;
+    inf.respond(
+        ResponseTemplate::new(200)
+            .set_body_json(providers())
+            .set_delay(Duration::from_secs(3)),
+        3,
+    )
+    .await;
+    canary(&inf.url(), &wd.output())
+        .args(["--timeout", "0.2"])
+        .secret(PROVIDER_VALUE)
+        .run()
+        .code(5)
+        .stderr_has("timed out")
+        .stderr_has("3 attempts")
+        .no_leak();
+}
+
+/// The wait honours `Retry-After` up to the 5 s cap; otherwise 100 ms doubled per attempt;
+/// and a real `Retry-After: 1` makes the run wait about a second before the next attempt.
+#[tokio::test]
+async fn inf_020_retry_after_honoured_up_to_cap() {
+    use provider_bridge::infisical::retry_delay;
+    assert_eq!(retry_delay(1, Some("0")), Duration::ZERO);
+    assert_eq!(retry_delay(1, Some("2")), Duration::from_secs(2));
+    assert_eq!(retry_delay(1, Some("3600")), Duration::from_secs(5));
+    assert_eq!(retry_delay(1, None), Duration::from_millis(100));
+    assert_eq!(retry_delay(2, None), Duration::from_millis(200));
+    assert_eq!(
+        retry_delay(2, Some("Wed, 21 Oct 2015 07:28:00 GMT")),
+        Duration::from_millis(200)
+    );
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.respond_first(
+        ResponseTemplate::new(429).insert_header("retry-after", "1"),
+        1,
+    )
+    .await;
+    inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 1)
+        .await;
+    let started = Instant::now();
+    canary(&inf.url(), &wd.output())
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .no_leak();
+    assert!(started.elapsed() >= Duration::from_millis(950));
+}
+
+/// A 500 is exit 5 after exactly one request (not retried).
+#[tokio::test]
+async fn inf_021_other_server_error_not_retried() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.fail_secrets(500, "infisical/error-500.json", 1).await;
+    canary(&inf.url(), &wd.output())
+        .run()
+        .code(5)
+        .stderr_has("500")
+        .stderr_has("1 attempt")
+        .no_leak();
+}
+
+/// A 400 is exit 2 after exactly one request.
+#[tokio::test]
+async fn inf_022_bad_request_is_configuration_error() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.fail_secrets(400, "infisical/error-400.json", 1).await;
+    canary(&inf.url(), &wd.output())
+        .run()
+        .code(2)
+        .stderr_has("400")
+        .stderr_has("Missing project id or environment")
+        .no_leak();
+}
+
+/// Truncated JSON, non-JSON and a wrong shape: exit 7 after one request, position not text.
+#[tokio::test]
+async fn inf_023_malformed_json_is_invalid_data() {
+    let truncated = crate::support::fixture("infisical/secrets-truncated.json");
+    for body in [
+        truncated.clone(),
+        "<html>maintenance</html>".to_owned(),
+        r#"{"secrets": [{"secretKey": "K", "secretValue": 12345678}]}"#.to_owned(),
+        r#"{"secrets": "synthetic-not-a-list-value"}"#.to_owned(),
+    ] {
+        let inf = Infisical::start().await;
+        let wd = Workdir::new();
+        inf.respond(
+            ResponseTemplate::new(200).set_body_raw(body.clone().into_bytes(), "application/json"),
+            1,
+        )
+        .await;
+        canary(&inf.url(), &wd.output())
+            .secret("synthetic-truncated-value-Uu9")
+            .secret("synthetic-not-a-list-value")
+            .secret("12345678")
+            .run()
+            .code(7)
+            .stderr_has(" at line ")
+            .no_leak();
+    }
+}
+
+/// An answer over 16 MiB is refused with exit 7, after one request.
+#[tokio::test]
+async fn inf_024_oversized_answer_refused() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    let mut body = b"{\"secrets\": [], \"pad\": \"".to_vec();
+    body.resize(16 * 1024 * 1024 + 1, b'x');
+    inf.respond(
+        ResponseTemplate::new(200).set_body_raw(body, "application/json"),
+        1,
+    )
+    .await;
+    canary(&inf.url(), &wd.output())
+        .run()
+        .code(7)
+        .stderr_has("16 MiB")
+        .no_leak();
+}
+
+/// `--timeout 0.3` is accepted and bounds a request well under a second; bad values exit 2.
+#[tokio::test]
+async fn inf_025_fractional_timeout() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.respond_first(
+        ResponseTemplate::new(200)
+            .set_body_json(providers())
+            .set_delay(Duration::from_secs(5)),
+        1,
+    )
+    .await;
+    inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 1)
+        .await;
+    let started = Instant::now();
+    canary(&inf.url(), &wd.output())
+        .args(["--timeout", "0.3"])
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .no_leak();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    for bad in ["0", "-1", "abc", "nan"] {
+        canary(&inf.url(), &wd.output())
+            .arg(format!("--timeout={bad}"))
+            .run()
+            .code(2)
+            .stderr_has("--timeout")
+            .no_leak();
+    }
+}
+
+/// `--help` lists every flag, every variable and every default, and no variable's value.
+#[test]
+fn inf_026_help_shows_flags_variables_and_defaults() {
+    let run = crate::support::Cli::canary()
+        .arg("--help")
+        .env("INFISICAL_PROJECT_ID", "proj-shown-nowhere")
+        .secret_env("INFISICAL_TOKEN", TOKEN)
+        .secret_env(
+            "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
+            "synthetic-help-secret-Tt1",
+        )
+        .run();
+    run.success().stdout_lacks("proj-shown-nowhere").no_leak();
+    for flag in [
+        "--project-id",
+        "--env",
+        "--path",
+        "--key",
+        "--output",
+        "--auth",
+        "--token-file",
+        "--client-secret-file",
+        "--api-url",
+        "--include-imports",
+        "--recursive",
+        "--output-mode",
+        "--parent-mode",
+        "--owner",
+        "--group",
+        "--allow-world-readable",
+        "--allow-empty",
+        "--allow-insecure-http",
+        "--dry-run",
+        "--json",
+        "--timeout",
+        "--ca-cert",
+    ] {
+        if !run.stdout.contains(&format!("{flag} ")) && !run.stdout.contains(&format!("{flag}\n")) {
+            run.fail(&format!("--help does not list {flag}"));
+        }
+    }
+    for var in [
+        "INFISICAL_API_URL",
+        "INFISICAL_DOMAIN",
+        "INFISICAL_AUTH_METHOD",
+        "INFISICAL_TOKEN",
+        "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID",
+        "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
+        "INFISICAL_PROJECT_ID",
+        "INFISICAL_ENVIRONMENT",
+        "INFISICAL_SECRET_PATH",
+    ] {
+        run.stdout_has(var);
+    }
+    for default in [
+        "[default: token-auth]",
+        "https://app.infisical.com]",
+        "[default: /]",
+        "[default: 0600]",
+        "[default: 0700]",
+        "[default: 30]",
+    ] {
+        run.stdout_has(default);
+    }
+}
+
+/// A missing or invalid `--ca-cert` is exit 2 naming the file, with no request made.
+#[tokio::test]
+async fn inf_027_bad_ca_cert_is_usage_error() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 0)
+        .await;
+    let garbage = wd.join("garbage.pem");
+    std::fs::write(
+        &garbage,
+        "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    for ca in [wd.join("missing.pem"), garbage] {
+        canary(&inf.url(), &wd.output())
+            .arg("--ca-cert")
+            .path_arg(&ca)
+            .run()
+            .code(2)
+            .stderr_has(&ca.display().to_string())
+            .no_leak();
+    }
+}

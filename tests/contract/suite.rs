@@ -215,3 +215,23 @@ fn suite_008_failure_report_masks_secrets() {
         "{msg}"
     );
 }
+
+/// `contracts/README.md` lists exactly the contract files that exist.
+#[test]
+fn suite_009_contract_readme_lists_every_contract() {
+    let readme = std::fs::read_to_string(trace::root().join("contracts/README.md")).unwrap();
+    let listed: std::collections::BTreeSet<String> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("| ["))
+        .filter_map(|l| l.split(']').next())
+        .map(str::to_owned)
+        .collect();
+    let present: std::collections::BTreeSet<String> = trace::contract_files()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        listed, present,
+        "contracts/README.md's table and contracts/*.md differ"
+    );
+}

@@ -282,4 +282,20 @@ impl Run {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| self.fail(&format!("stdout is not one JSON document: {e}")))
     }
+
+    /// A `Run` from a process started some other way (e.g. under `strace`), with the secrets
+    /// that [`Run::no_leak`] must look for.
+    pub fn from_output(
+        command: String,
+        output: &std::process::Output,
+        secrets: Vec<String>,
+    ) -> Run {
+        Run {
+            command,
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            secrets,
+        }
+    }
 }

@@ -1,0 +1,334 @@
+//! Writing a secret file safely: missing parents created one level at a time with an exact
+//! mode, a dot-prefixed `O_EXCL` temporary file in the same directory whose owner and mode are
+//! set on its descriptor before any byte is written, fsync, rename over the target, fsync of
+//! the directory; a symlink at the target refused; nothing rewritten when content, mode and
+//! owner already match; no temporary file left behind on failure.
+//!
+//! Knows nothing of HTTP or of dotenv syntax: it writes bytes.
+
+use std::fmt;
+use std::fs::{File, OpenOptions, Permissions};
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Where and how to write.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub path: PathBuf,
+    /// The file's exact permission bits.
+    pub mode: u32,
+    /// The exact permission bits of every directory this write creates.
+    pub parent_mode: u32,
+    /// Owner for the file and the directories created (`None`: the process's).
+    pub uid: Option<u32>,
+    /// Group for the file and the directories created (`None`: the system's choice).
+    pub gid: Option<u32>,
+}
+
+/// What happened, or in a dry run what would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Written,
+    Unchanged,
+    WouldChange,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Written => "written",
+            Status::Unchanged => "unchanged",
+            Status::WouldChange => "would-change",
+        }
+    }
+}
+
+/// The result of [`apply`].
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: Status,
+    /// The file's mode, uid and gid (as written, as found, or as they would be).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: Option<u32>,
+    /// Directories created, outermost first.
+    pub created_dirs: Vec<PathBuf>,
+}
+
+/// Why the file could not be written. Names paths and operations, never content.
+#[derive(Debug)]
+pub enum FileError {
+    /// The target is a symbolic link.
+    Symlink { path: PathBuf },
+    /// A path component that should be a directory is something else.
+    NotADirectory { path: PathBuf },
+    /// The output path names no file.
+    NoFileName { path: PathBuf },
+    /// An operation failed.
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        err: std::io::Error,
+    },
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FileError::Symlink { path } => write!(
+                f,
+                "refusing to write {}: it is a symbolic link (remove it, or point --output at the real file)",
+                path.display()
+            ),
+            FileError::NotADirectory { path } => {
+                write!(f, "{} exists and is not a directory", path.display())
+            }
+            FileError::NoFileName { path } => {
+                write!(f, "output path {} names no file", path.display())
+            }
+            FileError::Io { op, path, err } => {
+                write!(f, "cannot {op} {}: {}", path.display(), err.kind())
+            }
+        }
+    }
+}
+
+impl std::error::Error for FileError {}
+
+fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> FileError + 'a {
+    move |err| FileError::Io {
+        op,
+        path: path.to_owned(),
+        err,
+    }
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Writes `content` to `target` (or, with `dry_run`, only says whether it would change).
+pub fn apply(target: &Target, content: &[u8], dry_run: bool) -> Result<Outcome, FileError> {
+    let path = &target.path;
+    let name = path
+        .file_name()
+        .filter(|_| !path.as_os_str().to_string_lossy().ends_with('/'))
+        .ok_or_else(|| FileError::NoFileName { path: path.clone() })?
+        .to_owned();
+    let dir = parent_of(path);
+    let want_uid = target
+        .uid
+        .unwrap_or_else(|| nix::unistd::geteuid().as_raw());
+
+    let missing = missing_dirs(&dir)?;
+    if missing.is_empty() {
+        if let Some(found) = same_as_wanted(target, content, want_uid)? {
+            return Ok(Outcome {
+                status: Status::Unchanged,
+                mode: target.mode,
+                uid: found.0,
+                gid: Some(found.1),
+                created_dirs: Vec::new(),
+            });
+        }
+    }
+    if dry_run {
+        return Ok(Outcome {
+            status: Status::WouldChange,
+            mode: target.mode,
+            uid: want_uid,
+            gid: target.gid,
+            created_dirs: Vec::new(),
+        });
+    }
+    let created_dirs = create_dirs(&missing, target)?;
+
+    let (tmp_path, file) = create_temp(&dir, &name)?;
+    let guard = TempGuard(Some(tmp_path.clone()));
+    // Owner, then mode (a chown may clear mode bits), on the descriptor, before any byte.
+    if target.uid.is_some() || target.gid.is_some() {
+        std::os::unix::fs::fchown(&file, target.uid, target.gid).map_err(io("chown", &tmp_path))?;
+    }
+    file.set_permissions(Permissions::from_mode(target.mode))
+        .map_err(io("chmod", &tmp_path))?;
+    let meta = file.metadata().map_err(io("stat", &tmp_path))?;
+    let mut file = file;
+    file.write_all(content).map_err(io("write", &tmp_path))?;
+    file.sync_all().map_err(io("fsync", &tmp_path))?;
+    drop(file);
+    std::fs::rename(&tmp_path, path).map_err(io("rename over", path))?;
+    guard.disarm();
+    File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("fsync directory", &dir))?;
+    Ok(Outcome {
+        status: Status::Written,
+        mode: meta.mode() & 0o7777,
+        uid: meta.uid(),
+        gid: Some(meta.gid()),
+        created_dirs,
+    })
+}
+
+/// The missing ancestors of `dir`, innermost first. A symlink to a directory counts as a
+/// directory (only the target itself must not be a link).
+fn missing_dirs(dir: &Path) -> Result<Vec<PathBuf>, FileError> {
+    let mut missing = Vec::new();
+    let mut cur = dir.to_owned();
+    loop {
+        match std::fs::metadata(&cur) {
+            Ok(m) if m.is_dir() => break,
+            Ok(_) => return Err(FileError::NotADirectory { path: cur }),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                missing.push(cur.clone());
+                match cur.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => cur = p.to_owned(),
+                    _ => break,
+                }
+            }
+            Err(e) => return Err(io("inspect", &cur)(e)),
+        }
+    }
+    Ok(missing)
+}
+
+/// Creates `missing` (innermost first) outermost first, each with the exact parent mode and
+/// the target's owner and group, set on the directory's descriptor.
+fn create_dirs(missing: &[PathBuf], target: &Target) -> Result<Vec<PathBuf>, FileError> {
+    let mut created = Vec::new();
+    for dir in missing.iter().rev() {
+        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+            Ok(()) => {}
+            // Another writer made it first: it already existed, so its mode is left alone.
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && dir.is_dir() => continue,
+            Err(e) => return Err(io("create directory", dir)(e)),
+        }
+        let handle = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc_flags::O_DIRECTORY | libc_flags::O_NOFOLLOW)
+            .open(dir)
+            .map_err(io("open directory", dir))?;
+        if target.uid.is_some() || target.gid.is_some() {
+            std::os::unix::fs::fchown(&handle, target.uid, target.gid)
+                .map_err(io("chown directory", dir))?;
+        }
+        handle
+            .set_permissions(Permissions::from_mode(target.parent_mode))
+            .map_err(io("chmod directory", dir))?;
+        created.push(dir.clone());
+    }
+    Ok(created)
+}
+
+/// Open flags not in std, from nix's libc.
+mod libc_flags {
+    pub const O_DIRECTORY: i32 = nix::libc::O_DIRECTORY;
+    pub const O_NOFOLLOW: i32 = nix::libc::O_NOFOLLOW;
+    pub const O_CLOEXEC: i32 = nix::libc::O_CLOEXEC;
+}
+
+/// `Some((uid, gid))` when the target is a regular file whose content, mode and owner are
+/// already what we would write. A symlink is refused; a missing file is `None`.
+fn same_as_wanted(
+    target: &Target,
+    content: &[u8],
+    want_uid: u32,
+) -> Result<Option<(u32, u32)>, FileError> {
+    let path = &target.path;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io("inspect", path)(e)),
+    };
+    if meta.file_type().is_symlink() {
+        return Err(FileError::Symlink { path: path.clone() });
+    }
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    let mut file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc_flags::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(f) => f,
+        // Replaced by a link since: refuse. Unreadable: rewrite.
+        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
+            return Err(FileError::Symlink { path: path.clone() });
+        }
+        Err(_) => return Ok(None),
+    };
+    let meta = file.metadata().map_err(io("stat", path))?;
+    let same_meta = meta.is_file()
+        && meta.mode() & 0o7777 == target.mode
+        && meta.uid() == want_uid
+        && target.gid.is_none_or(|g| g == meta.gid())
+        && meta.len() == content.len() as u64;
+    if !same_meta {
+        return Ok(None);
+    }
+    let mut old = Vec::with_capacity(content.len());
+    if Read::by_ref(&mut file)
+        .take(content.len() as u64 + 1)
+        .read_to_end(&mut old)
+        .is_err()
+    {
+        return Ok(None);
+    }
+    Ok((old == content).then_some((meta.uid(), meta.gid())))
+}
+
+/// Creates a fresh dot-prefixed temporary file next to the target with `O_CREAT|O_EXCL`
+/// (never following a link), readable by its owner only until its mode is set.
+fn create_temp(dir: &Path, name: &std::ffi::OsStr) -> Result<(PathBuf, File), FileError> {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let mut last_err = None;
+    for _ in 0..32 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".tmp-{}-{nanos:08x}-{n}", std::process::id()));
+        let tmp = dir.join(tmp_name);
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc_flags::O_NOFOLLOW | libc_flags::O_CLOEXEC)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => last_err = Some(e),
+            Err(e) => return Err(io("create a temporary file in", dir)(e)),
+        }
+    }
+    Err(io("create a temporary file in", dir)(
+        last_err.unwrap_or_else(|| std::io::Error::from(ErrorKind::AlreadyExists)),
+    ))
+}
+
+/// Removes the temporary file on drop unless disarmed.
+struct TempGuard(Option<PathBuf>);
+
+impl TempGuard {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}

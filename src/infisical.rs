@@ -1,0 +1,612 @@
+//! The Infisical client: Token Auth and Universal Auth, the raw list call
+//! (`GET /api/v3/secrets/raw`), the answer model, the imports merge and hidden values, with the
+//! retry policy and the answer size cap. Facts from `../shared/reference/infisical-api.md`.
+//!
+//! Knows nothing of files or dotenv syntax. Errors carry server bodies *unredacted* and have no
+//! `Display`: the only way to print one is [`FetchError::describe`], which takes the redactor.
+
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::exit::Exit;
+use crate::http::Url;
+use crate::secret::Redactor;
+
+/// The largest answer read; a longer one is refused (exit 7).
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+/// Attempts in all for one request (the first try included).
+pub const MAX_ATTEMPTS: u32 = 3;
+/// The first backoff; each later one doubles.
+pub const BACKOFF_BASE: Duration = Duration::from_millis(100);
+/// The longest `Retry-After` honoured.
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(5);
+/// The most characters of a server body quoted in a message (after redaction).
+pub const BODY_QUOTE_CAP: usize = 200;
+/// How much of an error body is kept for quoting.
+const ERROR_BODY_KEEP: usize = 64 * 1024;
+
+/// Whether `token` can travel in `Authorization: Bearer <token>` (visible ASCII, no space).
+pub fn header_safe(token: &str) -> bool {
+    !token.is_empty() && token.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
+/// Infisical's placeholder for a value the identity may not read.
+pub const HIDDEN_PLACEHOLDER: &str = "<hidden-by-infisical>";
+
+/// The list route.
+pub const SECRETS_RAW: &str = "/api/v3/secrets/raw";
+/// The Universal Auth login route.
+pub const UA_LOGIN: &str = "/api/v1/auth/universal-auth/login";
+
+/// How to authenticate. `Debug` never shows a secret (`secrecy` prints `[REDACTED]`).
+#[derive(Debug)]
+pub enum Auth {
+    /// A machine identity's access token, sent as `Authorization: Bearer <token>`.
+    Token(SecretString),
+    /// Universal Auth: one login call turns these into an access token.
+    Universal {
+        client_id: String,
+        client_secret: SecretString,
+    },
+}
+
+/// The API base: `raw` without trailing `/` and without a trailing `/api`, so that both
+/// `https://app.infisical.com` and `https://app.infisical.com/api/` name the same API.
+pub fn api_base(raw: &str) -> String {
+    let mut s = raw.trim().trim_end_matches('/').to_owned();
+    if s.ends_with("/api") {
+        s.truncate(s.len() - 4);
+    }
+    s.trim_end_matches('/').to_owned()
+}
+
+/// What to list.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub project_id: String,
+    pub environment: String,
+    pub recursive: bool,
+    pub include_imports: bool,
+}
+
+/// One secret as read from an answer.
+#[derive(Debug)]
+pub struct Secret {
+    pub key: String,
+    pub value: SecretString,
+    /// `secretValueHidden: true`, or the hidden placeholder as value.
+    pub hidden: bool,
+    /// The folder the secret lives in (its `secretPath`, else the folder asked for).
+    pub origin: String,
+}
+
+/// The answer for one requested path.
+#[derive(Debug)]
+pub struct Folder {
+    /// The path asked for.
+    pub path: String,
+    pub local: Vec<Secret>,
+    /// Imported folders, in answer order.
+    pub imports: Vec<Vec<Secret>>,
+}
+
+impl Folder {
+    /// Every value in the folder, imports included (to register them with the redactor).
+    pub fn values(&self) -> impl Iterator<Item = &SecretString> {
+        self.local
+            .iter()
+            .chain(self.imports.iter().flatten())
+            .map(|s| &s.value)
+    }
+
+    /// The folder's secrets: every local one (a recursive answer may hold the same key from
+    /// two sub-folders: the caller decides), then, when asked, each imported key that no local
+    /// secret has; among imports a later import wins over an earlier one (the official CLI's
+    /// order).
+    pub fn merged(&self, include_imports: bool) -> Vec<&Secret> {
+        let mut out: Vec<&Secret> = self.local.iter().collect();
+        if include_imports {
+            let mut seen: std::collections::BTreeSet<&str> =
+                self.local.iter().map(|s| s.key.as_str()).collect();
+            for import in self.imports.iter().rev() {
+                for s in import {
+                    if seen.insert(&s.key) {
+                        out.push(s);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Why fetching failed. Bodies are kept raw; print only through [`FetchError::describe`].
+#[derive(Debug)]
+pub enum FetchError {
+    /// 401/403: the credentials or the permission were refused.
+    Refused {
+        route: &'static str,
+        status: u16,
+        body: String,
+    },
+    /// 404 on the list route.
+    NotFound {
+        route: &'static str,
+        status: u16,
+        body: String,
+    },
+    /// 400 and other 4xx, or a redirect: the request (so the configuration) is wrong.
+    Rejected {
+        route: &'static str,
+        status: u16,
+        body: String,
+    },
+    /// 5xx not retried, or retries exhausted on 429/502/503/504/timeout/connection.
+    Unavailable {
+        route: &'static str,
+        reason: String,
+        attempts: u32,
+        body: String,
+    },
+    /// The answer is not the JSON expected.
+    Malformed { route: &'static str, reason: String },
+    /// The answer is longer than [`MAX_ANSWER_BYTES`].
+    TooLarge { route: &'static str },
+}
+
+impl FetchError {
+    /// The exit code this failure maps to.
+    pub fn exit(&self) -> Exit {
+        match self {
+            FetchError::Refused { .. } => Exit::Refused,
+            FetchError::NotFound { .. } => Exit::NotFound,
+            FetchError::Rejected { .. } => Exit::Usage,
+            FetchError::Unavailable { .. } => Exit::Unavailable,
+            FetchError::Malformed { .. } | FetchError::TooLarge { .. } => Exit::InvalidData,
+        }
+    }
+
+    /// A one-line message: route, status, reason, and the server's words redacted by
+    /// `redactor` (every credential and fetched value, in every encoding) then capped.
+    pub fn describe(&self, redactor: &Redactor) -> String {
+        let said = |body: &str| {
+            let words = server_words(body);
+            if words.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; the server said: {}",
+                    redactor.quote(&words, BODY_QUOTE_CAP)
+                )
+            }
+        };
+        match self {
+            FetchError::Refused {
+                route,
+                status,
+                body,
+            } => format!(
+                "{route}: refused with status {status} (check the credentials and the identity's access to this project, environment and path){}",
+                said(body)
+            ),
+            FetchError::NotFound {
+                route,
+                status,
+                body,
+            } if *route == UA_LOGIN => format!(
+                "{route}: not found (status {status}: does --api-url name an Infisical API with Universal Auth?){}",
+                said(body)
+            ),
+            FetchError::NotFound {
+                route,
+                status,
+                body,
+            } => format!(
+                "{route}: not found (status {status}: check the project ID and the environment){}",
+                said(body)
+            ),
+            FetchError::Rejected {
+                route,
+                status,
+                body,
+            } if (300..400).contains(status) => format!(
+                "{route}: the server answered with a redirect (status {status}), which is not followed: point --api-url at the API itself{}",
+                said(body)
+            ),
+            FetchError::Rejected {
+                route,
+                status,
+                body,
+            } => format!(
+                "{route}: the request was rejected with status {status} (check --project-id, --env and --path){}",
+                said(body)
+            ),
+            FetchError::Unavailable {
+                route,
+                reason,
+                attempts,
+                body,
+            } => format!(
+                "{route}: unavailable after {attempts} attempt{}: {reason}{}",
+                if *attempts == 1 { "" } else { "s" },
+                said(body)
+            ),
+            FetchError::Malformed { route, reason } => {
+                format!("{route}: the answer is not the JSON expected: {reason}")
+            }
+            FetchError::TooLarge { route } => format!(
+                "{route}: the answer is larger than {} MiB; refused",
+                MAX_ANSWER_BYTES / (1024 * 1024)
+            ),
+        }
+    }
+}
+
+/// The words worth quoting from an error body: `error: message` of Infisical's error shape,
+/// else the whole body.
+fn server_words(body: &str) -> String {
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        message: Option<serde_json::Value>,
+        error: Option<serde_json::Value>,
+    }
+    let text = |v: &Option<serde_json::Value>| match v {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(other) => Some(other.to_string()),
+        None => None,
+    };
+    match serde_json::from_str::<ErrorBody>(body) {
+        Ok(e) => match (text(&e.error), text(&e.message)) {
+            (Some(err), Some(msg)) => format!("{err}: {msg}"),
+            (Some(one), None) | (None, Some(one)) => one,
+            (None, None) => body.trim().to_owned(),
+        },
+        Err(_) => body.trim().to_owned(),
+    }
+}
+
+/// How long to wait before attempt `attempt + 1` after attempt `attempt` (1-based) failed:
+/// the server's `Retry-After` in seconds when given (capped at [`RETRY_AFTER_CAP`]), else
+/// [`BACKOFF_BASE`] doubled per attempt.
+pub fn retry_delay(attempt: u32, retry_after: Option<&str>) -> Duration {
+    if let Some(secs) = retry_after.and_then(|v| v.trim().parse::<u64>().ok()) {
+        return Duration::from_secs(secs).min(RETRY_AFTER_CAP);
+    }
+    BACKOFF_BASE * 2u32.saturating_pow(attempt.saturating_sub(1))
+}
+
+/// Statuses worth another attempt.
+pub fn is_retryable(status: u16) -> bool {
+    matches!(status, 429 | 502 | 503 | 504)
+}
+
+/// The Infisical client for one run.
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    timeout: Duration,
+}
+
+/// The raw JSON shapes.
+mod wire {
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub struct ListAnswer {
+        pub secrets: Vec<RawSecret>,
+        #[serde(default)]
+        pub imports: Option<Vec<Import>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Import {
+        #[serde(rename = "secretPath", default)]
+        pub secret_path: Option<String>,
+        #[serde(default)]
+        pub secrets: Vec<RawSecret>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct RawSecret {
+        #[serde(rename = "secretKey")]
+        pub key: String,
+        #[serde(rename = "secretValue")]
+        pub value: String,
+        #[serde(rename = "secretValueHidden", default)]
+        pub hidden: Option<bool>,
+        #[serde(rename = "secretPath", default)]
+        pub secret_path: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct LoginAnswer {
+        #[serde(rename = "accessToken")]
+        pub access_token: String,
+    }
+}
+
+/// A short, value-free description of a JSON error: its category and position only (serde's
+/// own message may quote the offending value).
+fn json_reason(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Eof => "truncated JSON",
+        serde_json::error::Category::Syntax => "invalid JSON",
+        serde_json::error::Category::Data => "JSON of an unexpected shape",
+        serde_json::error::Category::Io => "unreadable JSON",
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
+}
+
+fn convert(raw: wire::RawSecret, fallback_origin: &str) -> Secret {
+    let hidden = raw.hidden.unwrap_or(false) || raw.value == HIDDEN_PLACEHOLDER;
+    Secret {
+        key: raw.key,
+        value: SecretString::from(raw.value),
+        hidden,
+        origin: raw
+            .secret_path
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| fallback_origin.to_owned()),
+    }
+}
+
+/// A successful answer's status and body.
+struct Answer {
+    body: Vec<u8>,
+}
+
+impl Client {
+    /// A client for the API at `base` (see [`api_base`]), using `http` for every request.
+    pub fn new(http: reqwest::Client, base: Url, timeout: Duration) -> Self {
+        Client {
+            http,
+            base,
+            timeout,
+        }
+    }
+
+    fn url(&self, route: &str) -> Url {
+        let mut url = self.base.clone();
+        let path = format!("{}{route}", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        url
+    }
+
+    /// Turns `auth` into the access token to send: Token Auth as is, Universal Auth by one
+    /// login call.
+    pub async fn access_token(&self, auth: &Auth) -> Result<SecretString, FetchError> {
+        match auth {
+            Auth::Token(token) => Ok(token.clone()),
+            Auth::Universal {
+                client_id,
+                client_secret,
+            } => {
+                let body = SecretString::from(
+                    serde_json::json!({
+                        "clientId": client_id,
+                        "clientSecret": client_secret.expose_secret(),
+                    })
+                    .to_string(),
+                );
+                let url = self.url(UA_LOGIN);
+                let answer = self
+                    .send(UA_LOGIN, || {
+                        self.http
+                            .post(url.clone())
+                            .header("content-type", "application/json")
+                            .body(body.expose_secret().to_owned())
+                    })
+                    .await?;
+                let login: wire::LoginAnswer =
+                    serde_json::from_slice(&answer.body).map_err(|e| FetchError::Malformed {
+                        route: UA_LOGIN,
+                        reason: json_reason(&e),
+                    })?;
+                let token = SecretString::from(login.access_token);
+                if token.expose_secret().trim().is_empty() {
+                    return Err(FetchError::Malformed {
+                        route: UA_LOGIN,
+                        reason: "empty accessToken".into(),
+                    });
+                }
+                Ok(token)
+            }
+        }
+    }
+
+    /// Lists the secrets of one folder.
+    pub async fn list(
+        &self,
+        token: &SecretString,
+        query: &Query,
+        path: &str,
+    ) -> Result<Folder, FetchError> {
+        let bool_str = |b: bool| if b { "true" } else { "false" };
+        let mut url = self.url(SECRETS_RAW);
+        url.query_pairs_mut()
+            .append_pair("workspaceId", &query.project_id)
+            .append_pair("environment", &query.environment)
+            .append_pair("secretPath", path)
+            .append_pair("viewSecretValue", "true")
+            .append_pair("expandSecretReferences", "true")
+            .append_pair("recursive", bool_str(query.recursive))
+            .append_pair("include_imports", bool_str(query.include_imports));
+        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+            .map_err(|_| FetchError::Malformed {
+                route: UA_LOGIN,
+                reason: "the access token holds characters an HTTP header cannot carry".into(),
+            })?;
+        bearer.set_sensitive(true);
+        let answer = self
+            .send(SECRETS_RAW, || {
+                self.http
+                    .get(url.clone())
+                    .header(AUTHORIZATION, bearer.clone())
+            })
+            .await?;
+        let list: wire::ListAnswer =
+            serde_json::from_slice(&answer.body).map_err(|e| FetchError::Malformed {
+                route: SECRETS_RAW,
+                reason: json_reason(&e),
+            })?;
+        Ok(Folder {
+            path: path.to_owned(),
+            local: list.secrets.into_iter().map(|s| convert(s, path)).collect(),
+            imports: list
+                .imports
+                .unwrap_or_default()
+                .into_iter()
+                .map(|import| {
+                    let origin = import.secret_path.unwrap_or_else(|| path.to_owned());
+                    import
+                        .secrets
+                        .into_iter()
+                        .map(|s| convert(s, &origin))
+                        .collect()
+                })
+                .collect(),
+        })
+    }
+
+    /// Sends a request with the retry policy and reads a 2xx body within the size cap.
+    async fn send(
+        &self,
+        route: &'static str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<Answer, FetchError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let last = attempt >= MAX_ATTEMPTS;
+            let (reason, wait_hint, body) = match build().send().await {
+                Err(e) => (self.transport_reason(&e), None, String::new()),
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let retry_after = resp
+                        .headers()
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    if (200..300).contains(&status) {
+                        match read_capped(resp, MAX_ANSWER_BYTES).await {
+                            Ok(Some(body)) => return Ok(Answer { body }),
+                            Ok(None) => return Err(FetchError::TooLarge { route }),
+                            Err(e) => (self.transport_reason(&e), None, String::new()),
+                        }
+                    } else {
+                        let body = read_capped(resp, ERROR_BODY_KEEP)
+                            .await
+                            .ok()
+                            .flatten()
+                            .map(|b| String::from_utf8_lossy(&b).into_owned())
+                            .unwrap_or_default();
+                        match status {
+                            401 | 403 => {
+                                return Err(FetchError::Refused {
+                                    route,
+                                    status,
+                                    body,
+                                });
+                            }
+                            404 => {
+                                return Err(FetchError::NotFound {
+                                    route,
+                                    status,
+                                    body,
+                                });
+                            }
+                            s if is_retryable(s) => (format!("status {s}"), retry_after, body),
+                            s if s >= 500 => {
+                                return Err(FetchError::Unavailable {
+                                    route,
+                                    reason: format!("status {s} (not retried)"),
+                                    attempts: attempt,
+                                    body,
+                                });
+                            }
+                            s => {
+                                return Err(FetchError::Rejected {
+                                    route,
+                                    status: s,
+                                    body,
+                                });
+                            }
+                        }
+                    }
+                }
+            };
+            if last {
+                return Err(FetchError::Unavailable {
+                    route,
+                    reason,
+                    attempts: attempt,
+                    body,
+                });
+            }
+            tokio::time::sleep(retry_delay(attempt, wait_hint.as_deref())).await;
+        }
+    }
+
+    fn transport_reason(&self, e: &reqwest::Error) -> String {
+        if e.is_timeout() {
+            format!("timed out after {:?}", self.timeout)
+        } else if e.is_connect() {
+            "connection failed (refused or unreachable)".into()
+        } else if e.is_body() || e.is_decode() {
+            "the connection broke while reading the answer".into()
+        } else {
+            "transport error".into()
+        }
+    }
+}
+
+/// Reads the body, `None` when it is longer than `cap` bytes (checked against
+/// `Content-Length` first, then while reading).
+async fn read_capped(
+    mut resp: reqwest::Response,
+    cap: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if resp.content_length().is_some_and(|n| n > cap as u64) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len() + chunk.len() > cap {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base() {
+        for raw in [
+            "https://app.infisical.com",
+            "https://app.infisical.com/",
+            "https://app.infisical.com/api",
+            "https://app.infisical.com/api/",
+        ] {
+            assert_eq!(api_base(raw), "https://app.infisical.com");
+        }
+        assert_eq!(api_base("https://x/infisical/api"), "https://x/infisical");
+    }
+
+    #[test]
+    fn words() {
+        assert_eq!(
+            server_words(
+                r#"{"statusCode":401,"message":"Token missing","error":"UnauthorizedError"}"#
+            ),
+            "UnauthorizedError: Token missing"
+        );
+        assert_eq!(server_words(" plain "), "plain");
+    }
+}
