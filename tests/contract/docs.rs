@@ -58,6 +58,14 @@ impl Block {
             .unwrap_or(0)
     }
 
+    /// What stdout must hold: every `stdout=TEXT`.
+    fn expected_stdout(&self) -> Vec<&str> {
+        self.markers
+            .iter()
+            .filter_map(|m| m.strip_prefix("stdout="))
+            .collect()
+    }
+
     fn place(&self) -> String {
         format!("{}:{}", self.file, self.line)
     }
@@ -102,9 +110,10 @@ fn parse_blocks(file: &str, text: &str) -> (Vec<Block>, Vec<String>) {
             problems.push(format!("{file}:{start}: a fence is never closed"));
         }
         for m in &markers {
-            if m != "runnable" && m != "values" && !EXIT_MARKER.is_match(m) {
+            let stdout = m.strip_prefix("stdout=").is_some_and(|t| !t.is_empty());
+            if m != "runnable" && m != "values" && !EXIT_MARKER.is_match(m) && !stdout {
                 problems.push(format!(
-                    "{file}:{start}: unknown marker {m:?} in the info string (known: runnable, values, exit=N)"
+                    "{file}:{start}: unknown marker {m:?} in the info string (known: runnable, values, exit=N, stdout=TEXT)"
                 ));
             }
         }
@@ -136,9 +145,11 @@ fn parse_blocks(file: &str, text: &str) -> (Vec<Block>, Vec<String>) {
                 block.place()
             ));
         }
-        if block.lang == "yaml" && block.expected_exit() != 0 {
+        if block.lang == "yaml"
+            && (block.expected_exit() != 0 || !block.expected_stdout().is_empty())
+        {
             problems.push(format!(
-                "{}: a workflow block runs to success; exit=N is for sh blocks",
+                "{}: a workflow block runs to success; exit=N and stdout=TEXT are for sh blocks",
                 block.place()
             ));
         }
@@ -554,13 +565,21 @@ fn run_script(script: &str, env: &BTreeMap<String, String>, cwd: &Path) -> Outco
 }
 
 /// The report of a block that did not exit as its doc says (DOC-006).
-fn report(place: &str, expected: i32, script: &str, out: &Outcome) -> String {
+fn report(place: &str, why: &str, script: &str, out: &Outcome) -> String {
     format!(
-        "{place}: the block exited {}, the doc says {expected}\n--- script ---\n{script}--- stdout ---\n{}\n--- stderr ---\n{}\n--------------",
-        out.code.map_or("by a signal".to_owned(), |c| c.to_string()),
-        out.stdout,
-        out.stderr
+        "{place}: {why}\n--- script ---\n{script}--- stdout ---\n{}\n--- stderr ---\n{}\n--------------",
+        out.stdout, out.stderr
     )
+}
+
+/// Why a block's exit code is not the one its doc says, if it is not.
+fn wrong_exit(expected: i32, out: &Outcome) -> Option<String> {
+    (out.code != Some(expected)).then(|| {
+        format!(
+            "the block exited {}, the doc says {expected}",
+            out.code.map_or("by a signal".to_owned(), |c| c.to_string())
+        )
+    })
 }
 
 /// What a document's run showed, for the assertions that follow it.
@@ -600,8 +619,8 @@ fn run_document(
                 let out = run_script(&step.script, &env, &cwd);
                 let place = format!("{file}:{}", step.line);
                 check_output(&place, &step.script, &out, secrets)?;
-                if out.code != Some(0) {
-                    return Err(report(&place, 0, &step.script, &out));
+                if let Some(why) = wrong_exit(0, &out) {
+                    return Err(report(&place, &why, &step.script, &out));
                 }
                 ran.blocks += 1;
                 for line in std::fs::read_to_string(&github_env).unwrap().lines() {
@@ -625,13 +644,16 @@ fn run_document(
         } else {
             let out = run_script(&block.body, &env, &cwd);
             check_output(&block.place(), &block.body, &out, secrets)?;
-            if out.code != Some(block.expected_exit()) {
-                return Err(report(
-                    &block.place(),
-                    block.expected_exit(),
-                    &block.body,
-                    &out,
-                ));
+            if let Some(why) = wrong_exit(block.expected_exit(), &out) {
+                return Err(report(&block.place(), &why, &block.body, &out));
+            }
+            if let Some(text) = block
+                .expected_stdout()
+                .into_iter()
+                .find(|t| !out.stdout.contains(t))
+            {
+                let why = format!("stdout lacks {text:?}, which the doc says it prints");
+                return Err(report(&block.place(), &why, &block.body, &out));
             }
             ran.blocks += 1;
         }
@@ -844,6 +866,19 @@ async fn doc_006_failing_block_explains_itself() {
     }
     let ran = run_document(&stage, "docs/f.md", &blocks[1..], &[]).unwrap();
     assert_eq!(ran.blocks, 1);
+    // stdout=TEXT: the block's stdout must hold TEXT.
+    let (said, _) = parse_blocks(
+        "docs/s.md",
+        "```sh runnable stdout=reason=auth stdout=auth=none\necho reason=auth auth=bearer\n```\n",
+    );
+    assert_eq!(said[0].expected_stdout(), ["reason=auth", "auth=none"]);
+    let err = run_document(&stage, "docs/s.md", &said, &[])
+        .err()
+        .expect("a missing stdout text fails");
+    assert!(
+        err.contains("docs/s.md:1: stdout lacks \"auth=none\"") && err.contains("auth=bearer"),
+        "{err}"
+    );
     // DOC-002 in the same runner: a printed secret fails the block even when it exits 0.
     let (leaky, _) = parse_blocks(
         "docs/l.md",
