@@ -677,26 +677,9 @@ fn check_output(place: &str, script: &str, out: &Outcome, secrets: &[&str]) -> R
 // ---------------------------------------------------------------------------------------------
 // The documents
 
-fn md_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            md_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "md") {
-            out.push(p);
-        }
-    }
-}
-
 /// Every Markdown file under `docs/`: (path relative to the root, text).
 fn docs() -> Vec<(String, String)> {
-    let mut files = Vec::new();
-    md_files(&root().join("docs"), &mut files);
-    files
+    crate::support::trace::files_with_ext(&root().join("docs"), "md")
         .into_iter()
         .map(|p| {
             let rel = p.strip_prefix(root()).unwrap().display().to_string();
