@@ -709,3 +709,20 @@ fn fb_002_long_plain_text_rejection_is_read() {
         "the classifier reads a bounded prefix only"
     );
 }
+
+/// The asked keys are checked by type, not by value: any integer is an integer (a negative
+/// one, one beyond i64), a float or a numeric string is not.
+#[test]
+fn fb_009_asked_keys_are_checked_by_type() {
+    use provider_bridge::smoke::classify::has_asked_keys;
+    let ok = |v: serde_json::Value| has_asked_keys(v.as_object().unwrap());
+    assert!(ok(serde_json::json!({"capital": "Paris", "letters": 5})));
+    assert!(ok(serde_json::json!({"capital": "Paris", "letters": -5})));
+    assert!(ok(
+        serde_json::json!({"capital": "Paris", "letters": u64::MAX})
+    ));
+    assert!(!ok(serde_json::json!({"capital": "Paris", "letters": 5.5})));
+    assert!(!ok(serde_json::json!({"capital": "Paris", "letters": "5"})));
+    assert!(!ok(serde_json::json!({"capital": 1, "letters": 5})));
+    assert!(!ok(serde_json::json!({"letters": 5})));
+}
