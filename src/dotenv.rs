@@ -24,15 +24,6 @@ pub enum RenderError {
     Unrepresentable { key: String, why: &'static str },
 }
 
-impl RenderError {
-    /// The key concerned.
-    pub fn key(&self) -> &str {
-        match self {
-            RenderError::BadKey { key } | RenderError::Unrepresentable { key, .. } => key,
-        }
-    }
-}
-
 impl fmt::Display for RenderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

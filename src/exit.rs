@@ -88,12 +88,6 @@ impl From<Exit> for std::process::ExitCode {
     }
 }
 
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.code(), self.meaning())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

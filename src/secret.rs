@@ -126,10 +126,6 @@ impl Redactor {
         self.needles.dedup();
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.needles.is_empty()
-    }
-
     /// `text` with every form of every registered secret replaced by [`REDACTED`].
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();

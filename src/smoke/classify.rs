@@ -164,14 +164,6 @@ pub enum FormatError {
 }
 
 impl FormatError {
-    /// `rejected` or `ignored`, the `fallback=` token.
-    pub const fn kind(&self) -> &'static str {
-        match self {
-            FormatError::Rejected { .. } => "rejected",
-            FormatError::Ignored(_) => "ignored",
-        }
-    }
-
     /// The failure this format error becomes when there is no step left.
     pub fn into_failure(self) -> Failure {
         match self {

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use provider_bridge::smoke::classify::{
-    FormatError, JsonVerdict, Reason, Silent, classify_json, http_failure, is_explicit_rejection,
+    FormatError, JSON_KEYS, JsonVerdict, Reason, Silent, classify_json, http_failure,
+    is_explicit_rejection,
 };
 use provider_bridge::smoke::client::{Reply, error_info};
 
@@ -67,6 +68,25 @@ async fn fb_001_fb_010_ladder_runs_in_order_one_request_per_step() {
         serde_json::json!(["capital", "letters"])
     );
     assert!(bodies[2].get("response_format").is_none());
+    // Every step asks for the same small object, naming each key with its type; the plain
+    // prompt also demands JSON only in a system message.
+    for body in &bodies {
+        let user = body["messages"]
+            .as_array()
+            .and_then(|m| m.iter().find(|m| m["role"] == "user"))
+            .and_then(|m| m["content"].as_str())
+            .expect("a user message");
+        for (key, kind) in JSON_KEYS {
+            assert!(user.contains(&format!("\"{key}\" ({kind})")), "{user}");
+        }
+    }
+    let system = bodies[2]["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        bodies[2]["messages"][0]["role"] == "system" && system.contains("JSON"),
+        "{system}"
+    );
     chat.verify().await;
 }
 
@@ -672,4 +692,37 @@ async fn fb_001_stand_in_sorts_steps() {
     let run = chat.smoke().run();
     run.code(0).no_leak();
     chat.verify().await;
+}
+
+/// A plain-text (non-envelope) 400 is read well past its first kilobyte: a proxy's long HTML
+/// or text page that names `response_format` after 2 KB of preamble is still a rejection.
+#[test]
+fn fb_002_long_plain_text_rejection_is_read() {
+    let body = format!(
+        "{}\nUnsupportedParamsError: does not support parameters: ['response_format']",
+        "x".repeat(2048)
+    );
+    assert!(is_explicit_rejection(400, &body));
+    let far = format!("{}response_format", "x".repeat(17 * 1024));
+    assert!(
+        !is_explicit_rejection(400, &far),
+        "the classifier reads a bounded prefix only"
+    );
+}
+
+/// The asked keys are checked by type, not by value: any integer is an integer (a negative
+/// one, one beyond i64), a float or a numeric string is not.
+#[test]
+fn fb_009_asked_keys_are_checked_by_type() {
+    use provider_bridge::smoke::classify::has_asked_keys;
+    let ok = |v: serde_json::Value| has_asked_keys(v.as_object().unwrap());
+    assert!(ok(serde_json::json!({"capital": "Paris", "letters": 5})));
+    assert!(ok(serde_json::json!({"capital": "Paris", "letters": -5})));
+    assert!(ok(
+        serde_json::json!({"capital": "Paris", "letters": u64::MAX})
+    ));
+    assert!(!ok(serde_json::json!({"capital": "Paris", "letters": 5.5})));
+    assert!(!ok(serde_json::json!({"capital": "Paris", "letters": "5"})));
+    assert!(!ok(serde_json::json!({"capital": 1, "letters": 5})));
+    assert!(!ok(serde_json::json!({"letters": 5})));
 }

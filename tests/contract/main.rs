@@ -23,3 +23,5 @@ mod env_file;
 mod json_fallback;
 // contracts/smoke-report.md
 mod smoke_report;
+// contracts/docs.md
+mod docs;

@@ -139,3 +139,42 @@ fn sec_003_no_credential_flags() {
         }
     }
 }
+
+/// Redacting a base64 form leaves at most the two characters that depend on what follows the
+/// secret (its last partial group and padding), never a readable tail of the encoding.
+#[test]
+fn sec_002_redacted_base64_leaves_no_tail() {
+    for secret in ["synthetic-a1", "synthetic-ab1", "synthetic-abc1"] {
+        let mut r = Redactor::new();
+        r.add_str(secret);
+        for prefix in ["", "u", "us"] {
+            let encoded = STANDARD.encode(format!("{prefix}{secret}"));
+            let redacted = r.redact(&encoded);
+            let tail = redacted
+                .split("[REDACTED]")
+                .nth(1)
+                .unwrap_or_else(|| panic!("{secret} {prefix:?}: not redacted: {redacted}"));
+            assert!(
+                tail.len() <= 3,
+                "{secret} {prefix:?}: {tail:?} left after the redaction of {encoded}"
+            );
+        }
+    }
+}
+
+/// Debug output of the redactor and of a credential shows no value.
+#[test]
+fn sec_002_debug_output_shows_no_value() {
+    let mut r = Redactor::new();
+    r.add_str(SECRET);
+    let shown = format!("{r:?}");
+    assert!(
+        shown.starts_with("Redactor(") && shown.ends_with(" forms)"),
+        "{shown}"
+    );
+    assert_no_secret(&shown, &[SECRET]);
+    let credential = provider_bridge::secret::SecretString::from(SECRET.to_owned());
+    let shown = format!("{credential:?}");
+    assert_no_secret(&shown, &[SECRET]);
+    assert!(shown.contains("REDACTED"), "{shown}");
+}

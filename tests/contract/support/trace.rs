@@ -170,19 +170,25 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            rs_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "rs") {
-            out.push(p);
+/// Every file under `dir` (recursively, sorted) whose name ends in `.{ext}`.
+pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, ext, out);
+            } else if p.extension().is_some_and(|e| e == ext) {
+                out.push(p);
+            }
         }
     }
+    let mut out = Vec::new();
+    walk(dir, ext, &mut out);
+    out
 }
 
 /// Contract files: every `contracts/*.md` but `README.md` and `INDEX.md`.
@@ -211,8 +217,7 @@ pub fn load_repo() -> (Vec<Clause>, Vec<Citation>, Vec<String>) {
         clauses.extend(c);
         problems.extend(p);
     }
-    let mut files = Vec::new();
-    rs_files(&root.join("tests"), &mut files);
+    let files = files_with_ext(&root.join("tests"), "rs");
     let mut citations = Vec::new();
     for path in files {
         let rel = path.strip_prefix(&root).unwrap().display().to_string();
