@@ -231,6 +231,7 @@ mod libc_flags {
     pub const O_DIRECTORY: i32 = nix::libc::O_DIRECTORY;
     pub const O_NOFOLLOW: i32 = nix::libc::O_NOFOLLOW;
     pub const O_CLOEXEC: i32 = nix::libc::O_CLOEXEC;
+    pub const O_NONBLOCK: i32 = nix::libc::O_NONBLOCK;
 }
 
 /// `Some((uid, gid))` when the target is a regular file whose content, mode and owner are
@@ -241,27 +242,18 @@ fn same_as_wanted(
     want_uid: u32,
 ) -> Result<Option<(u32, u32)>, FileError> {
     let path = &target.path;
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io("inspect", path)(e)),
-    };
-    if meta.file_type().is_symlink() {
-        return Err(FileError::Symlink { path: path.clone() });
-    }
-    if !meta.is_file() {
-        return Ok(None);
-    }
+    // One open, never following a link (a link is ELOOP), never blocking on a FIFO: no window
+    // between a check and a use.
     let mut file = match OpenOptions::new()
         .read(true)
-        .custom_flags(libc_flags::O_NOFOLLOW)
+        .custom_flags(libc_flags::O_NOFOLLOW | libc_flags::O_NONBLOCK | libc_flags::O_CLOEXEC)
         .open(path)
     {
         Ok(f) => f,
-        // Replaced by a link since: refuse. Unreadable: rewrite.
         Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
             return Err(FileError::Symlink { path: path.clone() });
         }
+        // Missing or unreadable: (re)write it.
         Err(_) => return Ok(None),
     };
     let meta = file.metadata().map_err(io("stat", path))?;
@@ -330,5 +322,55 @@ impl Drop for TempGuard {
         if let Some(p) = self.0.take() {
             let _ = std::fs::remove_file(p);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(dir: &Path) -> Target {
+        Target {
+            path: dir.join("out.env"),
+            mode: 0o600,
+            parent_mode: 0o700,
+            uid: None,
+            gid: None,
+        }
+    }
+
+    /// FILE-006 under a race: a directory another writer created between the look and the
+    /// mkdir is skipped — neither reported as created nor given our mode.
+    #[test]
+    fn file_006_directory_created_meanwhile_is_left_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let existing = tmp.path().join("raced");
+        std::fs::create_dir(&existing).unwrap();
+        std::fs::set_permissions(&existing, Permissions::from_mode(0o751)).unwrap();
+        let fresh = existing.join("fresh");
+        let created = create_dirs(&[fresh.clone(), existing.clone()], &target(&fresh)).unwrap();
+        assert_eq!(created, vec![fresh.clone()]);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().mode() & 0o7777;
+        assert_eq!(mode(&existing), 0o751);
+        assert_eq!(mode(&fresh), 0o700);
+    }
+
+    /// A file where a directory was to be created is an error naming the mkdir, not a skip.
+    #[test]
+    fn file_017_file_created_meanwhile_is_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("plain");
+        std::fs::write(&file, "x").unwrap();
+        let err = create_dirs(std::slice::from_ref(&file), &target(&file)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FileError::Io {
+                    op: "create directory",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

@@ -763,3 +763,95 @@ async fn file_010_sec_011_fault_matrix() {
         }
     }
 }
+
+/// A bare file name and a relative path with missing parents are written from the current
+/// directory; the created parents get `--parent-mode`.
+#[tokio::test]
+async fn file_016_file_005_relative_output_paths() {
+    let inf = serving().await;
+    let wd = Workdir::new();
+    write(&inf.url(), Path::new("bare.env"))
+        .current_dir(wd.path())
+        .run()
+        .success()
+        .no_leak();
+    assert_eq!(mode_of(&wd.join("bare.env")), 0o600);
+    write(&inf.url(), Path::new("new/deeper/out.env"))
+        .current_dir(wd.path())
+        .args(["--parent-mode", "0750"])
+        .umask(0o077)
+        .run()
+        .success()
+        .no_leak();
+    assert_eq!(mode_of(&wd.join("new")), 0o750);
+    assert_eq!(mode_of(&wd.join("new/deeper")), 0o750);
+    assert_eq!(mode_of(&wd.join("new/deeper/out.env")), 0o600);
+}
+
+/// An output under a regular file is exit 6 naming the path that is not a directory, and
+/// nothing is created.
+#[tokio::test]
+async fn file_017_path_through_a_file_is_refused() {
+    let inf = serving().await;
+    let wd = Workdir::new();
+    let file = wd.join("plain");
+    std::fs::write(&file, "not a directory").unwrap();
+    let run = write(&inf.url(), &file.join("out.env")).run();
+    run.code(6)
+        .stderr_has(&format!("{} exists and is not a directory", file.display()))
+        .no_leak();
+    let run = write(&inf.url(), &file.join("sub/out.env")).run();
+    run.code(6)
+        .stderr_has(&format!("{}", file.join("sub").display()))
+        .no_leak();
+    assert_eq!(std::fs::read(&file).unwrap(), b"not a directory");
+    Workdir::assert_no_temp(wd.path());
+}
+
+/// With `--group` given, a file whose group already matches is `unchanged` (the group is part
+/// of what is compared).
+#[tokio::test]
+async fn file_012_unchanged_with_group() {
+    let inf = serving().await;
+    let wd = Workdir::new();
+    let out = wd.output();
+    let gid = nix::unistd::getegid().as_raw().to_string();
+    write(&inf.url(), &out)
+        .args(["--group", &gid])
+        .run()
+        .success()
+        .stdout_has("written:")
+        .no_leak();
+    let first = snapshot(&out);
+    write(&inf.url(), &out)
+        .args(["--group", &gid])
+        .run()
+        .success()
+        .stdout_has("unchanged:")
+        .no_leak();
+    assert_eq!(snapshot(&out), first);
+}
+
+/// `--group` alone is applied to the created parents too (the owner stays the process's).
+#[tokio::test]
+async fn file_007_group_alone_reaches_created_parents() {
+    if !is_root() {
+        skip(
+            "file_007_group_alone_reaches_created_parents",
+            "chgrp to another group needs root",
+        );
+        return;
+    }
+    let inf = serving().await;
+    let wd = Workdir::new();
+    let out = wd.join("grp/inner/out.env");
+    write(&inf.url(), &out)
+        .args(["--group", "4343", "--parent-mode", "0750"])
+        .run()
+        .success()
+        .no_leak();
+    for p in [wd.join("grp"), wd.join("grp/inner"), out.clone()] {
+        let m = std::fs::metadata(&p).unwrap();
+        assert_eq!((m.uid(), m.gid()), (0, 4343), "{}", p.display());
+    }
+}
