@@ -93,15 +93,21 @@ fn xml_escape(value: &str, apos: &str) -> String {
 }
 
 /// Removes every known secret, in every form of [`encodings`], from text.
+///
+/// Registering is cheap (a secret is only stored); the forms are built once, on the first
+/// redaction — usually never, since only error paths quote server words. A run that fetches
+/// ten thousand values does not pay for their encodings.
 #[derive(Default, Clone)]
 pub struct Redactor {
-    /// All forms of all secrets, longest first so that a longer form wins over its parts.
-    needles: Vec<String>,
+    secrets: Vec<String>,
+    /// All forms of all secrets, longest first so that a longer form wins over its parts;
+    /// built from `secrets` on first use, reset when a secret is added.
+    needles: std::sync::OnceLock<Vec<String>>,
 }
 
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Redactor({} forms)", self.needles.len())
+        write!(f, "Redactor({} secrets)", self.secrets.len())
     }
 }
 
@@ -120,16 +126,23 @@ impl Redactor {
         if secret.trim().is_empty() {
             return;
         }
-        self.needles.extend(encodings(secret));
-        self.needles
-            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        self.needles.dedup();
+        self.secrets.push(secret.to_owned());
+        self.needles = std::sync::OnceLock::new();
+    }
+
+    fn needles(&self) -> &[String] {
+        self.needles.get_or_init(|| {
+            let mut needles: Vec<String> = self.secrets.iter().flat_map(|s| encodings(s)).collect();
+            needles.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+            needles.dedup();
+            needles
+        })
     }
 
     /// `text` with every form of every registered secret replaced by [`REDACTED`].
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
-        for needle in &self.needles {
+        for needle in self.needles() {
             if out.contains(needle.as_str()) {
                 out = out.replace(needle.as_str(), REDACTED);
             }
