@@ -569,10 +569,13 @@ async fn read_capped(
     mut resp: reqwest::Response,
     cap: usize,
 ) -> Result<Option<Vec<u8>>, reqwest::Error> {
-    if resp.content_length().is_some_and(|n| n > cap as u64) {
+    let announced = resp.content_length();
+    if announced.is_some_and(|n| n > cap as u64) {
         return Ok(None);
     }
-    let mut body = Vec::new();
+    // One allocation of the announced size: growing by doubling would touch up to twice the
+    // body's memory for a large folder.
+    let mut body = Vec::with_capacity(announced.map_or(0, |n| n as usize));
     while let Some(chunk) = resp.chunk().await? {
         if body.len() + chunk.len() > cap {
             return Ok(None);
