@@ -150,7 +150,7 @@ pub fn apply(target: &Target, content: &[u8], dry_run: bool) -> Result<Outcome, 
     let created_dirs = create_dirs(&missing, target)?;
 
     let (tmp_path, file) = create_temp(&dir, &name)?;
-    let guard = TempGuard(Some(tmp_path.clone()));
+    let mut guard = TempGuard(Some(tmp_path.clone()));
     // Owner, then mode (a chown may clear mode bits), on the descriptor, before any byte.
     if target.uid.is_some() || target.gid.is_some() {
         std::os::unix::fs::fchown(&file, target.uid, target.gid).map_err(io("chown", &tmp_path))?;
@@ -162,8 +162,7 @@ pub fn apply(target: &Target, content: &[u8], dry_run: bool) -> Result<Outcome, 
     file.write_all(content).map_err(io("write", &tmp_path))?;
     file.sync_all().map_err(io("fsync", &tmp_path))?;
     drop(file);
-    std::fs::rename(&tmp_path, path).map_err(io("rename over", path))?;
-    guard.disarm();
+    guard.rename_over(path).map_err(io("rename over", path))?;
     File::open(&dir)
         .and_then(|d| d.sync_all())
         .map_err(io("fsync directory", &dir))?;
@@ -279,9 +278,13 @@ fn same_as_wanted(
 /// Creates a fresh dot-prefixed temporary file next to the target with `O_CREAT|O_EXCL`
 /// (never following a link), readable by its owner only until its mode is set.
 fn create_temp(dir: &Path, name: &std::ffi::OsStr) -> Result<(PathBuf, File), FileError> {
+    create_first_free(dir, temp_names(name).take(32))
+}
+
+/// Candidate temporary names: `.<name>.tmp-<pid>-<nanos>-<counter>`, a fresh one each call.
+fn temp_names(name: &std::ffi::OsStr) -> impl Iterator<Item = std::ffi::OsString> + '_ {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let mut last_err = None;
-    for _ in 0..32 {
+    std::iter::repeat_with(move || {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -290,6 +293,18 @@ fn create_temp(dir: &Path, name: &std::ffi::OsStr) -> Result<(PathBuf, File), Fi
         let mut tmp_name = std::ffi::OsString::from(".");
         tmp_name.push(name);
         tmp_name.push(format!(".tmp-{}-{nanos:08x}-{n}", std::process::id()));
+        tmp_name
+    })
+}
+
+/// Creates the first of `names` in `dir` that does not exist yet; a name taken by someone
+/// else is skipped, any other error ends the attempt.
+fn create_first_free(
+    dir: &Path,
+    names: impl Iterator<Item = std::ffi::OsString>,
+) -> Result<(PathBuf, File), FileError> {
+    let mut last_err = None;
+    for tmp_name in names {
         let tmp = dir.join(tmp_name);
         match OpenOptions::new()
             .write(true)
@@ -312,8 +327,14 @@ fn create_temp(dir: &Path, name: &std::ffi::OsStr) -> Result<(PathBuf, File), Fi
 struct TempGuard(Option<PathBuf>);
 
 impl TempGuard {
-    fn disarm(mut self) {
+    /// Renames the temporary file over `target`; on failure the guard stays armed, so the
+    /// temporary is removed when it drops.
+    fn rename_over(&mut self, target: &Path) -> std::io::Result<()> {
+        if let Some(tmp) = &self.0 {
+            std::fs::rename(tmp, target)?;
+        }
         self.0 = None;
+        Ok(())
     }
 }
 
@@ -371,6 +392,47 @@ mod tests {
                 }
             ),
             "{err}"
+        );
+    }
+
+    /// A temporary name someone else holds is skipped for the next one; when every candidate
+    /// is taken the error says so; any other error ends the attempt at once.
+    #[test]
+    fn file_008_taken_temporary_names_are_skipped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let names = |v: &[&str]| {
+            v.iter()
+                .map(|s| std::ffi::OsString::from(*s))
+                .collect::<Vec<_>>()
+                .into_iter()
+        };
+        std::fs::write(tmp.path().join(".a"), "someone else's").unwrap();
+        let (path, _) = create_first_free(tmp.path(), names(&[".a", ".b"])).unwrap();
+        assert_eq!(path, tmp.path().join(".b"));
+        assert_eq!(
+            std::fs::read(tmp.path().join(".a")).unwrap(),
+            b"someone else's"
+        );
+        let err = create_first_free(tmp.path(), names(&[".a", ".b"])).unwrap_err();
+        assert!(
+            matches!(&err, FileError::Io { err, .. } if err.kind() == ErrorKind::AlreadyExists),
+            "{err}"
+        );
+        let missing = tmp.path().join("missing");
+        let tried = std::cell::Cell::new(0);
+        let err = create_first_free(
+            &missing,
+            names(&[".c", ".d"]).inspect(|_| tried.set(tried.get() + 1)),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, FileError::Io { err, .. } if err.kind() == ErrorKind::NotFound),
+            "{err}"
+        );
+        assert_eq!(
+            tried.get(),
+            1,
+            "an error other than a taken name is not retried"
         );
     }
 }
