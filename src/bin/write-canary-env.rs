@@ -190,8 +190,7 @@ fn main() -> ExitCode {
         timeout: args.timeout,
         ca_cert: args.ca_cert,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
