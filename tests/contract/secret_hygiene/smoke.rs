@@ -80,13 +80,7 @@ fn echo(req: &Request, status: u16, how: Echo) -> ResponseTemplate {
 #[tokio::test]
 async fn sec_030_key_from_default_variable() {
     let chat = Chat::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .and(header("authorization", format!("Bearer {KEY}").as_str()))
-        .respond_with(reply(200, "openai/chat-ok.json"))
-        .expect(1)
-        .mount(&chat.server)
-        .await;
+    expect_key_once(&chat).await;
     let run = Cli::smoke()
         .arg("--base-url")
         .arg(chat.base_url())
@@ -103,13 +97,7 @@ async fn sec_030_key_from_default_variable() {
 #[tokio::test]
 async fn sec_031_api_key_env_names_the_variable() {
     let chat = Chat::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .and(header("authorization", format!("Bearer {KEY}").as_str()))
-        .respond_with(reply(200, "openai/chat-ok.json"))
-        .expect(1)
-        .mount(&chat.server)
-        .await;
+    expect_key_once(&chat).await;
     let base = || {
         Cli::smoke()
             .arg("--base-url")
@@ -155,13 +143,7 @@ async fn sec_031_api_key_env_names_the_variable() {
 #[tokio::test]
 async fn sec_032_api_key_file_refuses_other_readable() {
     let chat = Chat::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .and(header("authorization", format!("Bearer {KEY}").as_str()))
-        .respond_with(reply(200, "openai/chat-ok.json"))
-        .expect(1)
-        .mount(&chat.server)
-        .await;
+    expect_key_once(&chat).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ollama.key");
     std::fs::write(&file, format!("{KEY}\n")).unwrap();
@@ -467,4 +449,15 @@ async fn sec_040_plain_http_only_to_loopback() {
         .code(0)
         .no_leak();
     chat.verify().await;
+}
+
+/// One chat request, carrying exactly `Authorization: Bearer KEY`, answered with a chat reply.
+async fn expect_key_once(chat: &Chat) {
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .and(header("authorization", format!("Bearer {KEY}").as_str()))
+        .respond_with(reply(200, "openai/chat-ok.json"))
+        .expect(1)
+        .mount(&chat.server)
+        .await;
 }
