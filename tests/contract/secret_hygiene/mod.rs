@@ -73,6 +73,19 @@ fn sec_001_leak_detector_catches_every_form() {
     }
 }
 
+/// A value whose JSON escape differs from every other form (a tab, a backslash) is caught in
+/// a JSON document, also in the middle of a longer string.
+#[test]
+fn sec_001_leak_detector_catches_json_escapes_of_control_characters() {
+    let secret = "synthetic-tab\there\\back-0001";
+    let json = serde_json::json!({ "v": format!("Bearer {secret} and more") }).to_string();
+    assert!(json.contains("\\t"), "{json}");
+    assert!(
+        caught(&json, secret),
+        "the JSON form was not caught: {json}"
+    );
+}
+
 /// Each non-empty line of a multi-line value is caught on its own.
 #[test]
 fn sec_001_leak_detector_catches_each_line_of_multiline_value() {
