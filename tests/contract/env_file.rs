@@ -856,3 +856,25 @@ async fn file_007_group_alone_reaches_created_parents() {
         assert_eq!((m.uid(), m.gid()), (0, 4343), "{}", p.display());
     }
 }
+
+/// A FIFO at the target is never opened for reading in a way that blocks: the run finishes
+/// and replaces it with the file, with the exact mode.
+#[tokio::test]
+async fn file_009_fifo_target_does_not_hang() {
+    let inf = serving().await;
+    let wd = Workdir::new();
+    let out = wd.output();
+    nix::unistd::mkfifo(&out, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    write(&inf.url(), &out)
+        .run()
+        .success()
+        .stdout_has("written:")
+        .no_leak();
+    let meta = std::fs::symlink_metadata(&out).unwrap();
+    assert!(
+        meta.file_type().is_file(),
+        "the FIFO was replaced by the file"
+    );
+    assert_eq!(mode_of(&out), 0o600);
+    Workdir::assert_no_temp(wd.path());
+}

@@ -11,6 +11,9 @@ use std::process::Command;
 
 use super::leak;
 
+/// The longest any one run of a binary may take before it is killed (a hang is a failure).
+pub const RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A command line to run, built fluently; nothing happens until [`Cli::run`].
 #[must_use = "a Cli does nothing until .run()"]
 #[derive(Clone)]
@@ -141,8 +144,12 @@ impl Cli {
                 });
             }
         }
+        cmd.stdin(std::process::Stdio::null());
+        // A watchdog: a binary that hangs (a blocking open, a lost timeout) fails its test
+        // instead of stalling the suite.
+        let mut cmd = assert_cmd::Command::from_std(cmd);
+        cmd.timeout(RUN_TIMEOUT);
         let output = cmd
-            .stdin(std::process::Stdio::null())
             .output()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.describe()));
         Run {
