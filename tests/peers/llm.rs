@@ -51,6 +51,31 @@ fn is_chat_post(seen: &crate::proxy::Seen) -> bool {
 }
 
 /// The smoke against `base_url`, with the key (if any) in `OLLAMA_CLOUD_API_KEY`.
+/// Every check failed with `reason`, and the server saw exactly one chat request per check,
+/// each answered `status` — so the JSON check did not fall back.
+fn every_check_failed_once(run: &Run, proxy: &CountingProxy, reason: &str, status: u16) {
+    let report = lines(run);
+    for check in CHECKS {
+        let line = &report[check];
+        assert!(!line.pass, "{}", run.report());
+        assert_eq!(
+            line.tokens.get("reason").map(String::as_str),
+            Some(reason),
+            "{check}: {}",
+            run.report()
+        );
+    }
+    let seen = proxy.seen();
+    assert_eq!(seen.len(), 3, "one request per check: {seen:#?}");
+    assert!(seen.iter().all(|s| s.status == status), "{seen:#?}");
+    assert!(seen.iter().all(is_chat_post), "{seen:#?}");
+    assert_eq!(
+        seen.iter().filter(|s| s.check() == "json_response").count(),
+        1,
+        "the JSON check fell back: {seen:#?}"
+    );
+}
+
 fn smoke(base_url: &str, key: Option<&str>) -> Cli {
     smoke_with(base_url, key, 512)
 }
@@ -154,26 +179,7 @@ fn peer_004_peer_005_wrong_key_is_auth_without_fallback() {
     let proxy = CountingProxy::start(&p.llm_tools_url);
     let run = smoke(&proxy.url(&p.llm_tools_url), Some(wrong)).run();
     run.code(3).no_leak().no_leak_of(&[&p.llm_key]);
-    let report = lines(&run);
-    for check in CHECKS {
-        let line = &report[check];
-        assert!(!line.pass, "{}", run.report());
-        assert_eq!(
-            line.tokens.get("reason").map(String::as_str),
-            Some("auth"),
-            "{check}: {}",
-            run.report()
-        );
-    }
-    let seen = proxy.seen();
-    assert_eq!(seen.len(), 3, "one request per check: {seen:#?}");
-    assert!(seen.iter().all(|s| s.status == 401), "{seen:#?}");
-    assert!(seen.iter().all(is_chat_post), "{seen:#?}");
-    let json: Vec<_> = seen
-        .iter()
-        .filter(|s| s.check() == "json_response")
-        .collect();
-    assert_eq!(json.len(), 1, "the JSON check fell back: {seen:#?}");
+    every_check_failed_once(&run, &proxy, "auth", 401);
 }
 
 /// Router mode (`--models-dir`): an unknown model answers 400 `model ... not found`; the smoke
@@ -188,26 +194,7 @@ fn peer_006_peer_007_router_unknown_model_is_not_found_without_fallback() {
         .args(["--model", "no-such-model-synthetic", "--timeout", "60"])
         .run();
     run.code(4);
-    let report = lines(&run);
-    for check in CHECKS {
-        let line = &report[check];
-        assert!(!line.pass, "{}", run.report());
-        assert_eq!(
-            line.tokens.get("reason").map(String::as_str),
-            Some("not_found"),
-            "{check}: {}",
-            run.report()
-        );
-    }
-    let seen = proxy.seen();
-    assert_eq!(seen.len(), 3, "one request per check: {seen:#?}");
-    assert!(seen.iter().all(|s| s.status == 400), "{seen:#?}");
-    assert!(seen.iter().all(is_chat_post), "{seen:#?}");
-    assert_eq!(
-        seen.iter().filter(|s| s.check() == "json_response").count(),
-        1,
-        "the JSON check fell back: {seen:#?}"
-    );
+    every_check_failed_once(&run, &proxy, "not_found", 400);
 }
 
 /// `--repeat 5` reports `passes=k/5` on every line; a line passes exactly when k is 5, and the
