@@ -130,11 +130,6 @@ fn read_ca(path: &Path) -> Result<reqwest::Certificate, SetupError> {
     })
 }
 
-/// Whether a transport error is a timeout (as opposed to a refused or broken connection).
-pub fn is_timeout(err: &reqwest::Error) -> bool {
-    err.is_timeout()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

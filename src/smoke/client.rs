@@ -205,7 +205,7 @@ async fn read(mut response: reqwest::Response) -> Reply {
 }
 
 fn transport(err: &reqwest::Error) -> Reply {
-    if crate::http::is_timeout(err) {
+    if err.is_timeout() {
         return Reply::Timeout;
     }
     // The innermost cause names what went wrong ("Connection refused", a TLS alert) without the
