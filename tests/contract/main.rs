@@ -25,3 +25,5 @@ mod json_fallback;
 mod smoke_report;
 // contracts/docs.md
 mod docs;
+// the operator's screen of every exit code (contracts/suite.md SUITE-010)
+mod screens;

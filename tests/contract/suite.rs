@@ -235,3 +235,43 @@ fn suite_009_contract_readme_lists_every_contract() {
         "contracts/README.md's table and contracts/*.md differ"
     );
 }
+
+/// The exit codes a binary names in `tests/contract/screens.rs` test names
+/// (`…_<binary>_exit_<code>_…`) whose body compares the whole screen.
+fn screened_codes(source: &str, binary: &str) -> std::collections::BTreeSet<u8> {
+    let marker = format!("_{binary}_exit_");
+    let mut codes = std::collections::BTreeSet::new();
+    for chunk in source.split("fn ").skip(1) {
+        let name = chunk.split('(').next().unwrap_or_default();
+        let Some((_, rest)) = name.split_once(&marker) else {
+            continue;
+        };
+        let body = chunk.split("\n}\n").next().unwrap_or_default();
+        if !body.contains("assert_screen(") {
+            continue;
+        }
+        if let Some(code) = rest.split('_').next().and_then(|c| c.parse().ok()) {
+            codes.insert(code);
+        }
+    }
+    codes
+}
+
+/// Every exit code each binary can end with has a whole-screen test in `screens.rs`.
+#[test]
+fn suite_010_every_exit_code_has_a_whole_screen_test() {
+    let source = std::fs::read_to_string(trace::root().join("tests/contract/screens.rs")).unwrap();
+    assert_eq!(
+        screened_codes(&source, "canary"),
+        [0, 2, 3, 4, 5, 6, 7].into(),
+        "write-canary-env exit codes without a whole-screen test in tests/contract/screens.rs"
+    );
+    assert_eq!(
+        screened_codes(&source, "smoke"),
+        [0, 1, 2, 3, 4, 5].into(),
+        "ollama-compat-smoke exit codes without a whole-screen test in tests/contract/screens.rs"
+    );
+    // The checker itself: a name without a comparison does not count.
+    let fake = "async fn fake_canary_exit_6_y() {\n    run.code(6);\n}\n";
+    assert!(screened_codes(fake, "canary").is_empty());
+}

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod fixtures;
 pub mod infisical;
 pub mod leak;
+pub mod screen;
 pub mod trace;
 
 pub use cli::Cli;

@@ -1,0 +1,64 @@
+//! The operator's screen of one run, compared whole.
+//!
+//! A test states the exit code, stdout and stderr a person on a deploy runner reads, as one
+//! text in which only the parts that change from run to run are placeholders:
+//!
+//! | placeholder | stands for |
+//! |---|---|
+//! | `[TMP]` | the test's temporary directory |
+//! | `[PORT]` | a stand-in's loopback port |
+//! | `[MS]` | a latency in milliseconds |
+//! | `[UID]`, `[GID]` | the owner and group numbers in a write report |
+//!
+//! Everything else must match to the byte ([snapbox] compares; `[..]` is not used). A changed
+//! message is then a reviewed diff of the test; `SNAPSHOTS=overwrite cargo test` rewrites the
+//! expected texts in place for review.
+
+use std::path::Path;
+
+use snapbox::{Assert, IntoData, Redactions};
+
+use super::cli::Run;
+
+/// The screen as one text: the exit code, then stdout and stderr under their own headings.
+pub fn text(run: &Run) -> String {
+    format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        run.code
+            .map_or("killed by a signal".to_owned(), |c| c.to_string()),
+        run.stdout,
+        run.stderr
+    )
+}
+
+fn redactions(tmp: Option<&Path>) -> Redactions {
+    let mut r = Redactions::new();
+    if let Some(tmp) = tmp {
+        r.insert("[TMP]", tmp.display().to_string())
+            .expect("placeholder");
+    }
+    let re = |s: &str| regex::Regex::new(s).expect("redaction pattern");
+    r.insert("[PORT]", re(r"127\.0\.0\.1:(?<redacted>\d+)"))
+        .expect("placeholder");
+    r.insert(
+        "[MS]",
+        re(r"(?:latency_ms=|ttft_ms=|_ms\x22:)(?<redacted>\d+)"),
+    )
+    .expect("placeholder");
+    r.insert("[UID]", re(r"owner (?<redacted>\d+):"))
+        .expect("placeholder");
+    r.insert("[GID]", re(r"owner [^:\s]+:(?<redacted>\d+|-)\)"))
+        .expect("placeholder");
+    r
+}
+
+/// Fails unless the run's whole screen is `expected` (placeholders as in the module doc), and
+/// unless no registered secret appears in it, in any encoding.
+#[track_caller]
+pub fn assert_screen(run: &Run, tmp: Option<&Path>, expected: impl IntoData) {
+    run.no_leak();
+    Assert::new()
+        .action_env("SNAPSHOTS")
+        .redact_with(redactions(tmp))
+        .eq(text(run), expected);
+}
