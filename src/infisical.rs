@@ -1,18 +1,19 @@
 //! The Infisical client: Token Auth and Universal Auth, the raw list call
-//! (`GET /api/v3/secrets/raw`), the answer model, the imports merge and hidden values, with the
-//! retry policy and the answer size cap. Facts from `../shared/reference/infisical-api.md`.
+//! (`GET /api/v3/secrets/raw`), the answer model, the imports merge and hidden values, and the
+//! road's [`RULES`] for [`http::Client::send`] (retries, the answer size cap). Turns each
+//! [`Outcome`] into its [`FetchError`] with the real server's meaning. Facts from
+//! `../shared/reference/infisical-api.md`.
 //!
-//! Knows nothing of files or dotenv syntax. Errors carry server bodies *unredacted* and have no
+//! Knows nothing of files or dotenv syntax, nor of reqwest. Errors carry server bodies *unredacted* and have no
 //! `Display`: the only way to print one is [`FetchError::describe`], which takes the redactor.
 
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::exit::Exit;
-use crate::http::Url;
+use crate::http::{self, Bearer, BodyRules, Cap, Exchange, Outcome, Request, Retry, Stage, Url};
 use crate::secret::Redactor;
 
 /// The largest answer read; a longer one is refused (exit 7).
@@ -28,7 +29,24 @@ pub const BODY_QUOTE_CAP: usize = 200;
 /// How much of an error body is kept for quoting.
 const ERROR_BODY_KEEP: usize = 64 * 1024;
 
-/// Whether `token` can travel in `Authorization: Bearer <token>` (visible ASCII, no space).
+/// The Infisical road's rules: transient failures (timeouts, refused connections, 429, 502,
+/// 503, 504) are tried [`MAX_ATTEMPTS`] times in all; a 2xx answer over [`MAX_ANSWER_BYTES`]
+/// is refused; an error body is kept for quoting when it fits in 64 KiB and arrives whole.
+pub const RULES: http::Rules = http::Rules {
+    retry: Retry::Transient {
+        attempts: MAX_ATTEMPTS,
+        backoff: BACKOFF_BASE,
+        retry_after_cap: RETRY_AFTER_CAP,
+    },
+    body: BodyRules {
+        answer: Cap::Refuse(MAX_ANSWER_BYTES),
+        error: Cap::Refuse(ERROR_BODY_KEEP),
+        error_best_effort: true,
+    },
+};
+
+/// Whether a Token Auth token is fit to send (visible ASCII, no space): stricter than what a
+/// header can carry ([`Bearer::new`]), and checked before any request.
 pub fn header_safe(token: &str) -> bool {
     !token.is_empty() && token.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
@@ -173,7 +191,7 @@ impl FetchError {
     /// `redactor` (every credential and fetched value, in every encoding) then capped.
     pub fn describe(&self, redactor: &Redactor) -> String {
         let said = |body: &str| {
-            let words = server_words(body);
+            let words = error_words(body);
             if words.is_empty() {
                 String::new()
             } else {
@@ -245,9 +263,9 @@ impl FetchError {
     }
 }
 
-/// The words worth quoting from an error body: `error: message` of Infisical's error shape,
-/// else the whole body.
-fn server_words(body: &str) -> String {
+/// The words worth quoting from an Infisical error body: `error: message` of its error shape
+/// (`{"statusCode", "message", "error"}`), else the whole body trimmed.
+fn error_words(body: &str) -> String {
     #[derive(Deserialize)]
     struct ErrorBody {
         message: Option<serde_json::Value>,
@@ -268,26 +286,20 @@ fn server_words(body: &str) -> String {
     }
 }
 
-/// How long to wait before attempt `attempt + 1` after attempt `attempt` (1-based) failed:
-/// the server's `Retry-After` in seconds when given (capped at [`RETRY_AFTER_CAP`]), else
+/// How long [`RULES`] waits before attempt `attempt + 1` after attempt `attempt` (1-based)
+/// failed, given the raw `Retry-After` header: its seconds capped at [`RETRY_AFTER_CAP`], else
 /// [`BACKOFF_BASE`] doubled per attempt.
 pub fn retry_delay(attempt: u32, retry_after: Option<&str>) -> Duration {
-    if let Some(secs) = retry_after.and_then(|v| v.trim().parse::<u64>().ok()) {
-        return Duration::from_secs(secs).min(RETRY_AFTER_CAP);
-    }
-    BACKOFF_BASE * 2u32.saturating_pow(attempt.saturating_sub(1))
-}
-
-/// Statuses worth another attempt.
-pub fn is_retryable(status: u16) -> bool {
-    matches!(status, 429 | 502 | 503 | 504)
+    RULES
+        .retry
+        .delay(attempt, retry_after.and_then(http::parse_retry_after))
 }
 
 /// The Infisical client for one run.
+#[derive(Debug)]
 pub struct Client {
-    http: reqwest::Client,
+    http: http::Client,
     base: Url,
-    timeout: Duration,
 }
 
 /// The raw JSON shapes.
@@ -353,19 +365,83 @@ fn convert(raw: wire::RawSecret, fallback_origin: &str) -> Secret {
     }
 }
 
-/// A successful answer's status and body.
-struct Answer {
-    body: Vec<u8>,
+/// What `exchange` on `route` means: the body of a 2xx answer, or the failure with the real
+/// server's meaning — 401/403 refused (exit 3, never retried), 404 not found (exit 4), a
+/// transient failure after the last attempt or another 5xx unavailable (exit 5), a redirect
+/// or another status a rejected request (exit 2), an oversized answer invalid data (exit 7).
+/// `timeout` is the client's, for the message.
+fn answer_of(
+    route: &'static str,
+    exchange: Exchange,
+    timeout: Duration,
+) -> Result<Vec<u8>, FetchError> {
+    let Exchange { outcome, attempts } = exchange;
+    let unavailable = |reason: String, body: String| FetchError::Unavailable {
+        route,
+        reason,
+        attempts,
+        body,
+    };
+    Err(match outcome {
+        Outcome::Ok { body, .. } => return Ok(body),
+        Outcome::TooLarge => FetchError::TooLarge { route },
+        Outcome::Redirect { code, body } => FetchError::Rejected {
+            route,
+            status: code,
+            body,
+        },
+        Outcome::Status {
+            code: status @ (401 | 403),
+            body,
+            ..
+        } => FetchError::Refused {
+            route,
+            status,
+            body,
+        },
+        Outcome::Status {
+            code: status @ 404,
+            body,
+            ..
+        } => FetchError::NotFound {
+            route,
+            status,
+            body,
+        },
+        Outcome::Status { code, body, .. } if http::TRANSIENT_STATUSES.contains(&code) => {
+            unavailable(format!("status {code}"), body)
+        }
+        Outcome::Status { code, body, .. } if code >= 500 => {
+            unavailable(format!("status {code} (not retried)"), body)
+        }
+        Outcome::Status { code, body, .. } => FetchError::Rejected {
+            route,
+            status: code,
+            body,
+        },
+        Outcome::Timeout => unavailable(format!("timed out after {timeout:?}"), String::new()),
+        Outcome::Unreachable { why } => unavailable(
+            match why.stage {
+                Stage::Connect => "connection failed (refused or unreachable)",
+                Stage::Body => "the connection broke while reading the answer",
+                Stage::Other => "transport error",
+            }
+            .to_owned(),
+            String::new(),
+        ),
+    })
 }
 
 impl Client {
     /// A client for the API at `base` (see [`api_base`]), using `http` for every request.
-    pub fn new(http: reqwest::Client, base: Url, timeout: Duration) -> Self {
-        Client {
-            http,
-            base,
-            timeout,
-        }
+    pub fn new(http: http::Client, base: Url) -> Self {
+        Client { http, base }
+    }
+
+    /// Sends `request` on `route` under [`RULES`] and reads what came back.
+    async fn call(&self, route: &'static str, request: Request<'_>) -> Result<Vec<u8>, FetchError> {
+        let exchange = self.http.send(&request, &RULES).await;
+        answer_of(route, exchange, self.http.timeout())
     }
 
     fn url(&self, route: &str) -> Url {
@@ -392,16 +468,9 @@ impl Client {
                     .to_string(),
                 );
                 let url = self.url(UA_LOGIN);
-                let answer = self
-                    .send(UA_LOGIN, || {
-                        self.http
-                            .post(url.clone())
-                            .header("content-type", "application/json")
-                            .body(body.expose_secret().to_owned())
-                    })
-                    .await?;
+                let answer = self.call(UA_LOGIN, Request::post_json(&url, &body)).await?;
                 let login: wire::LoginAnswer =
-                    serde_json::from_slice(&answer.body).map_err(|e| FetchError::Malformed {
+                    serde_json::from_slice(&answer).map_err(|e| FetchError::Malformed {
                         route: UA_LOGIN,
                         reason: json_reason(&e),
                     })?;
@@ -434,21 +503,17 @@ impl Client {
             .append_pair("expandSecretReferences", "true")
             .append_pair("recursive", bool_str(query.recursive))
             .append_pair("include_imports", bool_str(query.include_imports));
-        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-            .map_err(|_| FetchError::Malformed {
-                route: UA_LOGIN,
-                reason: "the access token holds characters an HTTP header cannot carry".into(),
-            })?;
-        bearer.set_sensitive(true);
+        // The error names the route the header was for (INF-028): a Universal Auth token
+        // holding a newline is only found unfit here, on the list route.
+        let bearer = Bearer::new(token).map_err(|_| FetchError::Malformed {
+            route: SECRETS_RAW,
+            reason: "the access token holds characters an HTTP header cannot carry".into(),
+        })?;
         let answer = self
-            .send(SECRETS_RAW, || {
-                self.http
-                    .get(url.clone())
-                    .header(AUTHORIZATION, bearer.clone())
-            })
+            .call(SECRETS_RAW, Request::get(&url).bearer(&bearer))
             .await?;
         let list: wire::ListAnswer =
-            serde_json::from_slice(&answer.body).map_err(|e| FetchError::Malformed {
+            serde_json::from_slice(&answer).map_err(|e| FetchError::Malformed {
                 route: SECRETS_RAW,
                 reason: json_reason(&e),
             })?;
@@ -470,119 +535,6 @@ impl Client {
                 .collect(),
         })
     }
-
-    /// Sends a request with the retry policy and reads a 2xx body within the size cap.
-    async fn send(
-        &self,
-        route: &'static str,
-        build: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<Answer, FetchError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let last = attempt >= MAX_ATTEMPTS;
-            let (reason, wait_hint, body) = match build().send().await {
-                Err(e) => (self.transport_reason(&e), None, String::new()),
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let retry_after = resp
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned);
-                    if (200..300).contains(&status) {
-                        match read_capped(resp, MAX_ANSWER_BYTES).await {
-                            Ok(Some(body)) => return Ok(Answer { body }),
-                            Ok(None) => return Err(FetchError::TooLarge { route }),
-                            Err(e) => (self.transport_reason(&e), None, String::new()),
-                        }
-                    } else {
-                        let body = read_capped(resp, ERROR_BODY_KEEP)
-                            .await
-                            .ok()
-                            .flatten()
-                            .map(|b| String::from_utf8_lossy(&b).into_owned())
-                            .unwrap_or_default();
-                        match status {
-                            401 | 403 => {
-                                return Err(FetchError::Refused {
-                                    route,
-                                    status,
-                                    body,
-                                });
-                            }
-                            404 => {
-                                return Err(FetchError::NotFound {
-                                    route,
-                                    status,
-                                    body,
-                                });
-                            }
-                            s if is_retryable(s) => (format!("status {s}"), retry_after, body),
-                            s if s >= 500 => {
-                                return Err(FetchError::Unavailable {
-                                    route,
-                                    reason: format!("status {s} (not retried)"),
-                                    attempts: attempt,
-                                    body,
-                                });
-                            }
-                            s => {
-                                return Err(FetchError::Rejected {
-                                    route,
-                                    status: s,
-                                    body,
-                                });
-                            }
-                        }
-                    }
-                }
-            };
-            if last {
-                return Err(FetchError::Unavailable {
-                    route,
-                    reason,
-                    attempts: attempt,
-                    body,
-                });
-            }
-            tokio::time::sleep(retry_delay(attempt, wait_hint.as_deref())).await;
-        }
-    }
-
-    fn transport_reason(&self, e: &reqwest::Error) -> String {
-        if e.is_timeout() {
-            format!("timed out after {:?}", self.timeout)
-        } else if e.is_connect() {
-            "connection failed (refused or unreachable)".into()
-        } else if e.is_body() || e.is_decode() {
-            "the connection broke while reading the answer".into()
-        } else {
-            "transport error".into()
-        }
-    }
-}
-
-/// Reads the body, `None` when it is longer than `cap` bytes (checked against
-/// `Content-Length` first, then while reading).
-async fn read_capped(
-    mut resp: reqwest::Response,
-    cap: usize,
-) -> Result<Option<Vec<u8>>, reqwest::Error> {
-    let announced = resp.content_length();
-    if announced.is_some_and(|n| n > cap as u64) {
-        return Ok(None);
-    }
-    // One allocation of the announced size: growing by doubling would touch up to twice the
-    // body's memory for a large folder.
-    let mut body = Vec::with_capacity(announced.map_or(0, |n| n as usize));
-    while let Some(chunk) = resp.chunk().await? {
-        if body.len() + chunk.len() > cap {
-            return Ok(None);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Some(body))
 }
 
 #[cfg(test)]
@@ -605,11 +557,11 @@ mod tests {
     #[test]
     fn words() {
         assert_eq!(
-            server_words(
+            error_words(
                 r#"{"statusCode":401,"message":"Token missing","error":"UnauthorizedError"}"#
             ),
             "UnauthorizedError: Token missing"
         );
-        assert_eq!(server_words(" plain "), "plain");
+        assert_eq!(error_words(" plain "), "plain");
     }
 }

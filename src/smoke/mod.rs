@@ -1,8 +1,8 @@
 //! `ollama-compat-smoke`: probe what an OpenAI-compatible chat endpoint really supports.
 //!
-//! The road: settings → [`Config::prepare`] (key, URL, client) → [`run`] (the checks,
-//! concurrently, each `--repeat` times) → [`report::Report`] (text, json, junit; every byte
-//! redacted). Contracts: `contracts/json-fallback.md`, `contracts/smoke-report.md` and the
+//! The road: [`Settings`] → [`Config::try_from`] (key, URL) → [`run`] (the client, then the
+//! checks, concurrently, each `--repeat` times) → [`report::Report`] (text, json, junit; every
+//! byte redacted). Contracts: `contracts/json-fallback.md`, `contracts/smoke-report.md` and the
 //! smoke's part of `contracts/secret-hygiene.md`.
 
 pub mod checks;
@@ -12,13 +12,13 @@ pub mod report;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
-use reqwest::header::HeaderValue;
-
+use crate::dotenv;
 use crate::exit::Exit;
-use crate::http::{self, ClientOptions, SetupError, UrlVerdict};
-use crate::secret::{CredentialError, ExposeSecret, Redactor, SecretString};
+use crate::http::{self, Bearer, ClientOptions, Seconds, SetupError, Url, UrlVerdict};
+use crate::secret::{CredentialError, Redactor, SecretString};
 
 pub use report::Report;
 
@@ -31,14 +31,38 @@ pub const DEFAULT_MODEL: &str = "gemma4:31b-cloud";
 pub const DEFAULT_KEY_ENV: &str = "OLLAMA_CLOUD_API_KEY";
 /// The default `--max-tokens`: room for a thinking model's reasoning and a short answer.
 pub const DEFAULT_MAX_TOKENS: u32 = 1024;
-/// The default `--timeout`, in seconds.
-pub const DEFAULT_TIMEOUT_SECS: f64 = 60.0;
-/// The largest `--timeout` accepted, in seconds.
-pub const MAX_TIMEOUT_SECS: f64 = 3600.0;
+/// The default `--timeout`.
+pub const DEFAULT_TIMEOUT: Seconds = Seconds::from_secs(60);
+/// The largest `--timeout` accepted.
+pub const MAX_TIMEOUT: Seconds = Seconds::from_secs(3600);
+/// The largest `--repeat` accepted.
+pub const MAX_REPEAT: u32 = 1000;
+
+/// Implements `Display` and `FromStr` by the names of `$ty::ALL` (`as_str`), so the binary can
+/// offer exactly these values on the command line.
+macro_rules! named {
+    ($ty:ident) => {
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, String> {
+                $ty::ALL
+                    .into_iter()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| format!("unknown value {s:?}"))
+            }
+        }
+    };
+}
 
 /// One check, in report order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
-#[value(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Check {
     ChatCompletion,
     JsonResponse,
@@ -46,8 +70,10 @@ pub enum Check {
 }
 
 impl Check {
+    /// Every check, in report order.
     pub const ALL: [Check; 3] = [Check::ChatCompletion, Check::JsonResponse, Check::ToolCall];
 
+    /// The name on the command line and in reports.
     pub const fn as_str(self) -> &'static str {
         match self {
             Check::ChatCompletion => "chat_completion",
@@ -57,9 +83,10 @@ impl Check {
     }
 }
 
+named!(Check);
+
 /// `--json-mode`: the whole ladder (`auto`) or one pinned step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-#[value(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JsonMode {
     Auto,
     JsonSchema,
@@ -68,6 +95,15 @@ pub enum JsonMode {
 }
 
 impl JsonMode {
+    /// Every mode, as `--json-mode` lists them.
+    pub const ALL: [JsonMode; 4] = [
+        JsonMode::Auto,
+        JsonMode::JsonSchema,
+        JsonMode::JsonObject,
+        JsonMode::PlainPrompt,
+    ];
+
+    /// The name on the command line and in reports.
     pub const fn as_str(self) -> &'static str {
         match self {
             JsonMode::Auto => "auto",
@@ -78,6 +114,8 @@ impl JsonMode {
     }
 }
 
+named!(JsonMode);
+
 /// One step of the JSON ladder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JsonStep {
@@ -87,6 +125,7 @@ pub enum JsonStep {
 }
 
 impl JsonStep {
+    /// The name in reports.
     pub const fn as_str(self) -> &'static str {
         match self {
             JsonStep::JsonSchema => "json_schema",
@@ -97,13 +136,28 @@ impl JsonStep {
 }
 
 /// `--format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-#[value(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Text,
     Json,
     Junit,
 }
+
+impl Format {
+    /// Every format, as `--format` lists them.
+    pub const ALL: [Format; 3] = [Format::Text, Format::Json, Format::Junit];
+
+    /// The name on the command line.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Json => "json",
+            Format::Junit => "junit",
+        }
+    }
+}
+
+named!(Format);
 
 /// Where the key comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,17 +189,19 @@ pub struct Settings {
 /// flags, variables and paths, never a value.
 #[derive(Debug)]
 pub enum SmokeError {
+    /// The key could not be read, or its file is unsafe.
     Credential(CredentialError),
     /// `--api-key-env` got something that is not a variable name.
     KeyVarName,
     /// `--api-key-env VAR` names a variable that is not set.
     KeyVarUnset,
     /// The key holds characters an HTTP header cannot carry.
-    KeyNotHeaderSafe {
-        source: String,
-    },
+    KeyNotHeaderSafe { source: String },
+    /// The URL or the HTTP client could not be set up.
     Setup(SetupError),
+    /// `--model` is empty.
     EmptyModel,
+    /// The async runtime could not start (the binary builds it).
     Runtime(String),
 }
 
@@ -182,24 +238,20 @@ impl SmokeError {
     }
 }
 
-/// A ready-to-run smoke: the settings, the client, the redactor that knows the key.
+/// A checked smoke: the settings, the chat URL, the Bearer header, the redactor that knows
+/// the key. Nothing is sent yet.
 #[derive(Debug)]
 pub struct Config {
     pub settings: Settings,
-    pub client: client::ChatClient,
+    /// `<base-url>/chat/completions`.
+    pub url: Url,
+    /// The `Authorization` header, when a key was found.
+    pub auth: Option<Bearer>,
     pub redactor: Redactor,
     /// Whether a key is sent (`auth=bearer`) or not (`auth=none`).
     pub has_key: bool,
-    /// A warning to print before running (plain http allowed to a non-loopback host).
-    pub warning: Option<String>,
-}
-
-fn is_var_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    /// Warnings to print before running (plain http allowed to a non-loopback host).
+    pub warnings: Vec<String>,
 }
 
 fn read_key(source: &KeySource) -> Result<Option<(SecretString, String)>, SmokeError> {
@@ -208,7 +260,7 @@ fn read_key(source: &KeySource) -> Result<Option<(SecretString, String)>, SmokeE
             .map_err(SmokeError::Credential)?
             .map(|k| (k, format!("${DEFAULT_KEY_ENV}")))),
         KeySource::Env(var) => {
-            if !is_var_name(var) {
+            if !dotenv::valid_key(var) {
                 return Err(SmokeError::KeyVarName);
             }
             match crate::secret::credential_from_env(var).map_err(SmokeError::Credential)? {
@@ -223,21 +275,20 @@ fn read_key(source: &KeySource) -> Result<Option<(SecretString, String)>, SmokeE
     }
 }
 
-impl Config {
-    /// Reads the key, checks the URL (plain http only to loopback unless allowed), builds the
-    /// client. Nothing is sent yet.
-    pub fn prepare(settings: Settings) -> Result<Config, SmokeError> {
+impl TryFrom<Settings> for Config {
+    type Error = SmokeError;
+
+    /// Reads the key and builds its header, checks the model and the URL (plain http only to
+    /// loopback unless allowed). Nothing is sent yet.
+    fn try_from(settings: Settings) -> Result<Config, SmokeError> {
         let mut redactor = Redactor::new();
         let key = read_key(&settings.key)?;
         let auth = match &key {
             Some((key, source)) => {
                 redactor.add(key);
-                let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose_secret()))
-                    .map_err(|_| SmokeError::KeyNotHeaderSafe {
+                Some(Bearer::new(key).map_err(|_| SmokeError::KeyNotHeaderSafe {
                     source: source.clone(),
-                })?;
-                value.set_sensitive(true);
-                Some(value)
+                })?)
             }
             None => None,
         };
@@ -248,30 +299,22 @@ impl Config {
             .map_err(SmokeError::Setup)?;
         let path = format!("{}/chat/completions", url.path().trim_end_matches('/'));
         url.set_path(&path);
-        let warning = match verdict {
-            UrlVerdict::Safe => None,
-            UrlVerdict::InsecureAllowed { warning } => Some(warning),
+        let warnings = match verdict {
+            UrlVerdict::Safe => Vec::new(),
+            UrlVerdict::InsecureAllowed { warning } => vec![warning],
         };
-        let http = http::client(&ClientOptions {
-            timeout: settings.timeout,
-            ca_cert: None,
-        })
-        .map_err(SmokeError::Setup)?;
         Ok(Config {
-            client: client::ChatClient {
-                http,
-                url,
-                auth,
-                model: settings.model.clone(),
-                max_tokens: settings.max_tokens,
-            },
+            url,
+            auth,
             has_key: key.is_some(),
             redactor,
-            warning,
+            warnings,
             settings,
         })
     }
+}
 
+impl Config {
     /// The checks to run, without duplicates, in report order.
     pub fn checks(&self) -> Vec<Check> {
         let mut checks = if self.settings.checks.is_empty() {
@@ -285,16 +328,24 @@ impl Config {
     }
 }
 
-/// Runs the selected checks concurrently, each `--repeat` times in sequence, and gathers the
-/// report.
-pub fn run(config: &Config) -> Result<Report, SmokeError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| SmokeError::Runtime(e.kind().to_string()))?;
+/// Builds the client, runs the selected checks concurrently, each `--repeat` times in
+/// sequence, and gathers the report.
+pub async fn run(config: &Config) -> Result<Report, SmokeError> {
+    let client = client::ChatClient {
+        http: http::client(&ClientOptions {
+            timeout: config.settings.timeout,
+            ca_cert: None,
+        })
+        .map_err(SmokeError::Setup)?,
+        url: config.url.clone(),
+        auth: config.auth.clone(),
+        model: config.settings.model.clone(),
+        max_tokens: config.settings.max_tokens,
+    };
+    let client = &client;
     let checks = config.checks();
     let started = std::time::Instant::now();
-    let results = runtime.block_on(async {
+    let results = {
         let one = |check: Check| {
             let selected = checks.contains(&check);
             async move {
@@ -303,9 +354,7 @@ pub fn run(config: &Config) -> Result<Report, SmokeError> {
                 }
                 let mut runs = Vec::new();
                 for _ in 0..config.settings.repeat {
-                    runs.push(
-                        checks::run_once(&config.client, check, config.settings.json_mode).await,
-                    );
+                    runs.push(checks::run_once(client, check, config.settings.json_mode).await);
                 }
                 Some(report::CheckReport { check, runs })
             }
@@ -316,6 +365,6 @@ pub fn run(config: &Config) -> Result<Report, SmokeError> {
             one(Check::ToolCall)
         );
         [chat, json, tool].into_iter().flatten().collect()
-    });
+    };
     Ok(Report::new(config, results, started.elapsed()))
 }

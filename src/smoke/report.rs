@@ -10,7 +10,7 @@ use super::checks::RunOutcome;
 use super::classify::{Failure, JSON_KEYS, Reason, TOOL_NAME};
 use super::{Check, Config, Format, JsonMode, JsonStep};
 use crate::exit::Exit;
-use crate::secret::Redactor;
+use crate::secret::{Redactor, xml_escape};
 
 /// The cap on a quoted server message, in characters.
 pub const QUOTE_CAP: usize = 300;
@@ -369,7 +369,7 @@ impl Report {
         ] {
             x.push_str(&format!(
                 "      <property name=\"{name}\" value=\"{}\"/>\n",
-                xml_escape(value)
+                xml_text(value)
             ));
         }
         x.push_str("    </properties>\n");
@@ -385,7 +385,7 @@ impl Report {
                 None if c.passed() => {
                     x.push_str(&format!(
                         "{open}>\n      <system-out>{}</system-out>\n    </testcase>\n",
-                        xml_escape(&self.line(c))
+                        xml_text(&self.line(c))
                     ));
                 }
                 failure => {
@@ -394,8 +394,8 @@ impl Report {
                     x.push_str(&format!(
                         "{open}>\n      <failure type=\"{kind}\" message=\"{}\">{}</failure>\n    \
                          </testcase>\n",
-                        xml_escape(&tokens),
-                        xml_escape(&body)
+                        xml_text(&tokens),
+                        xml_text(&body)
                     ));
                 }
             }
@@ -405,21 +405,17 @@ impl Report {
     }
 }
 
-/// Escapes text for an XML attribute or element, and replaces characters XML 1.0 cannot hold
-/// (control characters other than tab, newline and carriage return) with U+FFFD.
-pub fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
+/// Text fit for an XML attribute or element: characters XML 1.0 cannot hold (control
+/// characters other than tab, newline and carriage return, U+FFFE, U+FFFF) become U+FFFD, then
+/// the one escaper of [`crate::secret::xml_escape`] applies.
+pub fn xml_text(text: &str) -> String {
+    let legal: String = text
+        .chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            c if c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}' => '\u{FFFD}',
+            c => c,
+        })
+        .collect();
+    xml_escape(&legal, "&apos;")
 }
