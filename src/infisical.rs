@@ -4,8 +4,9 @@
 //! [`Outcome`] into its [`FetchError`] with the real server's meaning. Facts from
 //! `../shared/reference/infisical-api.md`.
 //!
-//! Knows nothing of files or dotenv syntax, nor of reqwest. Errors carry server bodies *unredacted* and have no
-//! `Display`: the only way to print one is [`FetchError::describe`], which takes the redactor.
+//! Knows nothing of files or dotenv syntax, nor of reqwest. Errors carry server bodies
+//! *unredacted* and have no `Display`: the only way to print one is [`FetchError::describe`],
+//! which takes the redactor.
 
 use std::time::Duration;
 

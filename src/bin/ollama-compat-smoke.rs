@@ -135,10 +135,7 @@ fn main() -> ExitCode {
     for warning in &config.warnings {
         eprintln!("{NAME}: {warning}");
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match provider_bridge::runtime() {
         Ok(rt) => rt,
         Err(e) => return fail(&SmokeError::Runtime(e.kind().to_string())),
     };
