@@ -597,30 +597,27 @@ fn transport(err: &reqwest::Error) -> Outcome {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read as _, Write as _};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
     use super::*;
 
     #[test]
     fn http_only_to_loopback() {
-        assert_eq!(
-            check_url("https://x.example", false).unwrap().1,
-            UrlVerdict::Safe
-        );
-        assert_eq!(
-            check_url("http://127.0.0.1:9", false).unwrap().1,
-            UrlVerdict::Safe
-        );
-        assert_eq!(
-            check_url("http://127.8.0.1:9", false).unwrap().1,
-            UrlVerdict::Safe
-        );
-        assert_eq!(
-            check_url("http://[::1]:9", false).unwrap().1,
-            UrlVerdict::Safe
-        );
-        assert_eq!(
-            check_url("http://localhost:9", false).unwrap().1,
-            UrlVerdict::Safe
-        );
+        for safe in [
+            "https://x.example",
+            "http://127.0.0.1:9",
+            "http://127.8.0.1:9",
+            "http://[::1]:9",
+            "http://localhost:9",
+        ] {
+            assert_eq!(
+                check_url(safe, false).unwrap().1,
+                UrlVerdict::Safe,
+                "{safe}"
+            );
+        }
         assert!(check_url("http://10.0.0.1", false).is_err());
         assert!(check_url("http://localhost.example.com", false).is_err());
         assert!(matches!(
@@ -629,5 +626,480 @@ mod tests {
         ));
         assert!(check_url("ftp://x", true).is_err());
         assert!(check_url("https://u:p@x.example", false).is_err());
+    }
+
+    /// Above zero, at most the maximum, finite; fractions and surrounding spaces accepted; the
+    /// error quotes the value and the limit.
+    #[test]
+    fn timeout_bounds() {
+        let max = Seconds::from_secs(3600);
+        let ok = |raw: &str| parse_timeout(raw, max).map(|s| s.0);
+        assert_eq!(ok("3600"), Ok(Duration::from_secs(3600)));
+        assert_eq!(ok("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(ok(" 2 "), Ok(Duration::from_secs(2)));
+        assert_eq!(ok("0.000001"), Ok(Duration::from_micros(1)));
+        for bad in ["0", "-1", "3600.5", "nan", "inf", "-inf"] {
+            assert_eq!(
+                ok(bad),
+                Err(format!(
+                    "{bad:?} must be more than 0 and at most 3600 seconds"
+                )),
+                "{bad}"
+            );
+        }
+        assert_eq!(ok("abc"), Err("\"abc\" is not a number of seconds".into()));
+        assert_eq!(Seconds::from_secs(30).to_string(), "30");
+        assert_eq!(Seconds(Duration::from_millis(500)).to_string(), "0.5");
+    }
+
+    /// A token with a newline is refused; a good one becomes a sensitive header whose `Debug`
+    /// shows no token.
+    #[test]
+    fn bearer_refuses_what_a_header_cannot_carry() {
+        let token = |t: &str| SecretString::from(t.to_owned());
+        assert!(Bearer::new(&token("ab\ncd")).is_err());
+        assert!(Bearer::new(&token("ab\rcd")).is_err());
+        assert!(Bearer::new(&token("ab\u{7f}cd")).is_err());
+        let bearer = Bearer::new(&token("tok-Zz9")).unwrap();
+        assert_eq!(bearer.0.as_bytes(), b"Bearer tok-Zz9");
+        assert!(bearer.0.is_sensitive());
+        assert_eq!(format!("{bearer:?}"), "Bearer([REDACTED])");
+    }
+
+    const TRANSIENT: Retry = Retry::Transient {
+        attempts: 3,
+        backoff: Duration::from_millis(100),
+        retry_after_cap: Duration::from_secs(5),
+    };
+
+    fn status(code: u16, retry_after: Option<u64>) -> Outcome {
+        Outcome::Status {
+            code,
+            body: String::new(),
+            retry_after: retry_after.map(Duration::from_secs),
+        }
+    }
+
+    fn unreachable() -> Outcome {
+        Outcome::Unreachable {
+            why: Unreachable {
+                stage: Stage::Connect,
+                cause: "refused".into(),
+            },
+        }
+    }
+
+    /// Exactly timeouts, no answer, 429, 502, 503 and 504 are transient; never a 401, a 403, a
+    /// 404, a 500, a redirect, an answer or an oversized one.
+    #[test]
+    fn transient_outcomes() {
+        assert!(Outcome::Timeout.is_transient());
+        assert!(unreachable().is_transient());
+        for code in [429, 502, 503, 504] {
+            assert!(status(code, None).is_transient(), "{code}");
+        }
+        for code in [400, 401, 403, 404, 408, 500, 501, 505] {
+            assert!(!status(code, None).is_transient(), "{code}");
+        }
+        let ok = Outcome::Ok {
+            status: 200,
+            body: Vec::new(),
+        };
+        let redirect = Outcome::Redirect {
+            code: 302,
+            body: String::new(),
+        };
+        for other in [ok, redirect, Outcome::TooLarge] {
+            assert!(!other.is_transient(), "{other:?}");
+        }
+        assert_eq!(
+            status(503, Some(2)).retry_after(),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(status(503, None).retry_after(), None);
+        assert_eq!(Outcome::Timeout.retry_after(), None);
+    }
+
+    /// Another attempt only while attempts are left and the outcome is transient; the wait is
+    /// `Retry-After` capped, else the backoff doubled per attempt; `Never` never waits.
+    #[test]
+    fn retry_decisions() {
+        let ms = Duration::from_millis;
+        assert_eq!(TRANSIENT.wait(1, &Outcome::Timeout), Some(ms(100)));
+        assert_eq!(TRANSIENT.wait(2, &unreachable()), Some(ms(200)));
+        assert_eq!(TRANSIENT.wait(3, &Outcome::Timeout), None);
+        assert_eq!(TRANSIENT.wait(4, &Outcome::Timeout), None);
+        assert_eq!(TRANSIENT.wait(1, &status(401, Some(1))), None);
+        assert_eq!(TRANSIENT.wait(1, &status(500, None)), None);
+        assert_eq!(
+            TRANSIENT.wait(1, &status(429, Some(2))),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            TRANSIENT.wait(2, &status(503, Some(3600))),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(Retry::Never.wait(1, &Outcome::Timeout), None);
+        assert_eq!(Retry::Never.delay(2, None), Duration::ZERO);
+        assert_eq!(TRANSIENT.delay(1, None), ms(100));
+        assert_eq!(TRANSIENT.delay(2, None), ms(200));
+        assert_eq!(TRANSIENT.delay(3, None), ms(400));
+        assert_eq!(TRANSIENT.delay(1, Some(Duration::ZERO)), Duration::ZERO);
+        assert_eq!(
+            TRANSIENT.delay(1, Some(Duration::from_secs(5))),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            TRANSIENT.delay(u32::MAX, None),
+            ms(100).saturating_mul(u32::MAX)
+        );
+        assert_eq!(parse_retry_after(" 2 "), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after("-1"), None);
+    }
+
+    /// `Debug` shows sizes, never a body.
+    #[test]
+    fn outcome_debug_shows_no_body() {
+        let shown = [
+            Outcome::Ok {
+                status: 200,
+                body: b"secret".to_vec(),
+            },
+            Outcome::Status {
+                code: 503,
+                body: "secret".into(),
+                retry_after: None,
+            },
+            Outcome::Redirect {
+                code: 302,
+                body: "secret".into(),
+            },
+            Outcome::Timeout,
+            Outcome::TooLarge,
+        ]
+        .map(|o| format!("{o:?}"));
+        assert_eq!(
+            shown,
+            [
+                "Ok(200, 6 bytes)",
+                "Status(503, 6 bytes, retry_after None)",
+                "Redirect(302, 6 bytes)",
+                "Timeout",
+                "TooLarge",
+            ]
+        );
+        assert_eq!(
+            format!("{:?}", unreachable()),
+            "Unreachable(Unreachable { stage: Connect, cause: \"refused\" })"
+        );
+    }
+
+    /// A loopback server that answers the n-th connection with the n-th canned response
+    /// (`None`: read the request, never answer) and keeps every request it read.
+    struct Raw {
+        url: Url,
+        seen: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Raw {
+        fn start(responses: Vec<Option<Vec<u8>>>) -> Raw {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = Url::parse(&format!("http://{}/p", listener.local_addr().unwrap())).unwrap();
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let log = Arc::clone(&seen);
+            std::thread::spawn(move || {
+                for response in responses {
+                    let Ok((mut sock, _)) = listener.accept() else {
+                        return;
+                    };
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    log.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&request).into_owned());
+                    match response {
+                        Some(bytes) => {
+                            let _ = sock.write_all(&bytes);
+                        }
+                        None => {
+                            std::thread::spawn(move || {
+                                std::thread::sleep(Duration::from_secs(5));
+                                drop(sock);
+                            });
+                        }
+                    }
+                }
+            });
+            Raw { url, seen }
+        }
+
+        fn requests(&self) -> Vec<String> {
+            self.seen.lock().unwrap().clone()
+        }
+    }
+
+    /// A whole answer with `Content-Length`, closing the connection.
+    fn answer(code: u16, headers: &str, body: &str) -> Option<Vec<u8>> {
+        Some(
+            format!(
+                "HTTP/1.1 {code} X\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
+                body.len()
+            )
+            .into_bytes(),
+        )
+    }
+
+    /// A chunked answer (no `Content-Length`), closing the connection.
+    fn chunked(code: u16, chunks: &[&str]) -> Option<Vec<u8>> {
+        let mut out =
+            format!("HTTP/1.1 {code} X\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+        for c in chunks {
+            out.push_str(&format!("{:x}\r\n{c}\r\n", c.len()));
+        }
+        out.push_str("0\r\n\r\n");
+        Some(out.into_bytes())
+    }
+
+    fn test_client(timeout: Duration) -> Client {
+        client(&ClientOptions {
+            timeout,
+            ca_cert: None,
+        })
+        .unwrap()
+    }
+
+    const FAST: Retry = Retry::Transient {
+        attempts: 3,
+        backoff: Duration::from_millis(1),
+        retry_after_cap: Duration::from_millis(1),
+    };
+
+    fn rules(retry: Retry, answer: Cap, error: Cap, best_effort: bool) -> Rules {
+        Rules {
+            retry,
+            body: BodyRules {
+                answer,
+                error,
+                error_best_effort: best_effort,
+            },
+        }
+    }
+
+    async fn get(raw: &Raw, rules: Rules) -> Exchange {
+        test_client(Duration::from_secs(5))
+            .send(&Request::get(&raw.url), &rules)
+            .await
+    }
+
+    fn ok(body: &str) -> Outcome {
+        Outcome::Ok {
+            status: 200,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    /// Transient outcomes are tried again up to the attempts; the later answer is used.
+    #[tokio::test]
+    async fn send_retries_transient_then_answers() {
+        let raw = Raw::start(vec![
+            answer(503, "Retry-After: 0\r\n", "busy"),
+            answer(429, "", ""),
+            answer(200, "", "fine"),
+        ]);
+        let refuse = Cap::Refuse(64);
+        let got = get(&raw, rules(FAST, refuse, refuse, true)).await;
+        assert_eq!(
+            got,
+            Exchange {
+                outcome: ok("fine"),
+                attempts: 3
+            }
+        );
+        assert_eq!(raw.requests().len(), 3);
+    }
+
+    /// After the last attempt the last outcome stands, with its status, body and Retry-After.
+    #[tokio::test]
+    async fn send_stops_after_the_last_attempt() {
+        let raw = Raw::start(vec![
+            answer(502, "", "a"),
+            answer(504, "", "b"),
+            answer(503, "Retry-After: 7\r\n", "c"),
+            answer(200, "", "never asked"),
+        ]);
+        let refuse = Cap::Refuse(64);
+        let got = get(&raw, rules(FAST, refuse, refuse, true)).await;
+        assert_eq!(
+            got,
+            Exchange {
+                outcome: Outcome::Status {
+                    code: 503,
+                    body: "c".into(),
+                    retry_after: Some(Duration::from_secs(7)),
+                },
+                attempts: 3
+            }
+        );
+        assert_eq!(raw.requests().len(), 3);
+    }
+
+    /// A 401 is never tried again, nor anything under `Never`; a 3xx is a redirect, not
+    /// followed; a 404 a status.
+    #[tokio::test]
+    async fn send_never_retries_a_meant_answer() {
+        let refuse = Cap::Refuse(64);
+        let raw = Raw::start(vec![answer(401, "", "no"), answer(200, "", "")]);
+        let got = get(&raw, rules(FAST, refuse, refuse, true)).await;
+        assert_eq!(got.attempts, 1);
+        assert_eq!(got.outcome, status(401, None).with_body("no"));
+        let raw = Raw::start(vec![answer(503, "", ""), answer(200, "", "")]);
+        let got = get(&raw, rules(Retry::Never, refuse, refuse, true)).await;
+        assert_eq!((got.attempts, raw.requests().len()), (1, 1));
+        let raw = Raw::start(vec![answer(302, "Location: /elsewhere\r\n", "moved")]);
+        let got = get(&raw, rules(FAST, refuse, refuse, true)).await;
+        assert_eq!(
+            got.outcome,
+            Outcome::Redirect {
+                code: 302,
+                body: "moved".into()
+            }
+        );
+        let raw = Raw::start(vec![answer(404, "", "gone")]);
+        let got = get(&raw, rules(FAST, refuse, refuse, true)).await;
+        assert_eq!(got.outcome, status(404, None).with_body("gone"));
+    }
+
+    /// `Refuse` keeps a body of exactly the cap and refuses one byte more, announced or not.
+    #[tokio::test]
+    async fn refuse_cap_boundary() {
+        let cap = Cap::Refuse(4);
+        let r = |retry| rules(retry, cap, cap, false);
+        for (response, want) in [
+            (answer(200, "", "abcd"), ok("abcd")),
+            (answer(200, "", "abcde"), Outcome::TooLarge),
+            (chunked(200, &["ab", "cd"]), ok("abcd")),
+            (chunked(200, &["ab", "cde"]), Outcome::TooLarge),
+            (chunked(200, &["abcd", "e"]), Outcome::TooLarge),
+            (answer(500, "", "abcde"), Outcome::TooLarge),
+        ] {
+            let raw = Raw::start(vec![response]);
+            assert_eq!(get(&raw, r(Retry::Never)).await.outcome, want);
+        }
+    }
+
+    /// `Truncate` keeps the first bytes up to the cap, announced or not, and every chunk of a
+    /// shorter body.
+    #[tokio::test]
+    async fn truncate_cap_keeps_the_head() {
+        let cap = Cap::Truncate(4);
+        let r = rules(Retry::Never, cap, cap, false);
+        for (response, want) in [
+            (answer(200, "", "abcdefgh"), ok("abcd")),
+            (chunked(200, &["ab", "cdef"]), ok("abcd")),
+            (chunked(200, &["abcd", "ef"]), ok("abcd")),
+            (chunked(200, &["a", "b", "c"]), ok("abc")),
+            (
+                answer(400, "", "abcdefgh"),
+                status(400, None).with_body("abcd"),
+            ),
+        ] {
+            let raw = Raw::start(vec![response]);
+            assert_eq!(get(&raw, r).await.outcome, want);
+        }
+    }
+
+    /// Best effort: an error body over its cap is dropped and the status stands.
+    #[tokio::test]
+    async fn best_effort_error_body() {
+        let raw = Raw::start(vec![answer(403, "", "too long for four")]);
+        let r = rules(Retry::Never, Cap::Refuse(64), Cap::Refuse(4), true);
+        assert_eq!(get(&raw, r).await.outcome, status(403, None));
+        let raw = Raw::start(vec![answer(403, "", "fits")]);
+        assert_eq!(
+            get(&raw, r).await.outcome,
+            status(403, None).with_body("fits")
+        );
+    }
+
+    /// No answer in time is a timeout; a refused connection and a body cut short are
+    /// unreachable, at the connection and at the body.
+    #[tokio::test]
+    async fn transport_failures_are_classified() {
+        let cap = Cap::Refuse(64);
+        let r = rules(Retry::Never, cap, cap, false);
+        let raw = Raw::start(vec![None]);
+        let quick = test_client(Duration::from_millis(200));
+        let got = quick.send(&Request::get(&raw.url), &r).await;
+        assert_eq!(got.outcome, Outcome::Timeout);
+        assert_eq!(quick.timeout(), Duration::from_millis(200));
+
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = Url::parse(&format!("http://{}/", closed.local_addr().unwrap())).unwrap();
+        drop(closed);
+        let got = quick.send(&Request::get(&url), &r).await;
+        match got.outcome {
+            Outcome::Unreachable { why } => assert_eq!(why.stage, Stage::Connect),
+            other => panic!("{other:?}"),
+        }
+
+        let cut =
+            b"HTTP/1.1 200 X\r\nContent-Length: 50\r\nConnection: close\r\n\r\nshort".to_vec();
+        let raw = Raw::start(vec![Some(cut)]);
+        match get(&raw, r).await.outcome {
+            Outcome::Unreachable { why } => assert_eq!(why.stage, Stage::Body),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// What goes on the wire: the method, the JSON body and its type, `Accept` only when
+    /// asked, the Bearer header only when given.
+    #[tokio::test]
+    async fn request_shapes() {
+        let cap = Cap::Refuse(64);
+        let r = rules(Retry::Never, cap, cap, false);
+        let http = test_client(Duration::from_secs(5));
+        let raw = Raw::start(vec![answer(200, "", ""), answer(200, "", "")]);
+        let body = SecretString::from("{\"a\":1}".to_owned());
+        let bearer = Bearer::new(&SecretString::from("tok-Zz9".to_owned())).unwrap();
+        http.send(
+            &Request::post_json(&raw.url, &body)
+                .accept_json()
+                .bearer(&bearer),
+            &r,
+        )
+        .await;
+        http.send(&Request::get(&raw.url), &r).await;
+        let seen: Vec<String> = raw.requests().iter().map(|q| q.to_lowercase()).collect();
+        assert!(seen[0].starts_with("post /p http/1.1\r\n"), "{}", seen[0]);
+        assert!(seen[0].contains("content-type: application/json\r\n"));
+        assert!(seen[0].contains("accept: application/json\r\n"));
+        assert!(seen[0].contains("authorization: bearer tok-zz9\r\n"));
+        assert!(seen[0].contains("content-length: 7\r\n"));
+        assert!(seen[1].starts_with("get /p http/1.1\r\n"), "{}", seen[1]);
+        assert!(!seen[1].contains("content-type"));
+        assert!(!seen[1].contains("accept: application/json"));
+        assert!(!seen[1].contains("authorization"));
+    }
+
+    impl Outcome {
+        fn with_body(self, text: &str) -> Outcome {
+            match self {
+                Outcome::Status {
+                    code, retry_after, ..
+                } => Outcome::Status {
+                    code,
+                    body: text.into(),
+                    retry_after,
+                },
+                other => other,
+            }
+        }
     }
 }

@@ -565,4 +565,382 @@ mod tests {
         );
         assert_eq!(error_words(" plain "), "plain");
     }
+
+    const TIMEOUT: Duration = Duration::from_millis(300);
+
+    fn exchange(outcome: Outcome, attempts: u32) -> Exchange {
+        Exchange { outcome, attempts }
+    }
+
+    fn status(code: u16, body: &str) -> Outcome {
+        Outcome::Status {
+            code,
+            body: body.into(),
+            retry_after: None,
+        }
+    }
+
+    fn unreachable(stage: Stage) -> Outcome {
+        Outcome::Unreachable {
+            why: http::Unreachable {
+                stage,
+                cause: "os says no".into(),
+            },
+        }
+    }
+
+    /// A failure in one short line, for the table below.
+    fn short(err: &FetchError) -> String {
+        match err {
+            FetchError::Refused {
+                route,
+                status,
+                body,
+            } => format!("{route} refused {status} {body}"),
+            FetchError::NotFound {
+                route,
+                status,
+                body,
+            } => format!("{route} not found {status} {body}"),
+            FetchError::Rejected {
+                route,
+                status,
+                body,
+            } => format!("{route} rejected {status} {body}"),
+            FetchError::Unavailable {
+                route,
+                reason,
+                attempts,
+                body,
+            } => {
+                format!("{route} unavailable {reason} x{attempts} {body}")
+            }
+            FetchError::Malformed { route, reason } => format!("{route} malformed {reason}"),
+            FetchError::TooLarge { route } => format!("{route} too large"),
+        }
+    }
+
+    /// What each outcome means on Infisical's road, and the exit code it ends in: 401/403 are
+    /// refused (3, not 5), 404 not found (4), transient failures and other 5xx unavailable
+    /// (5), redirects and other statuses a rejected request (2), an oversized answer (7).
+    #[test]
+    fn outcome_to_error() {
+        let ok = Outcome::Ok {
+            status: 200,
+            body: b"{}".to_vec(),
+        };
+        assert_eq!(
+            answer_of(UA_LOGIN, exchange(ok, 1), TIMEOUT).ok(),
+            Some(b"{}".to_vec())
+        );
+        let redirect = Outcome::Redirect {
+            code: 302,
+            body: "b".into(),
+        };
+        let r = SECRETS_RAW;
+        for (outcome, attempts, exit, want) in [
+            (
+                status(401, "b"),
+                1,
+                Exit::Refused,
+                format!("{r} refused 401 b"),
+            ),
+            (
+                status(403, "b"),
+                1,
+                Exit::Refused,
+                format!("{r} refused 403 b"),
+            ),
+            (
+                status(404, "b"),
+                1,
+                Exit::NotFound,
+                format!("{r} not found 404 b"),
+            ),
+            (
+                status(429, "b"),
+                3,
+                Exit::Unavailable,
+                format!("{r} unavailable status 429 x3 b"),
+            ),
+            (
+                status(502, ""),
+                3,
+                Exit::Unavailable,
+                format!("{r} unavailable status 502 x3 "),
+            ),
+            (
+                status(503, ""),
+                3,
+                Exit::Unavailable,
+                format!("{r} unavailable status 503 x3 "),
+            ),
+            (
+                status(504, ""),
+                3,
+                Exit::Unavailable,
+                format!("{r} unavailable status 504 x3 "),
+            ),
+            (
+                status(500, "b"),
+                2,
+                Exit::Unavailable,
+                format!("{r} unavailable status 500 (not retried) x2 b"),
+            ),
+            (
+                status(599, ""),
+                1,
+                Exit::Unavailable,
+                format!("{r} unavailable status 599 (not retried) x1 "),
+            ),
+            (
+                status(499, "b"),
+                1,
+                Exit::Usage,
+                format!("{r} rejected 499 b"),
+            ),
+            (
+                status(400, "b"),
+                1,
+                Exit::Usage,
+                format!("{r} rejected 400 b"),
+            ),
+            (redirect, 1, Exit::Usage, format!("{r} rejected 302 b")),
+            (
+                Outcome::TooLarge,
+                1,
+                Exit::InvalidData,
+                format!("{r} too large"),
+            ),
+            (
+                Outcome::Timeout,
+                3,
+                Exit::Unavailable,
+                format!("{r} unavailable timed out after 300ms x3 "),
+            ),
+            (
+                unreachable(Stage::Connect),
+                3,
+                Exit::Unavailable,
+                format!("{r} unavailable connection failed (refused or unreachable) x3 "),
+            ),
+            (
+                unreachable(Stage::Body),
+                3,
+                Exit::Unavailable,
+                format!("{r} unavailable the connection broke while reading the answer x3 "),
+            ),
+            (
+                unreachable(Stage::Other),
+                1,
+                Exit::Unavailable,
+                format!("{r} unavailable transport error x1 "),
+            ),
+        ] {
+            let err = answer_of(r, exchange(outcome, attempts), TIMEOUT).unwrap_err();
+            assert_eq!((err.exit(), short(&err)), (exit, want));
+        }
+        let err = FetchError::Malformed {
+            route: r,
+            reason: "x".into(),
+        };
+        assert_eq!(
+            (err.exit(), short(&err)),
+            (Exit::InvalidData, format!("{r} malformed x"))
+        );
+    }
+
+    /// The road's rules: three attempts, 100 ms doubled, Retry-After capped at 5 s, answers
+    /// over 16 MiB refused, error bodies kept up to 64 KiB on a best-effort basis.
+    #[test]
+    fn rules() {
+        assert_eq!(
+            RULES.retry,
+            Retry::Transient {
+                attempts: 3,
+                backoff: Duration::from_millis(100),
+                retry_after_cap: Duration::from_secs(5),
+            }
+        );
+        assert_eq!(
+            RULES.body,
+            BodyRules {
+                answer: Cap::Refuse(16 * 1024 * 1024),
+                error: Cap::Refuse(64 * 1024),
+                error_best_effort: true,
+            }
+        );
+        assert_eq!(retry_delay(3, None), Duration::from_millis(400));
+        assert_eq!(retry_delay(1, Some(" 4 ")), Duration::from_secs(4));
+    }
+
+    /// Visible ASCII only: no space, no control character, no DEL, no non-ASCII, not empty.
+    #[test]
+    fn token_fit_to_send() {
+        assert!(header_safe("!~azAZ09-._"));
+        for bad in ["", "a b", "a\tb", "a\nb", "a\u{7f}", "é", "\u{1f}"] {
+            assert!(!header_safe(bad), "{bad:?}");
+        }
+    }
+
+    /// Every message: route, status, what to check, the server's words redacted and capped.
+    #[test]
+    fn messages() {
+        let mut redactor = Redactor::new();
+        redactor.add_str("synthetic-secret-Qq1");
+        let body = r#"{"error":"Bad","message":"echo synthetic-secret-Qq1"}"#;
+        let said = "; the server said: Bad: echo [REDACTED]";
+        let d = |e: FetchError| e.describe(&redactor);
+        assert_eq!(
+            d(FetchError::Refused {
+                route: SECRETS_RAW,
+                status: 401,
+                body: body.into()
+            }),
+            format!(
+                "{SECRETS_RAW}: refused with status 401 (check the credentials and the identity's access to this project, environment and path){said}"
+            )
+        );
+        assert_eq!(
+            d(FetchError::NotFound {
+                route: UA_LOGIN,
+                status: 404,
+                body: String::new()
+            }),
+            format!(
+                "{UA_LOGIN}: not found (status 404: does --api-url name an Infisical API with Universal Auth?)"
+            )
+        );
+        assert_eq!(
+            d(FetchError::NotFound {
+                route: SECRETS_RAW,
+                status: 404,
+                body: " ".into()
+            }),
+            format!(
+                "{SECRETS_RAW}: not found (status 404: check the project ID and the environment)"
+            )
+        );
+        assert_eq!(
+            d(FetchError::Rejected {
+                route: SECRETS_RAW,
+                status: 301,
+                body: String::new()
+            }),
+            format!(
+                "{SECRETS_RAW}: the server answered with a redirect (status 301), which is not followed: point --api-url at the API itself"
+            )
+        );
+        assert_eq!(
+            d(FetchError::Rejected {
+                route: SECRETS_RAW,
+                status: 400,
+                body: body.into()
+            }),
+            format!(
+                "{SECRETS_RAW}: the request was rejected with status 400 (check --project-id, --env and --path){said}"
+            )
+        );
+        assert_eq!(
+            d(FetchError::Unavailable {
+                route: SECRETS_RAW,
+                reason: "status 503".into(),
+                attempts: 1,
+                body: String::new()
+            }),
+            format!("{SECRETS_RAW}: unavailable after 1 attempt: status 503")
+        );
+        assert_eq!(
+            d(FetchError::Unavailable {
+                route: SECRETS_RAW,
+                reason: "status 503".into(),
+                attempts: 3,
+                body: body.into()
+            }),
+            format!("{SECRETS_RAW}: unavailable after 3 attempts: status 503{said}")
+        );
+        assert_eq!(
+            d(FetchError::Malformed {
+                route: UA_LOGIN,
+                reason: "empty accessToken".into()
+            }),
+            format!("{UA_LOGIN}: the answer is not the JSON expected: empty accessToken")
+        );
+        assert_eq!(
+            d(FetchError::TooLarge { route: SECRETS_RAW }),
+            format!("{SECRETS_RAW}: the answer is larger than 16 MiB; refused")
+        );
+        let long = "x".repeat(BODY_QUOTE_CAP + 10);
+        let quoted = d(FetchError::Rejected {
+            route: SECRETS_RAW,
+            status: 400,
+            body: long,
+        });
+        assert!(
+            quoted.ends_with(&format!("{}…", "x".repeat(BODY_QUOTE_CAP))),
+            "{quoted}"
+        );
+    }
+
+    /// One of `error` and `message` alone, a non-string value, or neither.
+    #[test]
+    fn words_of_every_shape() {
+        assert_eq!(error_words(r#"{"error":"E"}"#), "E");
+        assert_eq!(error_words(r#"{"message":"M"}"#), "M");
+        assert_eq!(error_words(r#"{"message":["a",1]}"#), r#"["a",1]"#);
+        assert_eq!(
+            error_words(r#"{"statusCode":500} "#),
+            r#"{"statusCode":500}"#
+        );
+    }
+
+    /// A hidden flag or the placeholder value marks a secret hidden; the origin is its
+    /// `secretPath`, else the folder asked for.
+    #[test]
+    fn hidden_and_origin() {
+        let raw = |value: &str, hidden: Option<bool>, path: Option<&str>| wire::RawSecret {
+            key: "K".into(),
+            value: value.into(),
+            hidden,
+            secret_path: path.map(str::to_owned),
+        };
+        let s = convert(raw("v", None, None), "/f");
+        assert!(!s.hidden);
+        assert_eq!(s.origin, "/f");
+        assert!(convert(raw("v", Some(true), None), "/f").hidden);
+        assert!(!convert(raw("v", Some(false), Some("")), "/f").hidden);
+        assert_eq!(convert(raw("v", None, Some("")), "/f").origin, "/f");
+        assert_eq!(convert(raw("v", None, Some("/sub")), "/f").origin, "/sub");
+        assert!(convert(raw(HIDDEN_PLACEHOLDER, Some(false), None), "/f").hidden);
+    }
+
+    /// Local secrets first; an import adds only keys no local secret has; a later import wins
+    /// over an earlier one; without imports asked, only the local ones.
+    #[test]
+    fn merge_order() {
+        let secret = |key: &str, origin: &str| Secret {
+            key: key.into(),
+            value: SecretString::from(format!("{key}@{origin}")),
+            hidden: false,
+            origin: origin.into(),
+        };
+        let folder = Folder {
+            path: "/".into(),
+            local: vec![secret("A", "/")],
+            imports: vec![
+                vec![secret("A", "/i1"), secret("B", "/i1")],
+                vec![secret("B", "/i2"), secret("C", "/i2")],
+            ],
+        };
+        let keys = |include| -> Vec<String> {
+            folder
+                .merged(include)
+                .iter()
+                .map(|s| format!("{}@{}", s.key, s.origin))
+                .collect()
+        };
+        assert_eq!(keys(false), ["A@/"]);
+        assert_eq!(keys(true), ["A@/", "B@/i2", "C@/i2"]);
+        assert_eq!(folder.values().count(), 5);
+    }
 }
