@@ -905,49 +905,43 @@ mod tests {
         }
     }
 
-    /// Transient outcomes are tried again up to the attempts; the later answer is used.
+    /// Transient outcomes are tried again up to the attempts: a later answer is used; after
+    /// the last attempt the last outcome stands, with its status, body and Retry-After.
     #[tokio::test]
-    async fn send_retries_transient_then_answers() {
-        let raw = Raw::start(vec![
-            answer(503, "Retry-After: 0\r\n", "busy"),
-            answer(429, "", ""),
-            answer(200, "", "fine"),
-        ]);
-        let refuse = Cap::Refuse(64);
-        let got = get(&raw, rules(FAST, refuse, refuse, true)).await;
-        assert_eq!(
-            got,
-            Exchange {
-                outcome: ok("fine"),
-                attempts: 3
-            }
-        );
-        assert_eq!(raw.requests().len(), 3);
-    }
-
-    /// After the last attempt the last outcome stands, with its status, body and Retry-After.
-    #[tokio::test]
-    async fn send_stops_after_the_last_attempt() {
-        let raw = Raw::start(vec![
-            answer(502, "", "a"),
-            answer(504, "", "b"),
-            answer(503, "Retry-After: 7\r\n", "c"),
-            answer(200, "", "never asked"),
-        ]);
-        let refuse = Cap::Refuse(64);
-        let got = get(&raw, rules(FAST, refuse, refuse, true)).await;
-        assert_eq!(
-            got,
-            Exchange {
-                outcome: Outcome::Status {
-                    code: 503,
-                    body: "c".into(),
-                    retry_after: Some(Duration::from_secs(7)),
-                },
-                attempts: 3
-            }
-        );
-        assert_eq!(raw.requests().len(), 3);
+    async fn send_retries_transient_outcomes() {
+        let last = Outcome::Status {
+            code: 503,
+            body: "c".into(),
+            retry_after: Some(Duration::from_secs(7)),
+        };
+        for (responses, want) in [
+            (
+                vec![
+                    answer(503, "Retry-After: 0\r\n", "busy"),
+                    answer(429, "", ""),
+                    answer(200, "", "fine"),
+                ],
+                ok("fine"),
+            ),
+            (
+                vec![
+                    answer(502, "", "a"),
+                    answer(504, "", "b"),
+                    answer(503, "Retry-After: 7\r\n", "c"),
+                    answer(200, "", "never asked"),
+                ],
+                last,
+            ),
+        ] {
+            let raw = Raw::start(responses);
+            let refuse = Cap::Refuse(64);
+            let got = get(&raw, rules(FAST, refuse, refuse, true)).await;
+            let want = Exchange {
+                outcome: want,
+                attempts: 3,
+            };
+            assert_eq!((got, raw.requests().len()), (want, 3));
+        }
     }
 
     /// A 401 is never tried again, nor anything under `Never`; a 3xx is a redirect, not

@@ -56,28 +56,51 @@ impl AuthMethod {
 /// [`Config::try_from`].
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `--project-id`: the Infisical project (workspace) ID.
     pub project_id: String,
+    /// `--env`: the environment slug.
     pub environment: String,
+    /// `--path`, repeated: the folders to read.
     pub paths: Vec<String>,
+    /// `--key`, repeated: the only keys to keep (none: all).
     pub keys: Vec<String>,
+    /// `--output`: the env file to write.
     pub output: PathBuf,
+    /// `--auth`.
     pub auth: AuthMethod,
+    /// `--token-file` (else `$INFISICAL_TOKEN`).
     pub token_file: Option<PathBuf>,
+    /// `--client-id` or its variable.
     pub client_id: Option<String>,
+    /// `--client-secret-file` (else `$INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET`).
     pub client_secret_file: Option<PathBuf>,
+    /// `--api-url`, with or without a trailing `/api`.
     pub api_url: String,
+    /// `--include-imports`.
     pub include_imports: bool,
+    /// `--recursive`.
     pub recursive: bool,
+    /// `--output-mode`: the file's exact permission bits.
     pub output_mode: u32,
+    /// `--parent-mode`: the exact permission bits of every directory created.
     pub parent_mode: u32,
+    /// `--owner`: a user name or uid.
     pub owner: Option<String>,
+    /// `--group`: a group name or gid.
     pub group: Option<String>,
+    /// `--allow-world-readable`.
     pub allow_world_readable: bool,
+    /// `--allow-empty`.
     pub allow_empty: bool,
+    /// `--allow-insecure-http`.
     pub allow_insecure_http: bool,
+    /// `--dry-run`: fetch and check, write nothing.
     pub dry_run: bool,
+    /// `--json`: the report as JSON on stdout.
     pub json: bool,
+    /// `--timeout`: the time allowed for each request.
     pub timeout: Duration,
+    /// `--ca-cert`: an extra PEM CA certificate to trust.
     pub ca_cert: Option<PathBuf>,
 }
 

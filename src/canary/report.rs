@@ -9,16 +9,27 @@ use crate::envfile::Status;
 /// What a run did, for the text or JSON report. Holds no value.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// Written, unchanged, or (dry run) whether it would change.
     pub status: Status,
+    /// The env file.
     pub path: PathBuf,
+    /// Its permission bits, as written or found.
     pub mode: u32,
+    /// Its owner.
     pub uid: u32,
+    /// Its group, when known.
     pub gid: Option<u32>,
+    /// The keys written, in file order.
     pub keys: Vec<String>,
+    /// The project read.
     pub project_id: String,
+    /// The environment read.
     pub environment: String,
+    /// The folders read, in order.
     pub paths: Vec<String>,
+    /// Whether nothing was written on purpose.
     pub dry_run: bool,
+    /// The directories created, outermost first.
     pub created_dirs: Vec<PathBuf>,
 }
 

@@ -429,22 +429,18 @@ mod tests {
             v(r#"{"capital":"Paris"}"#),
             JsonVerdict::Object(_)
         ));
-        assert_eq!(
-            v("```json\n{}\n```"),
-            JsonVerdict::Format(FormatError::Ignored(Silent::Fenced))
-        );
-        assert_eq!(
-            v("Paris"),
-            JsonVerdict::Format(FormatError::Ignored(Silent::NotJson))
-        );
-        assert_eq!(
-            v("[1]"),
-            JsonVerdict::Format(FormatError::Ignored(Silent::NotJson))
-        );
-        assert_eq!(
-            v(" "),
-            JsonVerdict::Format(FormatError::Ignored(Silent::Empty))
-        );
+        for (content, silent) in [
+            ("```json\n{}\n```", Silent::Fenced),
+            ("Paris", Silent::NotJson),
+            ("[1]", Silent::NotJson),
+            (" ", Silent::Empty),
+        ] {
+            assert_eq!(
+                v(content),
+                JsonVerdict::Format(FormatError::Ignored(silent)),
+                "{content:?}"
+            );
+        }
     }
 
     /// The asked keys need their types; extra keys are allowed.

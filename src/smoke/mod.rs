@@ -173,15 +173,25 @@ pub enum KeySource {
 /// What the operator asked for, as parsed from the command line.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `--base-url`: requests go to `<base-url>/chat/completions`.
     pub base_url: String,
+    /// `--model`.
     pub model: String,
+    /// Where the key comes from.
     pub key: KeySource,
+    /// `--check`, repeated (none: all).
     pub checks: Vec<Check>,
+    /// `--json-mode`.
     pub json_mode: JsonMode,
+    /// `--repeat`: runs per check.
     pub repeat: u32,
+    /// `--timeout`: the time allowed for each request.
     pub timeout: Duration,
+    /// `--max-tokens`.
     pub max_tokens: u32,
+    /// `--format`.
     pub format: Format,
+    /// `--allow-insecure-http`.
     pub allow_insecure_http: bool,
 }
 
