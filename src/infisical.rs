@@ -353,6 +353,23 @@ fn json_reason(e: &serde_json::Error) -> String {
     format!("{what} at line {} column {}", e.line(), e.column())
 }
 
+/// The access token of a Universal Auth login answer; a blank one is malformed.
+fn login_token(answer: &[u8]) -> Result<SecretString, FetchError> {
+    let login: wire::LoginAnswer =
+        serde_json::from_slice(answer).map_err(|e| FetchError::Malformed {
+            route: UA_LOGIN,
+            reason: json_reason(&e),
+        })?;
+    let token = SecretString::from(login.access_token);
+    if token.expose_secret().trim().is_empty() {
+        return Err(FetchError::Malformed {
+            route: UA_LOGIN,
+            reason: "empty accessToken".into(),
+        });
+    }
+    Ok(token)
+}
+
 fn convert(raw: wire::RawSecret, fallback_origin: &str) -> Secret {
     let hidden = raw.hidden.unwrap_or(false) || raw.value == HIDDEN_PLACEHOLDER;
     Secret {
@@ -470,19 +487,7 @@ impl Client {
                 );
                 let url = self.url(UA_LOGIN);
                 let answer = self.call(UA_LOGIN, Request::post_json(&url, &body)).await?;
-                let login: wire::LoginAnswer =
-                    serde_json::from_slice(&answer).map_err(|e| FetchError::Malformed {
-                        route: UA_LOGIN,
-                        reason: json_reason(&e),
-                    })?;
-                let token = SecretString::from(login.access_token);
-                if token.expose_secret().trim().is_empty() {
-                    return Err(FetchError::Malformed {
-                        route: UA_LOGIN,
-                        reason: "empty accessToken".into(),
-                    });
-                }
-                Ok(token)
+                login_token(&answer)
             }
         }
     }
@@ -942,5 +947,27 @@ mod tests {
         assert_eq!(keys(false), ["A@/"]);
         assert_eq!(keys(true), ["A@/", "B@/i2", "C@/i2"]);
         assert_eq!(folder.values().count(), 5);
+    }
+
+    /// A login answer: its token, or malformed when blank or not the JSON expected (the reason
+    /// gives the category and the position, never the text).
+    #[test]
+    fn login_answer() {
+        let token = login_token(br#"{"accessToken":"tok-Aa1","expiresIn":7200}"#).unwrap();
+        assert_eq!(token.expose_secret(), "tok-Aa1");
+        let reason = |body: &[u8]| match login_token(body) {
+            Err(FetchError::Malformed { route, reason }) if route == UA_LOGIN => reason,
+            other => panic!("{:?}", other.map(|_| "a token")),
+        };
+        assert_eq!(reason(br#"{"accessToken":" "}"#), "empty accessToken");
+        assert_eq!(
+            reason(br#"{"accessToken":"x"#),
+            "truncated JSON at line 1 column 17"
+        );
+        assert_eq!(reason(b"<html>"), "invalid JSON at line 1 column 1");
+        assert_eq!(
+            reason(br#"{"accessToken":12345678}"#),
+            "JSON of an unexpected shape at line 1 column 23"
+        );
     }
 }
