@@ -335,8 +335,11 @@ pub enum Retry {
     /// ([`Outcome::is_transient`]): waiting the server's `Retry-After` (at most
     /// `retry_after_cap`), else `backoff` doubled per attempt made.
     Transient {
+        /// Attempts in all, the first included.
         attempts: u32,
+        /// The wait after the first failed attempt; doubled after each later one.
         backoff: Duration,
+        /// The longest `Retry-After` honoured.
         retry_after_cap: Duration,
     },
 }
@@ -374,7 +377,9 @@ impl Retry {
 /// A road's rules for [`Client::send`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rules {
+    /// When to try again.
     pub retry: Retry,
+    /// How bodies are read.
     pub body: BodyRules,
 }
 
@@ -397,6 +402,7 @@ pub enum Stage {
 /// Why no complete answer came back (other than a timeout).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unreachable {
+    /// Where it broke.
     pub stage: Stage,
     /// The innermost cause ("Connection refused", a TLS alert), without the URL; no header
     /// (so no credential) is ever in it.
@@ -408,20 +414,36 @@ pub struct Unreachable {
 #[derive(Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// A 2xx answer, its body read under [`BodyRules::answer`].
-    Ok { status: u16, body: Vec<u8> },
+    Ok {
+        /// The 2xx status.
+        status: u16,
+        /// The body, raw.
+        body: Vec<u8>,
+    },
     /// A status other than 2xx and 3xx, its body as text under [`BodyRules::error`], and the
     /// server's `Retry-After` in seconds when it gave one.
     Status {
+        /// The status.
         code: u16,
+        /// The body as text (invalid UTF-8 replaced), capped.
         body: String,
+        /// `Retry-After` in seconds, when given.
         retry_after: Option<Duration>,
     },
     /// A 3xx: redirects are never followed.
-    Redirect { code: u16, body: String },
+    Redirect {
+        /// The 3xx status.
+        code: u16,
+        /// The body as text, capped.
+        body: String,
+    },
     /// No complete answer within the client's timeout.
     Timeout,
     /// No complete answer at all.
-    Unreachable { why: Unreachable },
+    Unreachable {
+        /// Where and why.
+        why: Unreachable,
+    },
     /// A body over its [`Cap::Refuse`] cap.
     TooLarge,
 }
@@ -472,7 +494,9 @@ impl Outcome {
 /// The last outcome of an exchange and how many attempts it took.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exchange {
+    /// The last attempt's outcome.
     pub outcome: Outcome,
+    /// How many attempts were made.
     pub attempts: u32,
 }
 

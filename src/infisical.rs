@@ -67,7 +67,9 @@ pub enum Auth {
     Token(SecretString),
     /// Universal Auth: one login call turns these into an access token.
     Universal {
+        /// The identity's client ID (not a secret).
         client_id: String,
+        /// The identity's client secret.
         client_secret: SecretString,
     },
 }
@@ -85,16 +87,22 @@ pub fn api_base(raw: &str) -> String {
 /// What to list.
 #[derive(Debug, Clone)]
 pub struct Query {
+    /// `workspaceId`.
     pub project_id: String,
+    /// The environment slug.
     pub environment: String,
+    /// Whether sub-folders are listed too.
     pub recursive: bool,
+    /// Whether imported folders come with the answer.
     pub include_imports: bool,
 }
 
 /// One secret as read from an answer.
 #[derive(Debug)]
 pub struct Secret {
+    /// `secretKey`.
     pub key: String,
+    /// `secretValue`, references expanded by the server.
     pub value: SecretString,
     /// `secretValueHidden: true`, or the hidden placeholder as value.
     pub hidden: bool,
@@ -107,6 +115,7 @@ pub struct Secret {
 pub struct Folder {
     /// The path asked for.
     pub path: String,
+    /// The folder's own secrets (and, when recursive, its sub-folders').
     pub local: Vec<Secret>,
     /// Imported folders, in answer order.
     pub imports: Vec<Vec<Secret>>,

@@ -107,6 +107,7 @@ pub struct Settings {
 /// A checked run: the settings, and what was derived from them before any request.
 #[derive(Debug)]
 pub struct Config {
+    /// What the operator gave.
     pub settings: Settings,
     /// The folders to read, in order, without repeats (`/` when none was given).
     pub paths: Vec<String>,

@@ -173,10 +173,15 @@ pub fn error_info(body: &str) -> Option<ErrorInfo> {
 /// shows no key), the model and the token cap.
 #[derive(Debug, Clone)]
 pub struct ChatClient {
+    /// The project's HTTP client.
     pub http: http::Client,
+    /// `<base-url>/chat/completions`.
     pub url: Url,
+    /// The Bearer header, when a key was found.
     pub auth: Option<Bearer>,
+    /// `model` of every request.
     pub model: String,
+    /// `max_tokens` of every request.
     pub max_tokens: u32,
 }
 

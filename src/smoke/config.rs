@@ -54,8 +54,11 @@ macro_rules! named {
 /// One check, in report order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Check {
+    /// A plain chat answer.
     ChatCompletion,
+    /// A JSON object with the asked keys, down the ladder in `auto`.
     JsonResponse,
+    /// A call of the offered tool.
     ToolCall,
 }
 
@@ -78,9 +81,13 @@ named!(Check);
 /// `--json-mode`: the whole ladder (`auto`) or one pinned step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JsonMode {
+    /// The whole ladder: `json_schema`, then `json_object`, then `plain_prompt`.
     Auto,
+    /// Only `response_format: json_schema`.
     JsonSchema,
+    /// Only `response_format: json_object`.
     JsonObject,
+    /// Only a prompt asking for JSON.
     PlainPrompt,
 }
 
@@ -109,8 +116,11 @@ named!(JsonMode);
 /// One step of the JSON ladder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JsonStep {
+    /// `response_format: json_schema` with a strict schema.
     JsonSchema,
+    /// `response_format: json_object`.
     JsonObject,
+    /// No `response_format`: a system prompt asking for one JSON object.
     PlainPrompt,
 }
 
@@ -128,8 +138,11 @@ impl JsonStep {
 /// `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// One line per check.
     Text,
+    /// One JSON document.
     Json,
+    /// JUnit XML.
     Junit,
 }
 
@@ -196,7 +209,10 @@ pub enum SmokeError {
     /// `--api-key-env VAR` names a variable that is not set.
     KeyVarUnset,
     /// The key holds characters an HTTP header cannot carry.
-    KeyNotHeaderSafe { source: String },
+    KeyNotHeaderSafe {
+        /// The variable or file the key came from.
+        source: String,
+    },
     /// The URL or the HTTP client could not be set up.
     Setup(SetupError),
     /// `--model` is empty.
@@ -242,11 +258,13 @@ impl SmokeError {
 /// the key. Nothing is sent yet.
 #[derive(Debug)]
 pub struct Config {
+    /// What the operator gave.
     pub settings: Settings,
     /// `<base-url>/chat/completions`.
     pub url: Url,
     /// The `Authorization` header, when a key was found.
     pub auth: Option<Bearer>,
+    /// Knows the key, in every encoding.
     pub redactor: Redactor,
     /// Whether a key is sent (`auth=bearer`) or not (`auth=none`).
     pub has_key: bool,
