@@ -1,7 +1,11 @@
 //! The one way this project talks HTTP: a reqwest client with a total timeout, no redirects,
-//! an optional extra CA, and the rule that plain `http://` is for loopback only.
+//! an optional extra CA, and the rule that plain `http://` is for loopback only; the Bearer
+//! header; and [`Client::send`], which sends one [`Request`] under a road's [`Rules`] (the
+//! retry policy and the body caps) and comes back with one [`Outcome`].
 //!
-//! Knows nothing of Infisical or OpenAI: each road turns responses into its own outcomes.
+//! This is the only module that touches reqwest's `Response` and `Error` types: the one body
+//! reader and the one transport-error classifier live here. Knows nothing of Infisical or
+//! OpenAI: each road turns an [`Outcome`] into its own error or reply.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -9,13 +13,20 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use reqwest::Url;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+
+use crate::secret::{ExposeSecret, SecretString};
 
 /// Why an endpoint URL or the client could not be set up (always a configuration error).
 #[derive(Debug)]
 pub enum SetupError {
+    /// The URL does not parse, holds credentials, or has a scheme other than http(s).
     BadUrl { url: String, reason: String },
+    /// Plain `http://` to a host that is not loopback, not allowed by the operator.
     InsecureHttp { host: String },
+    /// The extra CA certificate cannot be read or is not a usable PEM certificate.
     CaCert { path: PathBuf, reason: String },
+    /// reqwest could not build the client.
     Client { reason: String },
 }
 
@@ -94,6 +105,39 @@ pub fn check_url(raw: &str, allow_insecure_http: bool) -> Result<(Url, UrlVerdic
     }
 }
 
+/// A request timeout as given on the command line: seconds, fractions allowed. Its `Display`
+/// is the number of seconds, so `--help` shows a default from the same constant the code uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Seconds(pub Duration);
+
+impl Seconds {
+    /// Whole seconds.
+    pub const fn from_secs(secs: u64) -> Seconds {
+        Seconds(Duration::from_secs(secs))
+    }
+}
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.as_secs_f64())
+    }
+}
+
+/// Parses a `--timeout` value: a finite number of seconds above zero and at most `max`
+/// (fractions allowed, surrounding spaces ignored). The error names the value, never more.
+pub fn parse_timeout(raw: &str, max: Seconds) -> Result<Seconds, String> {
+    let secs: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a number of seconds"))?;
+    if !(secs.is_finite() && secs > 0.0 && secs <= max.0.as_secs_f64()) {
+        return Err(format!(
+            "{raw:?} must be more than 0 and at most {max} seconds"
+        ));
+    }
+    Ok(Seconds(Duration::from_secs_f64(secs)))
+}
+
 /// Options for [`client`].
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -103,9 +147,17 @@ pub struct ClientOptions {
     pub ca_cert: Option<PathBuf>,
 }
 
-/// The project's HTTP client: total timeout, redirects never followed, no proxy surprises for
-/// loopback, an identifying user agent.
-pub fn client(opts: &ClientOptions) -> Result<reqwest::Client, SetupError> {
+/// The project's HTTP client: total timeout, redirects never followed, an identifying user
+/// agent. Cheap to clone (reqwest shares the connection pool).
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: reqwest::Client,
+    timeout: Duration,
+}
+
+/// Builds the project's HTTP client; a `--ca-cert` that rustls refuses (it checks the
+/// certificate only when the client is built) is reported against that file.
+pub fn client(opts: &ClientOptions) -> Result<Client, SetupError> {
     let mut builder = reqwest::Client::builder()
         .timeout(opts.timeout)
         .connect_timeout(opts.timeout)
@@ -114,8 +166,18 @@ pub fn client(opts: &ClientOptions) -> Result<reqwest::Client, SetupError> {
     if let Some(path) = &opts.ca_cert {
         builder = builder.add_root_certificate(read_ca(path)?);
     }
-    builder.build().map_err(|e| SetupError::Client {
-        reason: e.to_string(),
+    let inner = builder.build().map_err(|e| match &opts.ca_cert {
+        Some(path) => SetupError::CaCert {
+            path: path.clone(),
+            reason: "not a usable PEM certificate".into(),
+        },
+        None => SetupError::Client {
+            reason: e.to_string(),
+        },
+    })?;
+    Ok(Client {
+        inner,
+        timeout: opts.timeout,
     })
 }
 
@@ -130,32 +192,456 @@ fn read_ca(path: &Path) -> Result<reqwest::Certificate, SetupError> {
     })
 }
 
+/// The token cannot travel in an HTTP header (a control character such as a newline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotHeaderSafe;
+
+/// An `Authorization: Bearer <token>` value, marked sensitive (never logged by the HTTP
+/// stack); its `Debug` shows no token. The one way this project builds that header.
+#[derive(Clone)]
+pub struct Bearer(HeaderValue);
+
+impl Bearer {
+    /// The header for `token`, or [`NotHeaderSafe`] when a header cannot carry it.
+    pub fn new(token: &SecretString) -> Result<Bearer, NotHeaderSafe> {
+        let text = SecretString::from(format!("Bearer {}", token.expose_secret()));
+        let mut value = HeaderValue::from_str(text.expose_secret()).map_err(|_| NotHeaderSafe)?;
+        value.set_sensitive(true);
+        Ok(Bearer(value))
+    }
+}
+
+impl fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Bearer([REDACTED])")
+    }
+}
+
+/// The method of a [`Request`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
+}
+
+/// One request, rebuilt for every attempt: method, URL, an optional Bearer header and an
+/// optional JSON body (held as a secret: a login body carries a credential).
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    method: Method,
+    url: &'a Url,
+    bearer: Option<&'a Bearer>,
+    json: Option<&'a SecretString>,
+    accept_json: bool,
+}
+
+impl<'a> Request<'a> {
+    /// `GET url`.
+    pub fn get(url: &'a Url) -> Self {
+        Request {
+            method: Method::Get,
+            url,
+            bearer: None,
+            json: None,
+            accept_json: false,
+        }
+    }
+
+    /// `POST url` with `Content-Type: application/json` and `body`.
+    pub fn post_json(url: &'a Url, body: &'a SecretString) -> Self {
+        Request {
+            method: Method::Post,
+            json: Some(body),
+            ..Request::get(url)
+        }
+    }
+
+    /// Sends `Authorization: Bearer …`.
+    pub fn bearer(self, bearer: &'a Bearer) -> Self {
+        Request {
+            bearer: Some(bearer),
+            ..self
+        }
+    }
+
+    /// Sends `Accept: application/json`.
+    pub fn accept_json(self) -> Self {
+        Request {
+            accept_json: true,
+            ..self
+        }
+    }
+
+    fn build(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
+        let mut builder = match self.method {
+            Method::Get => client.get(self.url.clone()),
+            Method::Post => client.post(self.url.clone()),
+        };
+        if let Some(body) = self.json {
+            builder = builder
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.expose_secret().to_owned());
+        }
+        if self.accept_json {
+            builder = builder.header(ACCEPT, "application/json");
+        }
+        if let Some(bearer) = self.bearer {
+            builder = builder.header(AUTHORIZATION, bearer.0.clone());
+        }
+        builder
+    }
+}
+
+/// How much of a body is read, and what happens to a longer one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cap {
+    /// A body longer than this many bytes is refused ([`Outcome::TooLarge`]), checked against
+    /// `Content-Length` first, then while reading.
+    Refuse(usize),
+    /// At most this many bytes are kept; reading stops there and the rest is dropped.
+    Truncate(usize),
+}
+
+impl Cap {
+    const fn bytes(self) -> usize {
+        match self {
+            Cap::Refuse(n) | Cap::Truncate(n) => n,
+        }
+    }
+}
+
+/// How a road reads bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyRules {
+    /// The body of a 2xx answer.
+    pub answer: Cap,
+    /// The body of any other status.
+    pub error: Cap,
+    /// Whether an error body that is refused or breaks while reading is dropped (the status
+    /// alone decides, with an empty body) instead of deciding the outcome itself.
+    pub error_best_effort: bool,
+}
+
+/// The statuses worth another attempt under [`Retry::Transient`]: too many requests, and the
+/// three a proxy answers while the service behind it restarts.
+pub const TRANSIENT_STATUSES: [u16; 4] = [429, 502, 503, 504];
+
+/// When to try again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// One attempt, whatever happens.
+    Never,
+    /// Up to `attempts` in all (the first included) while the outcome is transient
+    /// ([`Outcome::is_transient`]): waiting the server's `Retry-After` (at most
+    /// `retry_after_cap`), else `backoff` doubled per attempt made.
+    Transient {
+        /// Attempts in all, the first included.
+        attempts: u32,
+        /// The wait after the first failed attempt; doubled after each later one.
+        backoff: Duration,
+        /// The longest `Retry-After` honoured.
+        retry_after_cap: Duration,
+    },
+}
+
+impl Retry {
+    /// Whether to try again after attempt `attempt` (1-based) came back with `outcome`, and
+    /// after how long; `None` ends the exchange with that outcome.
+    pub fn wait(&self, attempt: u32, outcome: &Outcome) -> Option<Duration> {
+        match *self {
+            Retry::Never => None,
+            Retry::Transient { attempts, .. } if attempt < attempts && outcome.is_transient() => {
+                Some(self.delay(attempt, outcome.retry_after()))
+            }
+            Retry::Transient { .. } => None,
+        }
+    }
+
+    /// The wait after attempt `attempt` (1-based): `retry_after` capped at `retry_after_cap`
+    /// when the server gave one, else `backoff × 2^(attempt − 1)`. Zero under [`Retry::Never`].
+    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        match *self {
+            Retry::Never => Duration::ZERO,
+            Retry::Transient {
+                backoff,
+                retry_after_cap,
+                ..
+            } => match retry_after {
+                Some(wait) => wait.min(retry_after_cap),
+                None => backoff.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1))),
+            },
+        }
+    }
+}
+
+/// A road's rules for [`Client::send`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// When to try again.
+    pub retry: Retry,
+    /// How bodies are read.
+    pub body: BodyRules,
+}
+
+/// `Retry-After` in seconds (`"2"`, `" 2 "`); an HTTP date or anything else is ignored.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// Where a transport failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// No connection: refused, unreachable, DNS or TLS failure.
+    Connect,
+    /// The connection broke while the answer was read.
+    Body,
+    /// Anything else on the way.
+    Other,
+}
+
+/// Why no complete answer came back (other than a timeout).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreachable {
+    /// Where it broke.
+    pub stage: Stage,
+    /// The innermost cause ("Connection refused", a TLS alert), without the URL; no header
+    /// (so no credential) is ever in it.
+    pub cause: String,
+}
+
+/// What one exchange came back with. Bodies are raw (a 2xx body holds secret values; an error
+/// body may echo one): quote them only through the redactor.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A 2xx answer, its body read under [`BodyRules::answer`].
+    Ok {
+        /// The 2xx status.
+        status: u16,
+        /// The body, raw.
+        body: Vec<u8>,
+    },
+    /// A status other than 2xx and 3xx, its body as text under [`BodyRules::error`], and the
+    /// server's `Retry-After` in seconds when it gave one.
+    Status {
+        /// The status.
+        code: u16,
+        /// The body as text (invalid UTF-8 replaced), capped.
+        body: String,
+        /// `Retry-After` in seconds, when given.
+        retry_after: Option<Duration>,
+    },
+    /// A 3xx: redirects are never followed.
+    Redirect {
+        /// The 3xx status.
+        code: u16,
+        /// The body as text, capped.
+        body: String,
+    },
+    /// No complete answer within the client's timeout.
+    Timeout,
+    /// No complete answer at all.
+    Unreachable {
+        /// Where and why.
+        why: Unreachable,
+    },
+    /// A body over its [`Cap::Refuse`] cap.
+    TooLarge,
+}
+
+impl fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Ok { status, body } => write!(f, "Ok({status}, {} bytes)", body.len()),
+            Outcome::Status {
+                code,
+                body,
+                retry_after,
+            } => write!(
+                f,
+                "Status({code}, {} bytes, retry_after {retry_after:?})",
+                body.len()
+            ),
+            Outcome::Redirect { code, body } => {
+                write!(f, "Redirect({code}, {} bytes)", body.len())
+            }
+            Outcome::Timeout => f.write_str("Timeout"),
+            Outcome::Unreachable { why } => write!(f, "Unreachable({why:?})"),
+            Outcome::TooLarge => f.write_str("TooLarge"),
+        }
+    }
+}
+
+impl Outcome {
+    /// A timeout, no answer, or one of [`TRANSIENT_STATUSES`]: worth another attempt. Never a
+    /// 401, a 404 or any other answer the server meant.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Outcome::Timeout | Outcome::Unreachable { .. } => true,
+            Outcome::Status { code, .. } => TRANSIENT_STATUSES.contains(code),
+            Outcome::Ok { .. } | Outcome::Redirect { .. } | Outcome::TooLarge => false,
+        }
+    }
+
+    /// The server's `Retry-After`, when the outcome is a status that carried one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Outcome::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// The last outcome of an exchange and how many attempts it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// The last attempt's outcome.
+    pub outcome: Outcome,
+    /// How many attempts were made.
+    pub attempts: u32,
+}
+
+impl Client {
+    /// The total time allowed for one attempt.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Sends `request` under `rules`: attempt after attempt while [`Retry::wait`] says so,
+    /// sleeping in between; returns the last outcome.
+    pub async fn send(&self, request: &Request<'_>, rules: &Rules) -> Exchange {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = self.attempt(request, &rules.body).await;
+            match rules.retry.wait(attempt, &outcome) {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => {
+                    return Exchange {
+                        outcome,
+                        attempts: attempt,
+                    };
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, request: &Request<'_>, rules: &BodyRules) -> Outcome {
+        let response = match request.build(&self.inner).send().await {
+            Ok(response) => response,
+            Err(e) => return transport(&e),
+        };
+        let code = response.status().as_u16();
+        if (200..300).contains(&code) {
+            return match read_body(response, rules.answer).await {
+                Ok(body) => Outcome::Ok { status: code, body },
+                Err(Unread::TooLarge) => Outcome::TooLarge,
+                Err(Unread::Broken(e)) => transport(&e),
+            };
+        }
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let body = match read_body(response, rules.error).await {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(_) if rules.error_best_effort => String::new(),
+            Err(Unread::TooLarge) => return Outcome::TooLarge,
+            Err(Unread::Broken(e)) => return transport(&e),
+        };
+        if (300..400).contains(&code) {
+            Outcome::Redirect { code, body }
+        } else {
+            Outcome::Status {
+                code,
+                body,
+                retry_after,
+            }
+        }
+    }
+}
+
+/// Why a body was not read whole.
+enum Unread {
+    TooLarge,
+    Broken(reqwest::Error),
+}
+
+/// The one body reader: reads `response` under `cap`.
+async fn read_body(mut response: reqwest::Response, cap: Cap) -> Result<Vec<u8>, Unread> {
+    let limit = cap.bytes();
+    let announced = response.content_length();
+    if matches!(cap, Cap::Refuse(_)) && announced.is_some_and(|n| n > limit as u64) {
+        return Err(Unread::TooLarge);
+    }
+    // One allocation of the announced size (at most the cap): growing by doubling would touch
+    // up to twice the body's memory for a large folder.
+    let mut body = Vec::with_capacity(announced.map_or(0, |n| n.min(limit as u64) as usize));
+    while let Some(chunk) = response.chunk().await.map_err(Unread::Broken)? {
+        let room = limit - body.len();
+        if chunk.len() > room {
+            if matches!(cap, Cap::Refuse(_)) {
+                return Err(Unread::TooLarge);
+            }
+            body.extend_from_slice(&chunk[..room]);
+            break;
+        }
+        body.extend_from_slice(&chunk);
+        if matches!(cap, Cap::Truncate(_)) && body.len() == limit {
+            break;
+        }
+    }
+    Ok(body)
+}
+
+/// The one transport-error classifier: a timeout, or where the exchange broke and the
+/// innermost cause.
+fn transport(err: &reqwest::Error) -> Outcome {
+    if err.is_timeout() {
+        return Outcome::Timeout;
+    }
+    let mut source: &dyn std::error::Error = err;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    let stage = if err.is_connect() {
+        Stage::Connect
+    } else if err.is_body() || err.is_decode() {
+        Stage::Body
+    } else {
+        Stage::Other
+    };
+    Outcome::Unreachable {
+        why: Unreachable {
+            stage,
+            cause: source.to_string(),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::io::{Read as _, Write as _};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
     use super::*;
 
     #[test]
     fn http_only_to_loopback() {
-        assert_eq!(
-            check_url("https://x.example", false).unwrap().1,
-            UrlVerdict::Safe
-        );
-        assert_eq!(
-            check_url("http://127.0.0.1:9", false).unwrap().1,
-            UrlVerdict::Safe
-        );
-        assert_eq!(
-            check_url("http://127.8.0.1:9", false).unwrap().1,
-            UrlVerdict::Safe
-        );
-        assert_eq!(
-            check_url("http://[::1]:9", false).unwrap().1,
-            UrlVerdict::Safe
-        );
-        assert_eq!(
-            check_url("http://localhost:9", false).unwrap().1,
-            UrlVerdict::Safe
-        );
+        for safe in [
+            "https://x.example",
+            "http://127.0.0.1:9",
+            "http://127.8.0.1:9",
+            "http://[::1]:9",
+            "http://localhost:9",
+        ] {
+            assert_eq!(
+                check_url(safe, false).unwrap().1,
+                UrlVerdict::Safe,
+                "{safe}"
+            );
+        }
         assert!(check_url("http://10.0.0.1", false).is_err());
         assert!(check_url("http://localhost.example.com", false).is_err());
         assert!(matches!(
@@ -164,5 +650,474 @@ mod tests {
         ));
         assert!(check_url("ftp://x", true).is_err());
         assert!(check_url("https://u:p@x.example", false).is_err());
+    }
+
+    /// Above zero, at most the maximum, finite; fractions and surrounding spaces accepted; the
+    /// error quotes the value and the limit.
+    #[test]
+    fn timeout_bounds() {
+        let max = Seconds::from_secs(3600);
+        let ok = |raw: &str| parse_timeout(raw, max).map(|s| s.0);
+        assert_eq!(ok("3600"), Ok(Duration::from_secs(3600)));
+        assert_eq!(ok("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(ok(" 2 "), Ok(Duration::from_secs(2)));
+        assert_eq!(ok("0.000001"), Ok(Duration::from_micros(1)));
+        for bad in ["0", "-1", "3600.5", "nan", "inf", "-inf"] {
+            assert_eq!(
+                ok(bad),
+                Err(format!(
+                    "{bad:?} must be more than 0 and at most 3600 seconds"
+                )),
+                "{bad}"
+            );
+        }
+        assert_eq!(ok("abc"), Err("\"abc\" is not a number of seconds".into()));
+        assert_eq!(Seconds::from_secs(30).to_string(), "30");
+        assert_eq!(Seconds(Duration::from_millis(500)).to_string(), "0.5");
+    }
+
+    /// A token with a newline is refused; a good one becomes a sensitive header whose `Debug`
+    /// shows no token.
+    #[test]
+    fn bearer_refuses_what_a_header_cannot_carry() {
+        let token = |t: &str| SecretString::from(t.to_owned());
+        assert!(Bearer::new(&token("ab\ncd")).is_err());
+        assert!(Bearer::new(&token("ab\rcd")).is_err());
+        assert!(Bearer::new(&token("ab\u{7f}cd")).is_err());
+        let bearer = Bearer::new(&token("tok-Zz9")).unwrap();
+        assert_eq!(bearer.0.as_bytes(), b"Bearer tok-Zz9");
+        assert!(bearer.0.is_sensitive());
+        assert_eq!(format!("{bearer:?}"), "Bearer([REDACTED])");
+    }
+
+    const TRANSIENT: Retry = Retry::Transient {
+        attempts: 3,
+        backoff: Duration::from_millis(100),
+        retry_after_cap: Duration::from_secs(5),
+    };
+
+    fn status(code: u16, retry_after: Option<u64>) -> Outcome {
+        Outcome::Status {
+            code,
+            body: String::new(),
+            retry_after: retry_after.map(Duration::from_secs),
+        }
+    }
+
+    fn unreachable() -> Outcome {
+        Outcome::Unreachable {
+            why: Unreachable {
+                stage: Stage::Connect,
+                cause: "refused".into(),
+            },
+        }
+    }
+
+    /// Exactly timeouts, no answer, 429, 502, 503 and 504 are transient; never a 401, a 403, a
+    /// 404, a 500, a redirect, an answer or an oversized one.
+    #[test]
+    fn transient_outcomes() {
+        assert!(Outcome::Timeout.is_transient());
+        assert!(unreachable().is_transient());
+        for code in [429, 502, 503, 504] {
+            assert!(status(code, None).is_transient(), "{code}");
+        }
+        for code in [400, 401, 403, 404, 408, 500, 501, 505] {
+            assert!(!status(code, None).is_transient(), "{code}");
+        }
+        let ok = Outcome::Ok {
+            status: 200,
+            body: Vec::new(),
+        };
+        let redirect = Outcome::Redirect {
+            code: 302,
+            body: String::new(),
+        };
+        for other in [ok, redirect, Outcome::TooLarge] {
+            assert!(!other.is_transient(), "{other:?}");
+        }
+        assert_eq!(
+            status(503, Some(2)).retry_after(),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(status(503, None).retry_after(), None);
+        assert_eq!(Outcome::Timeout.retry_after(), None);
+    }
+
+    /// Another attempt only while attempts are left and the outcome is transient; the wait is
+    /// `Retry-After` capped, else the backoff doubled per attempt; `Never` never waits.
+    #[test]
+    fn retry_decisions() {
+        let ms = Duration::from_millis;
+        assert_eq!(TRANSIENT.wait(1, &Outcome::Timeout), Some(ms(100)));
+        assert_eq!(TRANSIENT.wait(2, &unreachable()), Some(ms(200)));
+        assert_eq!(TRANSIENT.wait(3, &Outcome::Timeout), None);
+        assert_eq!(TRANSIENT.wait(4, &Outcome::Timeout), None);
+        assert_eq!(TRANSIENT.wait(1, &status(401, Some(1))), None);
+        assert_eq!(TRANSIENT.wait(1, &status(500, None)), None);
+        assert_eq!(
+            TRANSIENT.wait(1, &status(429, Some(2))),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            TRANSIENT.wait(2, &status(503, Some(3600))),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(Retry::Never.wait(1, &Outcome::Timeout), None);
+        assert_eq!(Retry::Never.delay(2, None), Duration::ZERO);
+        assert_eq!(TRANSIENT.delay(1, None), ms(100));
+        assert_eq!(TRANSIENT.delay(2, None), ms(200));
+        assert_eq!(TRANSIENT.delay(3, None), ms(400));
+        assert_eq!(TRANSIENT.delay(1, Some(Duration::ZERO)), Duration::ZERO);
+        assert_eq!(
+            TRANSIENT.delay(1, Some(Duration::from_secs(5))),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            TRANSIENT.delay(u32::MAX, None),
+            ms(100).saturating_mul(u32::MAX)
+        );
+        assert_eq!(parse_retry_after(" 2 "), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after("-1"), None);
+    }
+
+    /// `Debug` shows sizes, never a body.
+    #[test]
+    fn outcome_debug_shows_no_body() {
+        let shown = [
+            Outcome::Ok {
+                status: 200,
+                body: b"secret".to_vec(),
+            },
+            Outcome::Status {
+                code: 503,
+                body: "secret".into(),
+                retry_after: None,
+            },
+            Outcome::Redirect {
+                code: 302,
+                body: "secret".into(),
+            },
+            Outcome::Timeout,
+            Outcome::TooLarge,
+        ]
+        .map(|o| format!("{o:?}"));
+        assert_eq!(
+            shown,
+            [
+                "Ok(200, 6 bytes)",
+                "Status(503, 6 bytes, retry_after None)",
+                "Redirect(302, 6 bytes)",
+                "Timeout",
+                "TooLarge",
+            ]
+        );
+        assert_eq!(
+            format!("{:?}", unreachable()),
+            "Unreachable(Unreachable { stage: Connect, cause: \"refused\" })"
+        );
+    }
+
+    /// A loopback server that answers the n-th connection with the n-th canned response
+    /// (`None`: read the request, never answer) and keeps every request it read.
+    struct Raw {
+        url: Url,
+        seen: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Raw {
+        fn start(responses: Vec<Option<Vec<u8>>>) -> Raw {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = Url::parse(&format!("http://{}/p", listener.local_addr().unwrap())).unwrap();
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let log = Arc::clone(&seen);
+            std::thread::spawn(move || {
+                for response in responses {
+                    let Ok((mut sock, _)) = listener.accept() else {
+                        return;
+                    };
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    log.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&request).into_owned());
+                    match response {
+                        Some(bytes) => {
+                            let _ = sock.write_all(&bytes);
+                        }
+                        None => {
+                            std::thread::spawn(move || {
+                                std::thread::sleep(Duration::from_secs(5));
+                                drop(sock);
+                            });
+                        }
+                    }
+                }
+            });
+            Raw { url, seen }
+        }
+
+        fn requests(&self) -> Vec<String> {
+            self.seen.lock().unwrap().clone()
+        }
+    }
+
+    /// A whole answer with `Content-Length`, closing the connection.
+    fn answer(code: u16, headers: &str, body: &str) -> Option<Vec<u8>> {
+        Some(
+            format!(
+                "HTTP/1.1 {code} X\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
+                body.len()
+            )
+            .into_bytes(),
+        )
+    }
+
+    /// A chunked answer (no `Content-Length`), closing the connection.
+    fn chunked(code: u16, chunks: &[&str]) -> Option<Vec<u8>> {
+        let mut out =
+            format!("HTTP/1.1 {code} X\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+        for c in chunks {
+            out.push_str(&format!("{:x}\r\n{c}\r\n", c.len()));
+        }
+        out.push_str("0\r\n\r\n");
+        Some(out.into_bytes())
+    }
+
+    fn test_client(timeout: Duration) -> Client {
+        client(&ClientOptions {
+            timeout,
+            ca_cert: None,
+        })
+        .unwrap()
+    }
+
+    const FAST: Retry = Retry::Transient {
+        attempts: 3,
+        backoff: Duration::from_millis(1),
+        retry_after_cap: Duration::from_millis(1),
+    };
+
+    fn rules(retry: Retry, answer: Cap, error: Cap, best_effort: bool) -> Rules {
+        Rules {
+            retry,
+            body: BodyRules {
+                answer,
+                error,
+                error_best_effort: best_effort,
+            },
+        }
+    }
+
+    async fn get(raw: &Raw, rules: Rules) -> Exchange {
+        test_client(Duration::from_secs(5))
+            .send(&Request::get(&raw.url), &rules)
+            .await
+    }
+
+    fn ok(body: &str) -> Outcome {
+        Outcome::Ok {
+            status: 200,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    /// Transient outcomes are tried again up to the attempts: a later answer is used; after
+    /// the last attempt the last outcome stands, with its status, body and Retry-After.
+    #[tokio::test]
+    async fn send_retries_transient_outcomes() {
+        let last = Outcome::Status {
+            code: 503,
+            body: "c".into(),
+            retry_after: Some(Duration::from_secs(7)),
+        };
+        for (responses, want) in [
+            (
+                vec![
+                    answer(503, "Retry-After: 0\r\n", "busy"),
+                    answer(429, "", ""),
+                    answer(200, "", "fine"),
+                ],
+                ok("fine"),
+            ),
+            (
+                vec![
+                    answer(502, "", "a"),
+                    answer(504, "", "b"),
+                    answer(503, "Retry-After: 7\r\n", "c"),
+                    answer(200, "", "never asked"),
+                ],
+                last,
+            ),
+        ] {
+            let raw = Raw::start(responses);
+            let refuse = Cap::Refuse(64);
+            let got = get(&raw, rules(FAST, refuse, refuse, true)).await;
+            let want = Exchange {
+                outcome: want,
+                attempts: 3,
+            };
+            assert_eq!((got, raw.requests().len()), (want, 3));
+        }
+    }
+
+    /// A 401 is never tried again, nor anything under `Never`; a 3xx is a redirect, not
+    /// followed; a 404 a status.
+    #[tokio::test]
+    async fn send_never_retries_a_meant_answer() {
+        let refuse = Cap::Refuse(64);
+        let raw = Raw::start(vec![answer(401, "", "no"), answer(200, "", "")]);
+        let got = get(&raw, rules(FAST, refuse, refuse, true)).await;
+        assert_eq!(got.attempts, 1);
+        assert_eq!(got.outcome, status(401, None).with_body("no"));
+        let raw = Raw::start(vec![answer(503, "", ""), answer(200, "", "")]);
+        let got = get(&raw, rules(Retry::Never, refuse, refuse, true)).await;
+        assert_eq!((got.attempts, raw.requests().len()), (1, 1));
+        let raw = Raw::start(vec![answer(302, "Location: /elsewhere\r\n", "moved")]);
+        let got = get(&raw, rules(FAST, refuse, refuse, true)).await;
+        assert_eq!(
+            got.outcome,
+            Outcome::Redirect {
+                code: 302,
+                body: "moved".into()
+            }
+        );
+        let raw = Raw::start(vec![answer(404, "", "gone")]);
+        let got = get(&raw, rules(FAST, refuse, refuse, true)).await;
+        assert_eq!(got.outcome, status(404, None).with_body("gone"));
+    }
+
+    /// `Refuse` keeps a body of exactly the cap and refuses one byte more, announced or not.
+    #[tokio::test]
+    async fn refuse_cap_boundary() {
+        let cap = Cap::Refuse(4);
+        let r = |retry| rules(retry, cap, cap, false);
+        for (response, want) in [
+            (answer(200, "", "abcd"), ok("abcd")),
+            (answer(200, "", "abcde"), Outcome::TooLarge),
+            (chunked(200, &["ab", "cd"]), ok("abcd")),
+            (chunked(200, &["ab", "cde"]), Outcome::TooLarge),
+            (chunked(200, &["abcd", "e"]), Outcome::TooLarge),
+            (answer(500, "", "abcde"), Outcome::TooLarge),
+        ] {
+            let raw = Raw::start(vec![response]);
+            assert_eq!(get(&raw, r(Retry::Never)).await.outcome, want);
+        }
+    }
+
+    /// `Truncate` keeps the first bytes up to the cap, announced or not, and every chunk of a
+    /// shorter body.
+    #[tokio::test]
+    async fn truncate_cap_keeps_the_head() {
+        let cap = Cap::Truncate(4);
+        let r = rules(Retry::Never, cap, cap, false);
+        for (response, want) in [
+            (answer(200, "", "abcdefgh"), ok("abcd")),
+            (chunked(200, &["ab", "cdef"]), ok("abcd")),
+            (chunked(200, &["abcd", "ef"]), ok("abcd")),
+            (chunked(200, &["a", "b", "c"]), ok("abc")),
+            (
+                answer(400, "", "abcdefgh"),
+                status(400, None).with_body("abcd"),
+            ),
+        ] {
+            let raw = Raw::start(vec![response]);
+            assert_eq!(get(&raw, r).await.outcome, want);
+        }
+    }
+
+    /// Best effort: an error body over its cap is dropped and the status stands.
+    #[tokio::test]
+    async fn best_effort_error_body() {
+        let raw = Raw::start(vec![answer(403, "", "too long for four")]);
+        let r = rules(Retry::Never, Cap::Refuse(64), Cap::Refuse(4), true);
+        assert_eq!(get(&raw, r).await.outcome, status(403, None));
+        let raw = Raw::start(vec![answer(403, "", "fits")]);
+        assert_eq!(
+            get(&raw, r).await.outcome,
+            status(403, None).with_body("fits")
+        );
+    }
+
+    /// No answer in time is a timeout; a refused connection and a body cut short are
+    /// unreachable, at the connection and at the body.
+    #[tokio::test]
+    async fn transport_failures_are_classified() {
+        let cap = Cap::Refuse(64);
+        let r = rules(Retry::Never, cap, cap, false);
+        let raw = Raw::start(vec![None]);
+        let quick = test_client(Duration::from_millis(200));
+        let got = quick.send(&Request::get(&raw.url), &r).await;
+        assert_eq!(got.outcome, Outcome::Timeout);
+        assert_eq!(quick.timeout(), Duration::from_millis(200));
+
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = Url::parse(&format!("http://{}/", closed.local_addr().unwrap())).unwrap();
+        drop(closed);
+        let got = quick.send(&Request::get(&url), &r).await;
+        match got.outcome {
+            Outcome::Unreachable { why } => assert_eq!(why.stage, Stage::Connect),
+            other => panic!("{other:?}"),
+        }
+
+        let cut =
+            b"HTTP/1.1 200 X\r\nContent-Length: 50\r\nConnection: close\r\n\r\nshort".to_vec();
+        let raw = Raw::start(vec![Some(cut)]);
+        match get(&raw, r).await.outcome {
+            Outcome::Unreachable { why } => assert_eq!(why.stage, Stage::Body),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// What goes on the wire: the method, the JSON body and its type, `Accept` only when
+    /// asked, the Bearer header only when given.
+    #[tokio::test]
+    async fn request_shapes() {
+        let cap = Cap::Refuse(64);
+        let r = rules(Retry::Never, cap, cap, false);
+        let http = test_client(Duration::from_secs(5));
+        let raw = Raw::start(vec![answer(200, "", ""), answer(200, "", "")]);
+        let body = SecretString::from("{\"a\":1}".to_owned());
+        let bearer = Bearer::new(&SecretString::from("tok-Zz9".to_owned())).unwrap();
+        http.send(
+            &Request::post_json(&raw.url, &body)
+                .accept_json()
+                .bearer(&bearer),
+            &r,
+        )
+        .await;
+        http.send(&Request::get(&raw.url), &r).await;
+        let seen: Vec<String> = raw.requests().iter().map(|q| q.to_lowercase()).collect();
+        assert!(seen[0].starts_with("post /p http/1.1\r\n"), "{}", seen[0]);
+        assert!(seen[0].contains("content-type: application/json\r\n"));
+        assert!(seen[0].contains("accept: application/json\r\n"));
+        assert!(seen[0].contains("authorization: bearer tok-zz9\r\n"));
+        assert!(seen[0].contains("content-length: 7\r\n"));
+        assert!(seen[1].starts_with("get /p http/1.1\r\n"), "{}", seen[1]);
+        assert!(!seen[1].contains("content-type"));
+        assert!(!seen[1].contains("accept: application/json"));
+        assert!(!seen[1].contains("authorization"));
+    }
+
+    impl Outcome {
+        fn with_body(self, text: &str) -> Outcome {
+            match self {
+                Outcome::Status {
+                    code, retry_after, ..
+                } => Outcome::Status {
+                    code,
+                    body: text.into(),
+                    retry_after,
+                },
+                other => other,
+            }
+        }
     }
 }

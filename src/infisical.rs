@@ -1,18 +1,20 @@
 //! The Infisical client: Token Auth and Universal Auth, the raw list call
-//! (`GET /api/v3/secrets/raw`), the answer model, the imports merge and hidden values, with the
-//! retry policy and the answer size cap. Facts from `../shared/reference/infisical-api.md`.
+//! (`GET /api/v3/secrets/raw`), the answer model, the imports merge and hidden values, and the
+//! road's [`RULES`] for [`http::Client::send`] (retries, the answer size cap). Turns each
+//! [`Outcome`] into its [`FetchError`] with the real server's meaning. Facts from
+//! `../shared/reference/infisical-api.md`.
 //!
-//! Knows nothing of files or dotenv syntax. Errors carry server bodies *unredacted* and have no
-//! `Display`: the only way to print one is [`FetchError::describe`], which takes the redactor.
+//! Knows nothing of files or dotenv syntax, nor of reqwest. Errors carry server bodies
+//! *unredacted* and have no `Display`: the only way to print one is [`FetchError::describe`],
+//! which takes the redactor.
 
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::exit::Exit;
-use crate::http::Url;
+use crate::http::{self, Bearer, BodyRules, Cap, Exchange, Outcome, Request, Retry, Stage, Url};
 use crate::secret::Redactor;
 
 /// The largest answer read; a longer one is refused (exit 7).
@@ -28,7 +30,24 @@ pub const BODY_QUOTE_CAP: usize = 200;
 /// How much of an error body is kept for quoting.
 const ERROR_BODY_KEEP: usize = 64 * 1024;
 
-/// Whether `token` can travel in `Authorization: Bearer <token>` (visible ASCII, no space).
+/// The Infisical road's rules: transient failures (timeouts, refused connections, 429, 502,
+/// 503, 504) are tried [`MAX_ATTEMPTS`] times in all; a 2xx answer over [`MAX_ANSWER_BYTES`]
+/// is refused; an error body is kept for quoting when it fits in 64 KiB and arrives whole.
+pub const RULES: http::Rules = http::Rules {
+    retry: Retry::Transient {
+        attempts: MAX_ATTEMPTS,
+        backoff: BACKOFF_BASE,
+        retry_after_cap: RETRY_AFTER_CAP,
+    },
+    body: BodyRules {
+        answer: Cap::Refuse(MAX_ANSWER_BYTES),
+        error: Cap::Refuse(ERROR_BODY_KEEP),
+        error_best_effort: true,
+    },
+};
+
+/// Whether a Token Auth token is fit to send (visible ASCII, no space): stricter than what a
+/// header can carry ([`Bearer::new`]), and checked before any request.
 pub fn header_safe(token: &str) -> bool {
     !token.is_empty() && token.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
@@ -48,7 +67,9 @@ pub enum Auth {
     Token(SecretString),
     /// Universal Auth: one login call turns these into an access token.
     Universal {
+        /// The identity's client ID (not a secret).
         client_id: String,
+        /// The identity's client secret.
         client_secret: SecretString,
     },
 }
@@ -66,16 +87,22 @@ pub fn api_base(raw: &str) -> String {
 /// What to list.
 #[derive(Debug, Clone)]
 pub struct Query {
+    /// `workspaceId`.
     pub project_id: String,
+    /// The environment slug.
     pub environment: String,
+    /// Whether sub-folders are listed too.
     pub recursive: bool,
+    /// Whether imported folders come with the answer.
     pub include_imports: bool,
 }
 
 /// One secret as read from an answer.
 #[derive(Debug)]
 pub struct Secret {
+    /// `secretKey`.
     pub key: String,
+    /// `secretValue`, references expanded by the server.
     pub value: SecretString,
     /// `secretValueHidden: true`, or the hidden placeholder as value.
     pub hidden: bool,
@@ -88,6 +115,7 @@ pub struct Secret {
 pub struct Folder {
     /// The path asked for.
     pub path: String,
+    /// The folder's own secrets (and, when recursive, its sub-folders').
     pub local: Vec<Secret>,
     /// Imported folders, in answer order.
     pub imports: Vec<Vec<Secret>>,
@@ -173,7 +201,7 @@ impl FetchError {
     /// `redactor` (every credential and fetched value, in every encoding) then capped.
     pub fn describe(&self, redactor: &Redactor) -> String {
         let said = |body: &str| {
-            let words = server_words(body);
+            let words = error_words(body);
             if words.is_empty() {
                 String::new()
             } else {
@@ -245,9 +273,9 @@ impl FetchError {
     }
 }
 
-/// The words worth quoting from an error body: `error: message` of Infisical's error shape,
-/// else the whole body.
-fn server_words(body: &str) -> String {
+/// The words worth quoting from an Infisical error body: `error: message` of its error shape
+/// (`{"statusCode", "message", "error"}`), else the whole body trimmed.
+fn error_words(body: &str) -> String {
     #[derive(Deserialize)]
     struct ErrorBody {
         message: Option<serde_json::Value>,
@@ -268,26 +296,20 @@ fn server_words(body: &str) -> String {
     }
 }
 
-/// How long to wait before attempt `attempt + 1` after attempt `attempt` (1-based) failed:
-/// the server's `Retry-After` in seconds when given (capped at [`RETRY_AFTER_CAP`]), else
+/// How long [`RULES`] waits before attempt `attempt + 1` after attempt `attempt` (1-based)
+/// failed, given the raw `Retry-After` header: its seconds capped at [`RETRY_AFTER_CAP`], else
 /// [`BACKOFF_BASE`] doubled per attempt.
 pub fn retry_delay(attempt: u32, retry_after: Option<&str>) -> Duration {
-    if let Some(secs) = retry_after.and_then(|v| v.trim().parse::<u64>().ok()) {
-        return Duration::from_secs(secs).min(RETRY_AFTER_CAP);
-    }
-    BACKOFF_BASE * 2u32.saturating_pow(attempt.saturating_sub(1))
-}
-
-/// Statuses worth another attempt.
-pub fn is_retryable(status: u16) -> bool {
-    matches!(status, 429 | 502 | 503 | 504)
+    RULES
+        .retry
+        .delay(attempt, retry_after.and_then(http::parse_retry_after))
 }
 
 /// The Infisical client for one run.
+#[derive(Debug)]
 pub struct Client {
-    http: reqwest::Client,
+    http: http::Client,
     base: Url,
-    timeout: Duration,
 }
 
 /// The raw JSON shapes.
@@ -340,6 +362,23 @@ fn json_reason(e: &serde_json::Error) -> String {
     format!("{what} at line {} column {}", e.line(), e.column())
 }
 
+/// The access token of a Universal Auth login answer; a blank one is malformed.
+fn login_token(answer: &[u8]) -> Result<SecretString, FetchError> {
+    let login: wire::LoginAnswer =
+        serde_json::from_slice(answer).map_err(|e| FetchError::Malformed {
+            route: UA_LOGIN,
+            reason: json_reason(&e),
+        })?;
+    let token = SecretString::from(login.access_token);
+    if token.expose_secret().trim().is_empty() {
+        return Err(FetchError::Malformed {
+            route: UA_LOGIN,
+            reason: "empty accessToken".into(),
+        });
+    }
+    Ok(token)
+}
+
 fn convert(raw: wire::RawSecret, fallback_origin: &str) -> Secret {
     let hidden = raw.hidden.unwrap_or(false) || raw.value == HIDDEN_PLACEHOLDER;
     Secret {
@@ -353,19 +392,83 @@ fn convert(raw: wire::RawSecret, fallback_origin: &str) -> Secret {
     }
 }
 
-/// A successful answer's status and body.
-struct Answer {
-    body: Vec<u8>,
+/// What `exchange` on `route` means: the body of a 2xx answer, or the failure with the real
+/// server's meaning — 401/403 refused (exit 3, never retried), 404 not found (exit 4), a
+/// transient failure after the last attempt or another 5xx unavailable (exit 5), a redirect
+/// or another status a rejected request (exit 2), an oversized answer invalid data (exit 7).
+/// `timeout` is the client's, for the message.
+fn answer_of(
+    route: &'static str,
+    exchange: Exchange,
+    timeout: Duration,
+) -> Result<Vec<u8>, FetchError> {
+    let Exchange { outcome, attempts } = exchange;
+    let unavailable = |reason: String, body: String| FetchError::Unavailable {
+        route,
+        reason,
+        attempts,
+        body,
+    };
+    Err(match outcome {
+        Outcome::Ok { body, .. } => return Ok(body),
+        Outcome::TooLarge => FetchError::TooLarge { route },
+        Outcome::Redirect { code, body } => FetchError::Rejected {
+            route,
+            status: code,
+            body,
+        },
+        Outcome::Status {
+            code: status @ (401 | 403),
+            body,
+            ..
+        } => FetchError::Refused {
+            route,
+            status,
+            body,
+        },
+        Outcome::Status {
+            code: status @ 404,
+            body,
+            ..
+        } => FetchError::NotFound {
+            route,
+            status,
+            body,
+        },
+        Outcome::Status { code, body, .. } if http::TRANSIENT_STATUSES.contains(&code) => {
+            unavailable(format!("status {code}"), body)
+        }
+        Outcome::Status { code, body, .. } if code >= 500 => {
+            unavailable(format!("status {code} (not retried)"), body)
+        }
+        Outcome::Status { code, body, .. } => FetchError::Rejected {
+            route,
+            status: code,
+            body,
+        },
+        Outcome::Timeout => unavailable(format!("timed out after {timeout:?}"), String::new()),
+        Outcome::Unreachable { why } => unavailable(
+            match why.stage {
+                Stage::Connect => "connection failed (refused or unreachable)",
+                Stage::Body => "the connection broke while reading the answer",
+                Stage::Other => "transport error",
+            }
+            .to_owned(),
+            String::new(),
+        ),
+    })
 }
 
 impl Client {
     /// A client for the API at `base` (see [`api_base`]), using `http` for every request.
-    pub fn new(http: reqwest::Client, base: Url, timeout: Duration) -> Self {
-        Client {
-            http,
-            base,
-            timeout,
-        }
+    pub fn new(http: http::Client, base: Url) -> Self {
+        Client { http, base }
+    }
+
+    /// Sends `request` on `route` under [`RULES`] and reads what came back.
+    async fn call(&self, route: &'static str, request: Request<'_>) -> Result<Vec<u8>, FetchError> {
+        let exchange = self.http.send(&request, &RULES).await;
+        answer_of(route, exchange, self.http.timeout())
     }
 
     fn url(&self, route: &str) -> Url {
@@ -392,27 +495,8 @@ impl Client {
                     .to_string(),
                 );
                 let url = self.url(UA_LOGIN);
-                let answer = self
-                    .send(UA_LOGIN, || {
-                        self.http
-                            .post(url.clone())
-                            .header("content-type", "application/json")
-                            .body(body.expose_secret().to_owned())
-                    })
-                    .await?;
-                let login: wire::LoginAnswer =
-                    serde_json::from_slice(&answer.body).map_err(|e| FetchError::Malformed {
-                        route: UA_LOGIN,
-                        reason: json_reason(&e),
-                    })?;
-                let token = SecretString::from(login.access_token);
-                if token.expose_secret().trim().is_empty() {
-                    return Err(FetchError::Malformed {
-                        route: UA_LOGIN,
-                        reason: "empty accessToken".into(),
-                    });
-                }
-                Ok(token)
+                let answer = self.call(UA_LOGIN, Request::post_json(&url, &body)).await?;
+                login_token(&answer)
             }
         }
     }
@@ -434,21 +518,17 @@ impl Client {
             .append_pair("expandSecretReferences", "true")
             .append_pair("recursive", bool_str(query.recursive))
             .append_pair("include_imports", bool_str(query.include_imports));
-        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-            .map_err(|_| FetchError::Malformed {
-                route: UA_LOGIN,
-                reason: "the access token holds characters an HTTP header cannot carry".into(),
-            })?;
-        bearer.set_sensitive(true);
+        // The error names the route the header was for (INF-028): a Universal Auth token
+        // holding a newline is only found unfit here, on the list route.
+        let bearer = Bearer::new(token).map_err(|_| FetchError::Malformed {
+            route: SECRETS_RAW,
+            reason: "the access token holds characters an HTTP header cannot carry".into(),
+        })?;
         let answer = self
-            .send(SECRETS_RAW, || {
-                self.http
-                    .get(url.clone())
-                    .header(AUTHORIZATION, bearer.clone())
-            })
+            .call(SECRETS_RAW, Request::get(&url).bearer(&bearer))
             .await?;
         let list: wire::ListAnswer =
-            serde_json::from_slice(&answer.body).map_err(|e| FetchError::Malformed {
+            serde_json::from_slice(&answer).map_err(|e| FetchError::Malformed {
                 route: SECRETS_RAW,
                 reason: json_reason(&e),
             })?;
@@ -470,119 +550,6 @@ impl Client {
                 .collect(),
         })
     }
-
-    /// Sends a request with the retry policy and reads a 2xx body within the size cap.
-    async fn send(
-        &self,
-        route: &'static str,
-        build: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<Answer, FetchError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let last = attempt >= MAX_ATTEMPTS;
-            let (reason, wait_hint, body) = match build().send().await {
-                Err(e) => (self.transport_reason(&e), None, String::new()),
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let retry_after = resp
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned);
-                    if (200..300).contains(&status) {
-                        match read_capped(resp, MAX_ANSWER_BYTES).await {
-                            Ok(Some(body)) => return Ok(Answer { body }),
-                            Ok(None) => return Err(FetchError::TooLarge { route }),
-                            Err(e) => (self.transport_reason(&e), None, String::new()),
-                        }
-                    } else {
-                        let body = read_capped(resp, ERROR_BODY_KEEP)
-                            .await
-                            .ok()
-                            .flatten()
-                            .map(|b| String::from_utf8_lossy(&b).into_owned())
-                            .unwrap_or_default();
-                        match status {
-                            401 | 403 => {
-                                return Err(FetchError::Refused {
-                                    route,
-                                    status,
-                                    body,
-                                });
-                            }
-                            404 => {
-                                return Err(FetchError::NotFound {
-                                    route,
-                                    status,
-                                    body,
-                                });
-                            }
-                            s if is_retryable(s) => (format!("status {s}"), retry_after, body),
-                            s if s >= 500 => {
-                                return Err(FetchError::Unavailable {
-                                    route,
-                                    reason: format!("status {s} (not retried)"),
-                                    attempts: attempt,
-                                    body,
-                                });
-                            }
-                            s => {
-                                return Err(FetchError::Rejected {
-                                    route,
-                                    status: s,
-                                    body,
-                                });
-                            }
-                        }
-                    }
-                }
-            };
-            if last {
-                return Err(FetchError::Unavailable {
-                    route,
-                    reason,
-                    attempts: attempt,
-                    body,
-                });
-            }
-            tokio::time::sleep(retry_delay(attempt, wait_hint.as_deref())).await;
-        }
-    }
-
-    fn transport_reason(&self, e: &reqwest::Error) -> String {
-        if e.is_timeout() {
-            format!("timed out after {:?}", self.timeout)
-        } else if e.is_connect() {
-            "connection failed (refused or unreachable)".into()
-        } else if e.is_body() || e.is_decode() {
-            "the connection broke while reading the answer".into()
-        } else {
-            "transport error".into()
-        }
-    }
-}
-
-/// Reads the body, `None` when it is longer than `cap` bytes (checked against
-/// `Content-Length` first, then while reading).
-async fn read_capped(
-    mut resp: reqwest::Response,
-    cap: usize,
-) -> Result<Option<Vec<u8>>, reqwest::Error> {
-    let announced = resp.content_length();
-    if announced.is_some_and(|n| n > cap as u64) {
-        return Ok(None);
-    }
-    // One allocation of the announced size: growing by doubling would touch up to twice the
-    // body's memory for a large folder.
-    let mut body = Vec::with_capacity(announced.map_or(0, |n| n as usize));
-    while let Some(chunk) = resp.chunk().await? {
-        if body.len() + chunk.len() > cap {
-            return Ok(None);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Some(body))
 }
 
 #[cfg(test)]
@@ -605,11 +572,411 @@ mod tests {
     #[test]
     fn words() {
         assert_eq!(
-            server_words(
+            error_words(
                 r#"{"statusCode":401,"message":"Token missing","error":"UnauthorizedError"}"#
             ),
             "UnauthorizedError: Token missing"
         );
-        assert_eq!(server_words(" plain "), "plain");
+        assert_eq!(error_words(" plain "), "plain");
+    }
+
+    const TIMEOUT: Duration = Duration::from_millis(300);
+
+    fn exchange(outcome: Outcome, attempts: u32) -> Exchange {
+        Exchange { outcome, attempts }
+    }
+
+    fn status(code: u16, body: &str) -> Outcome {
+        Outcome::Status {
+            code,
+            body: body.into(),
+            retry_after: None,
+        }
+    }
+
+    fn unreachable(stage: Stage) -> Outcome {
+        Outcome::Unreachable {
+            why: http::Unreachable {
+                stage,
+                cause: "os says no".into(),
+            },
+        }
+    }
+
+    /// A failure in one short line, for the table below.
+    fn short(err: &FetchError) -> String {
+        match err {
+            FetchError::Refused {
+                route,
+                status,
+                body,
+            } => format!("{route} refused {status} {body}"),
+            FetchError::NotFound {
+                route,
+                status,
+                body,
+            } => format!("{route} not found {status} {body}"),
+            FetchError::Rejected {
+                route,
+                status,
+                body,
+            } => format!("{route} rejected {status} {body}"),
+            FetchError::Unavailable {
+                route,
+                reason,
+                attempts,
+                body,
+            } => {
+                format!("{route} unavailable {reason} x{attempts} {body}")
+            }
+            FetchError::Malformed { route, reason } => format!("{route} malformed {reason}"),
+            FetchError::TooLarge { route } => format!("{route} too large"),
+        }
+    }
+
+    /// What each outcome means on Infisical's road, and the exit code it ends in: 401/403 are
+    /// refused (3, not 5), 404 not found (4), transient failures and other 5xx unavailable
+    /// (5), redirects and other statuses a rejected request (2), an oversized answer (7).
+    #[test]
+    fn outcome_to_error() {
+        let ok = Outcome::Ok {
+            status: 200,
+            body: b"{}".to_vec(),
+        };
+        assert_eq!(
+            answer_of(UA_LOGIN, exchange(ok, 1), TIMEOUT).ok(),
+            Some(b"{}".to_vec())
+        );
+        let redirect = Outcome::Redirect {
+            code: 302,
+            body: "b".into(),
+        };
+        let r = SECRETS_RAW;
+        for (outcome, attempts, exit, want) in [
+            (
+                status(401, "b"),
+                1,
+                Exit::Refused,
+                format!("{r} refused 401 b"),
+            ),
+            (
+                status(403, "b"),
+                1,
+                Exit::Refused,
+                format!("{r} refused 403 b"),
+            ),
+            (
+                status(404, "b"),
+                1,
+                Exit::NotFound,
+                format!("{r} not found 404 b"),
+            ),
+            (
+                status(429, "b"),
+                3,
+                Exit::Unavailable,
+                format!("{r} unavailable status 429 x3 b"),
+            ),
+            (
+                status(502, ""),
+                3,
+                Exit::Unavailable,
+                format!("{r} unavailable status 502 x3 "),
+            ),
+            (
+                status(503, ""),
+                3,
+                Exit::Unavailable,
+                format!("{r} unavailable status 503 x3 "),
+            ),
+            (
+                status(504, ""),
+                3,
+                Exit::Unavailable,
+                format!("{r} unavailable status 504 x3 "),
+            ),
+            (
+                status(500, "b"),
+                2,
+                Exit::Unavailable,
+                format!("{r} unavailable status 500 (not retried) x2 b"),
+            ),
+            (
+                status(599, ""),
+                1,
+                Exit::Unavailable,
+                format!("{r} unavailable status 599 (not retried) x1 "),
+            ),
+            (
+                status(499, "b"),
+                1,
+                Exit::Usage,
+                format!("{r} rejected 499 b"),
+            ),
+            (
+                status(400, "b"),
+                1,
+                Exit::Usage,
+                format!("{r} rejected 400 b"),
+            ),
+            (redirect, 1, Exit::Usage, format!("{r} rejected 302 b")),
+            (
+                Outcome::TooLarge,
+                1,
+                Exit::InvalidData,
+                format!("{r} too large"),
+            ),
+            (
+                Outcome::Timeout,
+                3,
+                Exit::Unavailable,
+                format!("{r} unavailable timed out after 300ms x3 "),
+            ),
+            (
+                unreachable(Stage::Connect),
+                3,
+                Exit::Unavailable,
+                format!("{r} unavailable connection failed (refused or unreachable) x3 "),
+            ),
+            (
+                unreachable(Stage::Body),
+                3,
+                Exit::Unavailable,
+                format!("{r} unavailable the connection broke while reading the answer x3 "),
+            ),
+            (
+                unreachable(Stage::Other),
+                1,
+                Exit::Unavailable,
+                format!("{r} unavailable transport error x1 "),
+            ),
+        ] {
+            let err = answer_of(r, exchange(outcome, attempts), TIMEOUT).unwrap_err();
+            assert_eq!((err.exit(), short(&err)), (exit, want));
+        }
+        let err = FetchError::Malformed {
+            route: r,
+            reason: "x".into(),
+        };
+        assert_eq!(
+            (err.exit(), short(&err)),
+            (Exit::InvalidData, format!("{r} malformed x"))
+        );
+    }
+
+    /// The road's rules: three attempts, 100 ms doubled, Retry-After capped at 5 s, answers
+    /// over 16 MiB refused, error bodies kept up to 64 KiB on a best-effort basis.
+    #[test]
+    fn rules() {
+        assert_eq!(
+            RULES.retry,
+            Retry::Transient {
+                attempts: 3,
+                backoff: Duration::from_millis(100),
+                retry_after_cap: Duration::from_secs(5),
+            }
+        );
+        assert_eq!(
+            RULES.body,
+            BodyRules {
+                answer: Cap::Refuse(16 * 1024 * 1024),
+                error: Cap::Refuse(64 * 1024),
+                error_best_effort: true,
+            }
+        );
+        assert_eq!(retry_delay(3, None), Duration::from_millis(400));
+        assert_eq!(retry_delay(1, Some(" 4 ")), Duration::from_secs(4));
+    }
+
+    /// Visible ASCII only: no space, no control character, no DEL, no non-ASCII, not empty.
+    #[test]
+    fn token_fit_to_send() {
+        assert!(header_safe("!~azAZ09-._"));
+        for bad in ["", "a b", "a\tb", "a\nb", "a\u{7f}", "é", "\u{1f}"] {
+            assert!(!header_safe(bad), "{bad:?}");
+        }
+    }
+
+    /// Every message: route, status, what to check, the server's words redacted and capped.
+    #[test]
+    fn messages() {
+        let mut redactor = Redactor::new();
+        redactor.add_str("synthetic-secret-Qq1");
+        let body = r#"{"error":"Bad","message":"echo synthetic-secret-Qq1"}"#;
+        let said = "; the server said: Bad: echo [REDACTED]";
+        let d = |e: FetchError| e.describe(&redactor);
+        assert_eq!(
+            d(FetchError::Refused {
+                route: SECRETS_RAW,
+                status: 401,
+                body: body.into()
+            }),
+            format!(
+                "{SECRETS_RAW}: refused with status 401 (check the credentials and the identity's access to this project, environment and path){said}"
+            )
+        );
+        assert_eq!(
+            d(FetchError::NotFound {
+                route: UA_LOGIN,
+                status: 404,
+                body: String::new()
+            }),
+            format!(
+                "{UA_LOGIN}: not found (status 404: does --api-url name an Infisical API with Universal Auth?)"
+            )
+        );
+        assert_eq!(
+            d(FetchError::NotFound {
+                route: SECRETS_RAW,
+                status: 404,
+                body: " ".into()
+            }),
+            format!(
+                "{SECRETS_RAW}: not found (status 404: check the project ID and the environment)"
+            )
+        );
+        assert_eq!(
+            d(FetchError::Rejected {
+                route: SECRETS_RAW,
+                status: 301,
+                body: String::new()
+            }),
+            format!(
+                "{SECRETS_RAW}: the server answered with a redirect (status 301), which is not followed: point --api-url at the API itself"
+            )
+        );
+        assert_eq!(
+            d(FetchError::Rejected {
+                route: SECRETS_RAW,
+                status: 400,
+                body: body.into()
+            }),
+            format!(
+                "{SECRETS_RAW}: the request was rejected with status 400 (check --project-id, --env and --path){said}"
+            )
+        );
+        assert_eq!(
+            d(FetchError::Unavailable {
+                route: SECRETS_RAW,
+                reason: "status 503".into(),
+                attempts: 1,
+                body: String::new()
+            }),
+            format!("{SECRETS_RAW}: unavailable after 1 attempt: status 503")
+        );
+        assert_eq!(
+            d(FetchError::Unavailable {
+                route: SECRETS_RAW,
+                reason: "status 503".into(),
+                attempts: 3,
+                body: body.into()
+            }),
+            format!("{SECRETS_RAW}: unavailable after 3 attempts: status 503{said}")
+        );
+        assert_eq!(
+            d(FetchError::Malformed {
+                route: UA_LOGIN,
+                reason: "empty accessToken".into()
+            }),
+            format!("{UA_LOGIN}: the answer is not the JSON expected: empty accessToken")
+        );
+        assert_eq!(
+            d(FetchError::TooLarge { route: SECRETS_RAW }),
+            format!("{SECRETS_RAW}: the answer is larger than 16 MiB; refused")
+        );
+        let long = "x".repeat(BODY_QUOTE_CAP + 10);
+        let quoted = d(FetchError::Rejected {
+            route: SECRETS_RAW,
+            status: 400,
+            body: long,
+        });
+        assert!(
+            quoted.ends_with(&format!("{}…", "x".repeat(BODY_QUOTE_CAP))),
+            "{quoted}"
+        );
+    }
+
+    /// One of `error` and `message` alone, a non-string value, or neither.
+    #[test]
+    fn words_of_every_shape() {
+        assert_eq!(error_words(r#"{"error":"E"}"#), "E");
+        assert_eq!(error_words(r#"{"message":"M"}"#), "M");
+        assert_eq!(error_words(r#"{"message":["a",1]}"#), r#"["a",1]"#);
+        assert_eq!(
+            error_words(r#"{"statusCode":500} "#),
+            r#"{"statusCode":500}"#
+        );
+    }
+
+    /// A hidden flag or the placeholder value marks a secret hidden; the origin is its
+    /// `secretPath`, else the folder asked for.
+    #[test]
+    fn hidden_and_origin() {
+        let raw = |value: &str, hidden: Option<bool>, path: Option<&str>| wire::RawSecret {
+            key: "K".into(),
+            value: value.into(),
+            hidden,
+            secret_path: path.map(str::to_owned),
+        };
+        let s = convert(raw("v", None, None), "/f");
+        assert!(!s.hidden);
+        assert_eq!(s.origin, "/f");
+        assert!(convert(raw("v", Some(true), None), "/f").hidden);
+        assert!(!convert(raw("v", Some(false), Some("")), "/f").hidden);
+        assert_eq!(convert(raw("v", None, Some("")), "/f").origin, "/f");
+        assert_eq!(convert(raw("v", None, Some("/sub")), "/f").origin, "/sub");
+        assert!(convert(raw(HIDDEN_PLACEHOLDER, Some(false), None), "/f").hidden);
+    }
+
+    /// Local secrets first; an import adds only keys no local secret has; a later import wins
+    /// over an earlier one; without imports asked, only the local ones.
+    #[test]
+    fn merge_order() {
+        let secret = |key: &str, origin: &str| Secret {
+            key: key.into(),
+            value: SecretString::from(format!("{key}@{origin}")),
+            hidden: false,
+            origin: origin.into(),
+        };
+        let folder = Folder {
+            path: "/".into(),
+            local: vec![secret("A", "/")],
+            imports: vec![
+                vec![secret("A", "/i1"), secret("B", "/i1")],
+                vec![secret("B", "/i2"), secret("C", "/i2")],
+            ],
+        };
+        let keys = |include| -> Vec<String> {
+            folder
+                .merged(include)
+                .iter()
+                .map(|s| format!("{}@{}", s.key, s.origin))
+                .collect()
+        };
+        assert_eq!(keys(false), ["A@/"]);
+        assert_eq!(keys(true), ["A@/", "B@/i2", "C@/i2"]);
+        assert_eq!(folder.values().count(), 5);
+    }
+
+    /// A login answer: its token, or malformed when blank or not the JSON expected (the reason
+    /// gives the category and the position, never the text).
+    #[test]
+    fn login_answer() {
+        let token = login_token(br#"{"accessToken":"tok-Aa1","expiresIn":7200}"#).unwrap();
+        assert_eq!(token.expose_secret(), "tok-Aa1");
+        let reason = |body: &[u8]| match login_token(body) {
+            Err(FetchError::Malformed { route, reason }) if route == UA_LOGIN => reason,
+            other => panic!("{:?}", other.map(|_| "a token")),
+        };
+        assert_eq!(reason(br#"{"accessToken":" "}"#), "empty accessToken");
+        assert_eq!(
+            reason(br#"{"accessToken":"x"#),
+            "truncated JSON at line 1 column 17"
+        );
+        assert_eq!(reason(b"<html>"), "invalid JSON at line 1 column 1");
+        assert_eq!(
+            reason(br#"{"accessToken":12345678}"#),
+            "JSON of an unexpected shape at line 1 column 23"
+        );
     }
 }

@@ -13,3 +13,11 @@ pub mod http;
 pub mod infisical;
 pub mod secret;
 pub mod smoke;
+
+/// The one async runtime of a run, built by each binary: current thread (the concurrent
+/// requests of a run interleave on it), with IO and timers.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}

@@ -77,7 +77,9 @@ fn percent_encode(value: &str) -> String {
     out
 }
 
-fn xml_escape(value: &str, apos: &str) -> String {
+/// The one XML escaper: `&`, `<`, `>`, `"` and `'` (as `apos`: `&apos;` or `&#39;`, the two
+/// forms encoders use) become entities; everything else is kept as is.
+pub fn xml_escape(value: &str, apos: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {

@@ -1,14 +1,34 @@
 //! `ollama-compat-smoke`: check what an OpenAI-compatible chat endpoint really supports.
-//! Thin: parse arguments, call the library, map the error to an exit code.
+//! Thin, and the same shape as `write-canary-env`: parse the arguments, check them into a
+//! [`Config`], print its warnings, start one runtime, [`smoke::run`], render, exit.
 
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::process::ExitCode;
+use std::str::FromStr;
 
 use clap::Parser;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use provider_bridge::http::{self, Seconds};
 use provider_bridge::smoke::{
     self, Check, Config, DEFAULT_BASE_URL, DEFAULT_MODEL, Format, JsonMode, KeySource, Settings,
+    SmokeError,
 };
+
+/// The program name, the prefix of every line on stderr.
+const NAME: &str = "ollama-compat-smoke";
+
+/// A parser offering exactly the names of `all` (clap lists them in `--help` and in its
+/// error), turned into the library's value.
+fn one_of<T, const N: usize>(
+    all: [T; N],
+    name: fn(T) -> &'static str,
+) -> impl TypedValueParser<Value = T>
+where
+    T: FromStr<Err = String> + Clone + Send + Sync + 'static,
+{
+    PossibleValuesParser::new(all.map(name)).try_map(|name| name.parse::<T>())
+}
 
 /// Check an OpenAI-compatible chat endpoint for chat completion, JSON output and tool calls,
 /// never printing the API key.
@@ -42,24 +62,26 @@ struct Args {
     #[arg(
         long = "check",
         value_name = "CHECK",
-        value_enum,
+        value_parser = one_of(Check::ALL, Check::as_str),
         default_values_t = Check::ALL
     )]
     checks: Vec<Check>,
 
     /// JSON mode: auto falls back json_schema -> json_object -> plain_prompt on format errors
     /// only; any other value pins one step and never falls back
-    #[arg(long, value_name = "MODE", value_enum, default_value_t = JsonMode::Auto)]
+    #[arg(long, value_name = "MODE", value_parser = one_of(JsonMode::ALL, JsonMode::as_str),
+          default_value_t = JsonMode::Auto)]
     json_mode: JsonMode,
 
     /// Run each check N times and report passes=k/N; a check passes only at N/N
     #[arg(long, value_name = "N", default_value_t = 1,
-          value_parser = clap::value_parser!(u32).range(1..=1000))]
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(smoke::MAX_REPEAT)))]
     repeat: u32,
 
     /// Total time allowed for one request, in seconds (fractions allowed, e.g. 0.5)
-    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_timeout)]
-    timeout: Duration,
+    #[arg(long, value_name = "SECS", default_value_t = smoke::DEFAULT_TIMEOUT,
+          value_parser = |raw: &str| http::parse_timeout(raw, smoke::MAX_TIMEOUT))]
+    timeout: Seconds,
 
     /// max_tokens sent in every request (thinking models need room for their reasoning)
     #[arg(long, value_name = "N", default_value_t = smoke::DEFAULT_MAX_TOKENS,
@@ -67,7 +89,8 @@ struct Args {
     max_tokens: u32,
 
     /// Output format on stdout
-    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Format::Text)]
+    #[arg(long, value_name = "FORMAT", value_parser = one_of(Format::ALL, Format::as_str),
+          default_value_t = Format::Text)]
     format: Format,
 
     /// Allow plain http:// to a host that is not loopback (prints a warning)
@@ -75,56 +98,50 @@ struct Args {
     allow_insecure_http: bool,
 }
 
-/// A timeout in seconds: a finite number above zero, at most an hour.
-fn parse_timeout(raw: &str) -> Result<Duration, String> {
-    let secs: f64 = raw
-        .trim()
-        .parse()
-        .map_err(|_| "expected a number of seconds, e.g. 60 or 0.5".to_owned())?;
-    if !secs.is_finite() || secs <= 0.0 || secs > smoke::MAX_TIMEOUT_SECS {
-        return Err(format!(
-            "expected more than 0 and at most {} seconds",
-            smoke::MAX_TIMEOUT_SECS
-        ));
+impl From<Args> for Settings {
+    fn from(args: Args) -> Settings {
+        let key = match (args.api_key_env, args.api_key_file) {
+            (_, Some(file)) => KeySource::File(file),
+            (Some(var), None) => KeySource::Env(var),
+            (None, None) => KeySource::Default,
+        };
+        Settings {
+            base_url: args.base_url,
+            model: args.model,
+            key,
+            checks: args.checks,
+            json_mode: args.json_mode,
+            repeat: args.repeat,
+            timeout: args.timeout.0,
+            max_tokens: args.max_tokens,
+            format: args.format,
+            allow_insecure_http: args.allow_insecure_http,
+        }
     }
-    Ok(Duration::from_secs_f64(secs))
 }
 
-fn main() -> std::process::ExitCode {
-    let args = Args::parse();
-    let key = match (args.api_key_env, args.api_key_file) {
-        (_, Some(file)) => KeySource::File(file),
-        (Some(var), None) => KeySource::Env(var),
-        (None, None) => KeySource::Default,
-    };
-    let settings = Settings {
-        base_url: args.base_url,
-        model: args.model,
-        key,
-        checks: args.checks,
-        json_mode: args.json_mode,
-        repeat: args.repeat,
-        timeout: args.timeout,
-        max_tokens: args.max_tokens,
-        format: args.format,
-        allow_insecure_http: args.allow_insecure_http,
-    };
-    let config = match Config::prepare(settings) {
+/// Prints a failure to start on stderr.
+fn fail(err: &SmokeError) -> ExitCode {
+    eprintln!("{NAME}: {err}");
+    err.exit().into()
+}
+
+fn main() -> ExitCode {
+    let settings = Settings::from(Args::parse());
+    let config = match Config::try_from(settings) {
         Ok(config) => config,
-        Err(e) => {
-            eprintln!("ollama-compat-smoke: {e}");
-            return e.exit().into();
-        }
+        Err(err) => return fail(&err),
     };
-    if let Some(warning) = &config.warning {
-        eprintln!("ollama-compat-smoke: {warning}");
+    for warning in &config.warnings {
+        eprintln!("{NAME}: {warning}");
     }
-    let report = match smoke::run(&config) {
+    let runtime = match provider_bridge::runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&SmokeError::Runtime(e.kind().to_string())),
+    };
+    let report = match runtime.block_on(smoke::run(&config)) {
         Ok(report) => report,
-        Err(e) => {
-            eprintln!("ollama-compat-smoke: {e}");
-            return e.exit().into();
-        }
+        Err(err) => return fail(&err),
     };
     let mut stderr = std::io::stderr().lock();
     for line in report.diagnostics() {

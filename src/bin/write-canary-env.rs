@@ -1,13 +1,18 @@
 //! `write-canary-env`: render secrets from Infisical into a dotenv file with exact modes.
-//! Thin: parse arguments, call the library, map the error to an exit code.
+//! Thin, and the same shape as `ollama-compat-smoke`: parse the arguments, check them into a
+//! [`Config`], print its warnings, start one runtime, [`canary::run`], render, exit.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
-use provider_bridge::canary::{self, AuthMethod, Config};
+use clap::builder::{PossibleValuesParser, TypedValueParser as _};
+use provider_bridge::canary::{self, AuthMethod, Config, Settings};
 use provider_bridge::exit::Exit;
+use provider_bridge::http::{self, Seconds};
+
+/// The program name, the prefix of every line on stderr.
+const NAME: &str = "write-canary-env";
 
 /// Render secrets from Infisical into a dotenv file, atomically, with exact modes,
 /// never printing a value.
@@ -71,10 +76,11 @@ struct Args {
         value_name = "METHOD",
         env = "INFISICAL_AUTH_METHOD",
         hide_env_values = true,
-        default_value = "token-auth",
-        value_parser = ["token-auth", "universal-auth"]
+        default_value = AuthMethod::NAMES[0],
+        value_parser = PossibleValuesParser::new(AuthMethod::NAMES)
+            .try_map(|name| AuthMethod::parse(&name))
     )]
-    auth: String,
+    auth: AuthMethod,
 
     /// File holding the Token Auth access token (must not be readable by others)
     /// [default: $INFISICAL_TOKEN].
@@ -147,8 +153,9 @@ struct Args {
     json: bool,
 
     /// Time limit for each request, in seconds (fractions allowed).
-    #[arg(long, value_name = "SECS", default_value = "30", value_parser = canary::parse_timeout)]
-    timeout: Duration,
+    #[arg(long, value_name = "SECS", default_value_t = canary::DEFAULT_TIMEOUT,
+          value_parser = |raw: &str| http::parse_timeout(raw, canary::MAX_TIMEOUT))]
+    timeout: Seconds,
 
     /// Extra PEM CA certificate to trust.
     #[arg(long, value_name = "PEM")]
@@ -159,66 +166,75 @@ fn env_nonempty(var: &str) -> Option<String> {
     std::env::var(var).ok().filter(|v| !v.trim().is_empty())
 }
 
+impl From<Args> for Settings {
+    fn from(args: Args) -> Settings {
+        Settings {
+            project_id: args.project_id,
+            environment: args.environment,
+            paths: args.paths,
+            keys: args.keys,
+            output: args.output,
+            auth: args.auth,
+            token_file: args.token_file,
+            client_id: args.client_id,
+            client_secret_file: args.client_secret_file,
+            api_url: args
+                .api_url
+                .or_else(|| env_nonempty("INFISICAL_DOMAIN"))
+                .or_else(|| env_nonempty("INFISICAL_API_URL"))
+                .unwrap_or_else(|| canary::DEFAULT_API_URL.to_owned()),
+            include_imports: args.include_imports,
+            recursive: args.recursive,
+            output_mode: args.output_mode,
+            parent_mode: args.parent_mode,
+            owner: args.owner,
+            group: args.group,
+            allow_world_readable: args.allow_world_readable,
+            allow_empty: args.allow_empty,
+            allow_insecure_http: args.allow_insecure_http,
+            dry_run: args.dry_run,
+            json: args.json,
+            timeout: args.timeout.0,
+            ca_cert: args.ca_cert,
+        }
+    }
+}
+
+/// Prints a failure: the message on stderr, and under `--json` the error document on stdout.
+fn fail(err: &canary::Error, json: bool) -> ExitCode {
+    eprintln!("{NAME}: error: {err}");
+    if json {
+        println!("{}", canary::error_json(err));
+    }
+    err.exit().into()
+}
+
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let config = Config {
-        project_id: args.project_id,
-        environment: args.environment,
-        paths: args.paths,
-        keys: args.keys,
-        output: args.output,
-        auth: AuthMethod::parse(&args.auth).expect("clap checked the value"),
-        token_file: args.token_file,
-        client_id: args.client_id,
-        client_secret_file: args.client_secret_file,
-        api_url: args
-            .api_url
-            .or_else(|| env_nonempty("INFISICAL_DOMAIN"))
-            .or_else(|| env_nonempty("INFISICAL_API_URL"))
-            .unwrap_or_else(|| canary::DEFAULT_API_URL.to_owned()),
-        include_imports: args.include_imports,
-        recursive: args.recursive,
-        output_mode: args.output_mode,
-        parent_mode: args.parent_mode,
-        owner: args.owner,
-        group: args.group,
-        allow_world_readable: args.allow_world_readable,
-        allow_empty: args.allow_empty,
-        allow_insecure_http: args.allow_insecure_http,
-        dry_run: args.dry_run,
-        json: args.json,
-        timeout: args.timeout,
-        ca_cert: args.ca_cert,
+    let settings = Settings::from(Args::parse());
+    let json = settings.json;
+    let config = match Config::try_from(settings) {
+        Ok(config) => config,
+        Err(err) => return fail(&err, json),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    for warning in &config.warnings {
+        eprintln!("{NAME}: {warning}");
+    }
+    let runtime = match provider_bridge::runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!(
-                "write-canary-env: error: cannot start the runtime: {}",
-                e.kind()
-            );
+            eprintln!("{NAME}: error: cannot start the runtime: {}", e.kind());
             return Exit::Unavailable.into();
         }
     };
-    let mut warn = |w: &str| eprintln!("write-canary-env: {w}");
-    match runtime.block_on(canary::run(&config, &mut warn)) {
+    match runtime.block_on(canary::run(&config)) {
         Ok(report) => {
-            if config.json {
+            if json {
                 println!("{}", report.json());
             } else {
                 print!("{}", report.text());
             }
             Exit::Success.into()
         }
-        Err(err) => {
-            eprintln!("write-canary-env: error: {err}");
-            if config.json {
-                println!("{}", canary::error_json(&err));
-            }
-            err.exit().into()
-        }
+        Err(err) => fail(&err, json),
     }
 }

@@ -11,7 +11,7 @@ use super::classify::{
     classify_reply,
 };
 use super::client::ChatClient;
-use super::{Check, JsonMode, JsonStep};
+use super::config::{Check, JsonMode, JsonStep};
 
 /// How one step of the JSON ladder ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

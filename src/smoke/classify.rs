@@ -194,7 +194,7 @@ pub fn classify_json(reply: &Reply) -> JsonVerdict {
         if is_explicit_rejection(*status, body) {
             return JsonVerdict::Format(FormatError::Rejected {
                 status: *status,
-                message: server_words(body),
+                message: envelope_message(body),
             });
         }
     }
@@ -243,7 +243,7 @@ pub fn classify_reply(reply: &Reply) -> Result<Answer, Failure> {
             .ok_or_else(|| Failure {
                 reason: Reason::BadResponse,
                 status: Some(*status),
-                message: Some(server_words(body)),
+                message: Some(envelope_message(body)),
             }),
         Reply::Http { status, body } => Err(http_failure(*status, body)),
     }
@@ -266,7 +266,7 @@ pub fn http_failure(status: u16, body: &str) -> Failure {
     Failure {
         reason,
         status: Some(status),
-        message: Some(server_words(body)),
+        message: Some(envelope_message(body)),
     }
 }
 
@@ -318,9 +318,10 @@ fn haystack(body: &str) -> String {
     text.to_lowercase()
 }
 
-/// The server's own words for a report: the envelope's message, else the raw body. Raw: the
-/// report quotes them only through `Redactor::quote`.
-pub fn server_words(body: &str) -> String {
+/// What an OpenAI-style error envelope says (`error.message`, a bare `error`, `message` or
+/// `detail`), else the raw body (its first 64 Ki characters). Raw: the report quotes it only
+/// through `Redactor::quote`.
+pub fn envelope_message(body: &str) -> String {
     const LIMIT: usize = 64 * 1024;
     match error_info(body) {
         Some(info) => info.message,
@@ -428,22 +429,18 @@ mod tests {
             v(r#"{"capital":"Paris"}"#),
             JsonVerdict::Object(_)
         ));
-        assert_eq!(
-            v("```json\n{}\n```"),
-            JsonVerdict::Format(FormatError::Ignored(Silent::Fenced))
-        );
-        assert_eq!(
-            v("Paris"),
-            JsonVerdict::Format(FormatError::Ignored(Silent::NotJson))
-        );
-        assert_eq!(
-            v("[1]"),
-            JsonVerdict::Format(FormatError::Ignored(Silent::NotJson))
-        );
-        assert_eq!(
-            v(" "),
-            JsonVerdict::Format(FormatError::Ignored(Silent::Empty))
-        );
+        for (content, silent) in [
+            ("```json\n{}\n```", Silent::Fenced),
+            ("Paris", Silent::NotJson),
+            ("[1]", Silent::NotJson),
+            (" ", Silent::Empty),
+        ] {
+            assert_eq!(
+                v(content),
+                JsonVerdict::Format(FormatError::Ignored(silent)),
+                "{content:?}"
+            );
+        }
     }
 
     /// The asked keys need their types; extra keys are allowed.

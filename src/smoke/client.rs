@@ -1,11 +1,14 @@
-//! The chat client: the request bodies, one POST with no retry, and a tolerant reading of the
-//! answer and of the error envelope (`error` as an object or a bare string, `code` as a string,
-//! an integer or null, or no envelope at all).
+//! The chat client: the request bodies, one POST under [`RULES`] (never retried, bodies cut
+//! at [`BODY_CAP`]), the [`Reply`] an [`Outcome`] means, and a tolerant reading of the answer
+//! and of the error envelope (`error` as an object or a bare string, `code` as a string, an
+//! integer or null, or no envelope at all).
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::{Value, json};
+
+use crate::http::{self, Bearer, BodyRules, Cap, Outcome, Request, Retry, Stage, Url};
+use crate::secret::SecretString;
 
 /// What one request came back with, as plain data (the input of the classifier).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +23,46 @@ pub enum Reply {
 
 /// At most this many bytes of a body are read; the rest is dropped.
 pub const BODY_CAP: usize = 1024 * 1024;
+
+/// The smoke's rules: one attempt (a retry would hide a flaky endpoint), every body cut at
+/// [`BODY_CAP`], a broken body a failed exchange.
+pub const RULES: http::Rules = http::Rules {
+    retry: Retry::Never,
+    body: BodyRules {
+        answer: Cap::Truncate(BODY_CAP),
+        error: Cap::Truncate(BODY_CAP),
+        error_best_effort: false,
+    },
+};
+
+/// The reply an outcome means: any answer is `Http` with its body as text, whatever the status
+/// (the classifier judges it); a timeout and an unreachable endpoint are their own.
+pub fn reply_of(outcome: Outcome) -> Reply {
+    match outcome {
+        Outcome::Ok { status, body } => Reply::Http {
+            status,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        },
+        Outcome::Status { code, body, .. } | Outcome::Redirect { code, body } => {
+            Reply::Http { status: code, body }
+        }
+        Outcome::Timeout => Reply::Timeout,
+        Outcome::Unreachable { why } => Reply::Unreachable {
+            detail: format!(
+                "{}: {}",
+                match why.stage {
+                    Stage::Connect => "cannot connect",
+                    Stage::Body | Stage::Other => "connection failed",
+                },
+                why.cause
+            ),
+        },
+        // Not under `RULES` (bodies are cut, never refused); kept total all the same.
+        Outcome::TooLarge => Reply::Unreachable {
+            detail: format!("connection failed: the answer is larger than {BODY_CAP} bytes"),
+        },
+    }
+}
 
 /// The parts of `choices[0]` the checks judge.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -126,25 +169,20 @@ pub fn error_info(body: &str) -> Option<ErrorInfo> {
     }
 }
 
-/// Where and how to send: the chat URL, the optional `Authorization` header (marked
-/// sensitive), the model and the token cap.
-#[derive(Clone)]
+/// Where and how to send: the chat URL, the optional `Authorization` header (its `Debug`
+/// shows no key), the model and the token cap.
+#[derive(Debug, Clone)]
 pub struct ChatClient {
-    pub http: reqwest::Client,
-    pub url: reqwest::Url,
-    pub auth: Option<HeaderValue>,
+    /// The project's HTTP client.
+    pub http: http::Client,
+    /// `<base-url>/chat/completions`.
+    pub url: Url,
+    /// The Bearer header, when a key was found.
+    pub auth: Option<Bearer>,
+    /// `model` of every request.
     pub model: String,
+    /// `max_tokens` of every request.
     pub max_tokens: u32,
-}
-
-impl std::fmt::Debug for ChatClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChatClient")
-            .field("url", &self.url.as_str())
-            .field("auth", &self.auth.as_ref().map(|_| "[REDACTED]"))
-            .field("model", &self.model)
-            .finish()
-    }
 }
 
 impl ChatClient {
@@ -165,62 +203,13 @@ impl ChatClient {
     /// One POST — never retried — and how long it took.
     pub async fn send(&self, body: &Value) -> (Reply, Duration) {
         let start = Instant::now();
-        let mut request = self
-            .http
-            .post(self.url.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json")
-            .body(body.to_string());
+        let body = SecretString::from(body.to_string());
+        let mut request = Request::post_json(&self.url, &body).accept_json();
         if let Some(auth) = &self.auth {
-            request = request.header(AUTHORIZATION, auth.clone());
+            request = request.bearer(auth);
         }
-        let reply = match request.send().await {
-            Ok(response) => read(response).await,
-            Err(e) => transport(&e),
-        };
-        (reply, start.elapsed())
-    }
-}
-
-async fn read(mut response: reqwest::Response) -> Reply {
-    let status = response.status().as_u16();
-    let mut bytes: Vec<u8> = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = BODY_CAP.saturating_sub(bytes.len());
-                bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                if bytes.len() >= BODY_CAP {
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => return transport(&e),
-        }
-    }
-    Reply::Http {
-        status,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
-
-fn transport(err: &reqwest::Error) -> Reply {
-    if err.is_timeout() {
-        return Reply::Timeout;
-    }
-    // The innermost cause names what went wrong ("Connection refused", a TLS alert) without the
-    // URL; the key is only ever in a header, never in these texts.
-    let mut source: &dyn std::error::Error = err;
-    while let Some(next) = source.source() {
-        source = next;
-    }
-    let kind = if err.is_connect() {
-        "cannot connect"
-    } else {
-        "connection failed"
-    };
-    Reply::Unreachable {
-        detail: format!("{kind}: {source}"),
+        let exchange = self.http.send(&request, &RULES).await;
+        (reply_of(exchange.outcome), start.elapsed())
     }
 }
 

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use super::checks::RunOutcome;
 use super::classify::{Failure, JSON_KEYS, Reason, TOOL_NAME};
-use super::{Check, Config, Format, JsonMode, JsonStep};
+use super::config::{Check, Config, Format, JsonStep, Settings};
 use crate::exit::Exit;
-use crate::secret::Redactor;
+use crate::secret::{Redactor, xml_escape};
 
 /// The cap on a quoted server message, in characters.
 pub const QUOTE_CAP: usize = 300;
@@ -30,6 +30,7 @@ fn run_exit(run: &RunOutcome) -> Exit {
 }
 
 impl CheckReport {
+    /// How many runs passed.
     pub fn passes(&self) -> usize {
         self.runs.iter().filter(|r| r.result.is_ok()).count()
     }
@@ -100,31 +101,23 @@ fn ladder(run: &RunOutcome) -> Option<Ladder> {
 /// The finished smoke: what was asked, what each check did, and the redactor.
 #[derive(Debug)]
 pub struct Report {
-    pub endpoint: String,
-    pub model: String,
+    /// What was asked.
+    pub settings: Settings,
+    /// Whether a key was sent.
     pub has_key: bool,
-    pub json_mode: JsonMode,
-    pub repeat: u32,
-    pub timeout: Duration,
-    pub max_tokens: u32,
-    pub format: Format,
+    /// Every check that ran, in report order.
     pub checks: Vec<CheckReport>,
+    /// The whole run's wall time.
     pub elapsed: Duration,
     redactor: Redactor,
 }
 
 impl Report {
+    /// The report of `config`'s run.
     pub fn new(config: &Config, checks: Vec<CheckReport>, elapsed: Duration) -> Report {
-        let s = &config.settings;
         Report {
-            endpoint: s.base_url.clone(),
-            model: s.model.clone(),
+            settings: config.settings.clone(),
             has_key: config.has_key,
-            json_mode: s.json_mode,
-            repeat: s.repeat,
-            timeout: s.timeout,
-            max_tokens: s.max_tokens,
-            format: s.format,
             checks,
             elapsed,
             redactor: config.redactor.clone(),
@@ -143,7 +136,7 @@ impl Report {
 
     /// stdout, in the chosen format, redacted.
     pub fn render(&self) -> String {
-        let out = match self.format {
+        let out = match self.settings.format {
             Format::Text => self.text(),
             Format::Json => self.json(),
             Format::Junit => self.junit(),
@@ -222,7 +215,7 @@ impl Report {
             Reason::Timeout if f.status.is_some() => format!("the server timed out{status}"),
             Reason::Timeout => format!(
                 "no answer within {}s (--timeout)",
-                self.timeout.as_secs_f64()
+                self.settings.timeout.as_secs_f64()
             ),
             Reason::Unavailable => format!("the endpoint is unavailable{status}"),
             Reason::BadRequest => format!("the server rejected the request{status}"),
@@ -236,7 +229,7 @@ impl Report {
             Reason::Truncated => format!(
                 "the answer was cut at --max-tokens {} (finish_reason: length): raise \
                  --max-tokens",
-                self.max_tokens
+                self.settings.max_tokens
             ),
             Reason::Schema => format!(
                 "the JSON object lacks the asked keys and types: {}",
@@ -249,7 +242,7 @@ impl Report {
             Reason::ReasoningOnly => format!(
                 "the content is empty and the text is in reasoning (a known gemma4 behaviour): \
                  raise --max-tokens (now {})",
-                self.max_tokens
+                self.settings.max_tokens
             ),
             Reason::NoToolCall => {
                 format!("the model answered without calling {TOOL_NAME}")
@@ -284,8 +277,8 @@ impl Report {
     pub fn diagnostics(&self) -> Vec<String> {
         let mut lines = vec![format!(
             "ollama-compat-smoke: endpoint={} model={} auth={}",
-            self.endpoint,
-            self.model,
+            self.settings.base_url,
+            self.settings.model,
             self.auth()
         )];
         lines.extend(self.checks.iter().filter_map(|c| self.explain(c)));
@@ -333,13 +326,13 @@ impl Report {
         let doc = json!({
             "tool": "ollama-compat-smoke",
             "version": env!("CARGO_PKG_VERSION"),
-            "endpoint": self.endpoint,
-            "model": self.model,
+            "endpoint": self.settings.base_url,
+            "model": self.settings.model,
             "auth": self.auth(),
-            "json_mode": self.json_mode.as_str(),
-            "repeat": self.repeat,
-            "timeout_s": self.timeout.as_secs_f64(),
-            "max_tokens": self.max_tokens,
+            "json_mode": self.settings.json_mode.as_str(),
+            "repeat": self.settings.repeat,
+            "timeout_s": self.settings.timeout.as_secs_f64(),
+            "max_tokens": self.settings.max_tokens,
             "passed": self.exit() == Exit::Success,
             "exit_code": self.exit().code(),
             "checks": checks,
@@ -361,15 +354,15 @@ impl Report {
              name=\"ollama-compat-smoke\" {head}>\n    <properties>\n"
         ));
         for (name, value) in [
-            ("endpoint", self.endpoint.as_str()),
-            ("model", self.model.as_str()),
+            ("endpoint", self.settings.base_url.as_str()),
+            ("model", self.settings.model.as_str()),
             ("auth", self.auth()),
-            ("json_mode", self.json_mode.as_str()),
-            ("repeat", &self.repeat.to_string()),
+            ("json_mode", self.settings.json_mode.as_str()),
+            ("repeat", &self.settings.repeat.to_string()),
         ] {
             x.push_str(&format!(
                 "      <property name=\"{name}\" value=\"{}\"/>\n",
-                xml_escape(value)
+                xml_text(value)
             ));
         }
         x.push_str("    </properties>\n");
@@ -385,7 +378,7 @@ impl Report {
                 None if c.passed() => {
                     x.push_str(&format!(
                         "{open}>\n      <system-out>{}</system-out>\n    </testcase>\n",
-                        xml_escape(&self.line(c))
+                        xml_text(&self.line(c))
                     ));
                 }
                 failure => {
@@ -394,8 +387,8 @@ impl Report {
                     x.push_str(&format!(
                         "{open}>\n      <failure type=\"{kind}\" message=\"{}\">{}</failure>\n    \
                          </testcase>\n",
-                        xml_escape(&tokens),
-                        xml_escape(&body)
+                        xml_text(&tokens),
+                        xml_text(&body)
                     ));
                 }
             }
@@ -405,21 +398,17 @@ impl Report {
     }
 }
 
-/// Escapes text for an XML attribute or element, and replaces characters XML 1.0 cannot hold
-/// (control characters other than tab, newline and carriage return) with U+FFFD.
-pub fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
+/// Text fit for an XML attribute or element: characters XML 1.0 cannot hold (control
+/// characters other than tab, newline and carriage return, U+FFFE, U+FFFF) become U+FFFD, then
+/// the one escaper of [`crate::secret::xml_escape`] applies.
+pub fn xml_text(text: &str) -> String {
+    let legal: String = text
+        .chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            c if c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}' => '\u{FFFD}',
+            c => c,
+        })
+        .collect();
+    xml_escape(&legal, "&apos;")
 }

@@ -1003,3 +1003,40 @@ async fn inf_027_bad_ca_cert_is_usage_error() {
             .no_leak();
     }
 }
+
+/// A login answer whose `accessToken` holds a newline: exit 7, one login, no list request, and
+/// the whole message names the list route (the one the header was for), not the login route.
+#[tokio::test]
+async fn inf_028_unusable_access_token_names_the_list_route() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    let access = "synthetic-ua-access-Uu6\nVv7-second-line";
+    inf.login(
+        ResponseTemplate::new(200).set_body_json(json!({
+            "accessToken": access,
+            "expiresIn": 7200,
+            "accessTokenMaxTTL": 43244,
+            "tokenType": "Bearer",
+        })),
+        1,
+    )
+    .await;
+    inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 0)
+        .await;
+    canary(&inf.url(), &wd.output())
+        .args(["--auth", "universal-auth", "--client-id", "id-1"])
+        .secret_env(
+            "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
+            "synthetic-client-secret-Ww8Xx9",
+        )
+        .secret(access)
+        .run()
+        .code(7)
+        .stdout_is("")
+        .stderr_is(
+            "write-canary-env: error: /api/v3/secrets/raw: the answer is not the JSON expected: \
+             the access token holds characters an HTTP header cannot carry\n",
+        )
+        .no_leak();
+    assert!(!wd.output().exists());
+}

@@ -1,0 +1,333 @@
+//! `write-canary-env`'s configuration: the [`Settings`] the operator gave, and the [`Config`]
+//! they make once checked — paths, keys, modes, the owner and group resolved, the credentials
+//! read, the URL checked. Nothing is sent here.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::Error;
+use crate::dotenv;
+use crate::envfile::Target;
+use crate::http::{self, Seconds, Url, UrlVerdict};
+use crate::infisical::{self, Auth};
+use crate::secret::{self, CredentialError};
+
+/// The default API URL.
+pub const DEFAULT_API_URL: &str = "https://app.infisical.com";
+/// The default `--timeout`.
+pub const DEFAULT_TIMEOUT: Seconds = Seconds::from_secs(30);
+/// The largest `--timeout` accepted.
+pub const MAX_TIMEOUT: Seconds = Seconds::from_secs(86_400);
+/// The variable read for the Token Auth access token (the official CLI's name).
+pub const ENV_TOKEN: &str = "INFISICAL_TOKEN";
+/// The variable read for the Universal Auth client ID (the official CLI's name).
+pub const ENV_CLIENT_ID: &str = "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID";
+/// The variable read for the Universal Auth client secret (the official CLI's name).
+pub const ENV_CLIENT_SECRET: &str = "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET";
+
+/// How to authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A machine identity's access token.
+    TokenAuth,
+    /// A client ID and secret, exchanged for an access token by one login call.
+    UniversalAuth,
+}
+
+impl AuthMethod {
+    /// The official CLI's names, as `--auth` takes them.
+    pub const NAMES: [&'static str; 2] = ["token-auth", "universal-auth"];
+
+    /// Parses the official CLI's names.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "token-auth" | "token" => Ok(AuthMethod::TokenAuth),
+            "universal-auth" | "universal" => Ok(AuthMethod::UniversalAuth),
+            other => Err(format!(
+                "unknown auth method {other:?} (expected token-auth or universal-auth)"
+            )),
+        }
+    }
+}
+
+/// Everything one run needs, as given by flags and environment; checked by
+/// [`Config::try_from`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `--project-id`: the Infisical project (workspace) ID.
+    pub project_id: String,
+    /// `--env`: the environment slug.
+    pub environment: String,
+    /// `--path`, repeated: the folders to read.
+    pub paths: Vec<String>,
+    /// `--key`, repeated: the only keys to keep (none: all).
+    pub keys: Vec<String>,
+    /// `--output`: the env file to write.
+    pub output: PathBuf,
+    /// `--auth`.
+    pub auth: AuthMethod,
+    /// `--token-file` (else `$INFISICAL_TOKEN`).
+    pub token_file: Option<PathBuf>,
+    /// `--client-id` or its variable.
+    pub client_id: Option<String>,
+    /// `--client-secret-file` (else `$INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET`).
+    pub client_secret_file: Option<PathBuf>,
+    /// `--api-url`, with or without a trailing `/api`.
+    pub api_url: String,
+    /// `--include-imports`.
+    pub include_imports: bool,
+    /// `--recursive`.
+    pub recursive: bool,
+    /// `--output-mode`: the file's exact permission bits.
+    pub output_mode: u32,
+    /// `--parent-mode`: the exact permission bits of every directory created.
+    pub parent_mode: u32,
+    /// `--owner`: a user name or uid.
+    pub owner: Option<String>,
+    /// `--group`: a group name or gid.
+    pub group: Option<String>,
+    /// `--allow-world-readable`.
+    pub allow_world_readable: bool,
+    /// `--allow-empty`.
+    pub allow_empty: bool,
+    /// `--allow-insecure-http`.
+    pub allow_insecure_http: bool,
+    /// `--dry-run`: fetch and check, write nothing.
+    pub dry_run: bool,
+    /// `--json`: the report as JSON on stdout.
+    pub json: bool,
+    /// `--timeout`: the time allowed for each request.
+    pub timeout: Duration,
+    /// `--ca-cert`: an extra PEM CA certificate to trust.
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// A checked run: the settings, and what was derived from them before any request.
+#[derive(Debug)]
+pub struct Config {
+    /// What the operator gave.
+    pub settings: Settings,
+    /// The folders to read, in order, without repeats (`/` when none was given).
+    pub paths: Vec<String>,
+    /// The file to write, with its modes and owner.
+    pub target: Target,
+    /// The credentials read.
+    pub auth: Auth,
+    /// The API base, checked against the transport rule.
+    pub base: Url,
+    /// Warnings to print before running (value-free).
+    pub warnings: Vec<String>,
+}
+
+/// Parses an octal permission mode such as `0600` or `640` (permission bits only).
+pub fn parse_mode(s: &str) -> Result<u32, String> {
+    let digits = s.strip_prefix("0o").unwrap_or(s);
+    if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
+    {
+        return Err(format!("{s:?} is not an octal mode such as 0600"));
+    }
+    let mode = u32::from_str_radix(digits, 8).map_err(|e| e.to_string())?;
+    if mode > 0o777 {
+        return Err(format!(
+            "{s:?} sets setuid, setgid or sticky bits; only permission bits (at most 0777) are accepted"
+        ));
+    }
+    Ok(mode)
+}
+
+fn no_control(what: &str, value: &str) -> Result<(), Error> {
+    if value.is_empty() || value.chars().any(char::is_control) {
+        return Err(Error::Config(format!(
+            "{what} must be non-empty and free of control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Which account database an `--owner` or `--group` value names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Account {
+    User,
+    Group,
+}
+
+/// Resolves `--owner` or `--group`: a number is the id itself, anything else a name looked
+/// up on this machine.
+fn resolve(account: Account, name: &str) -> Result<u32, Error> {
+    if let Ok(id) = name.parse::<u32>() {
+        return Ok(id);
+    }
+    let (flag, what, found) = match account {
+        Account::User => (
+            "--owner",
+            "user",
+            nix::unistd::User::from_name(name).map(|u| u.map(|u| u.uid.as_raw())),
+        ),
+        Account::Group => (
+            "--group",
+            "group",
+            nix::unistd::Group::from_name(name).map(|g| g.map(|g| g.gid.as_raw())),
+        ),
+    };
+    match found {
+        Ok(Some(id)) => Ok(id),
+        _ => Err(Error::Config(format!(
+            "{flag}: no such {what} {name:?} on this machine"
+        ))),
+    }
+}
+
+/// Reads the credential from its file flag, else its variable (a flag wins over its variable).
+fn credential(file: Option<&PathBuf>, var: &str, flag: &str) -> Result<SecretString, Error> {
+    if let Some(path) = file {
+        return Ok(secret::read_credential_file(path)?);
+    }
+    secret::credential_from_env(var)?.ok_or_else(|| {
+        Error::Credential(CredentialError::Missing {
+            what: format!("set ${var} or pass {flag}"),
+        })
+    })
+}
+
+/// The credentials of `cfg.auth`, read and checked.
+fn auth(cfg: &Settings) -> Result<Auth, Error> {
+    match cfg.auth {
+        AuthMethod::TokenAuth => {
+            let token = credential(cfg.token_file.as_ref(), ENV_TOKEN, "--token-file")?;
+            if !infisical::header_safe(token.expose_secret()) {
+                return Err(Error::Config(format!(
+                    "the token from {} holds characters an HTTP header cannot carry (spaces, control characters or non-ASCII)",
+                    cfg.token_file
+                        .as_ref()
+                        .map_or(format!("${ENV_TOKEN}"), |p| p.display().to_string())
+                )));
+            }
+            Ok(Auth::Token(token))
+        }
+        AuthMethod::UniversalAuth => {
+            let client_id = cfg
+                .client_id
+                .clone()
+                .filter(|c| !c.trim().is_empty())
+                .ok_or_else(|| {
+                    Error::Credential(CredentialError::Missing {
+                        what: format!("set ${ENV_CLIENT_ID} or pass --client-id"),
+                    })
+                })?;
+            Ok(Auth::Universal {
+                client_id: client_id.trim().to_owned(),
+                client_secret: credential(
+                    cfg.client_secret_file.as_ref(),
+                    ENV_CLIENT_SECRET,
+                    "--client-secret-file",
+                )?,
+            })
+        }
+    }
+}
+
+impl TryFrom<Settings> for Config {
+    type Error = Error;
+
+    /// Checks everything that can be checked before the first request, in this order (the
+    /// first failure is the one reported): project, environment, paths, keys, the output mode,
+    /// owner and group, the output path, the credentials, the URL.
+    fn try_from(cfg: Settings) -> Result<Config, Error> {
+        no_control("--project-id", &cfg.project_id)?;
+        no_control("--env", &cfg.environment)?;
+        let mut paths: Vec<String> = Vec::new();
+        for p in &cfg.paths {
+            no_control("--path", p)?;
+            if !p.starts_with('/') {
+                return Err(Error::Config(format!(
+                    "--path {p:?} must be absolute (start with /)"
+                )));
+            }
+            if !paths.contains(p) {
+                paths.push(p.clone());
+            }
+        }
+        if paths.is_empty() {
+            paths.push("/".into());
+        }
+        for k in &cfg.keys {
+            if !dotenv::valid_key(k) {
+                return Err(Error::Config(format!(
+                    "--key {:?} is not a valid env name ([A-Za-z_][A-Za-z0-9_]*)",
+                    k.escape_debug().to_string()
+                )));
+            }
+        }
+        if cfg.output_mode & 0o007 != 0 && !cfg.allow_world_readable {
+            return Err(Error::Config(format!(
+                "--output-mode {:04o} lets other users (\"other\") access the secrets; use a mode without other bits, or pass --allow-world-readable",
+                cfg.output_mode
+            )));
+        }
+        let uid = cfg
+            .owner
+            .as_deref()
+            .map(|o| resolve(Account::User, o))
+            .transpose()?;
+        let gid = cfg
+            .group
+            .as_deref()
+            .map(|g| resolve(Account::Group, g))
+            .transpose()?;
+        let target = Target {
+            path: cfg.output.clone(),
+            mode: cfg.output_mode,
+            parent_mode: cfg.parent_mode,
+            uid,
+            gid,
+        };
+        if cfg.output.as_os_str().is_empty() {
+            return Err(Error::Config("--output must name a file".into()));
+        }
+        let auth = auth(&cfg)?;
+        let (base, verdict) =
+            http::check_url(&infisical::api_base(&cfg.api_url), cfg.allow_insecure_http)?;
+        let warnings = match verdict {
+            UrlVerdict::Safe => Vec::new(),
+            UrlVerdict::InsecureAllowed { warning } => vec![warning],
+        };
+        Ok(Config {
+            settings: cfg,
+            paths,
+            target,
+            auth,
+            base,
+            warnings,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A number is taken as the id whatever the account; an unknown name is an error naming
+    /// the flag and the account kind.
+    #[test]
+    fn one_resolver_for_owner_and_group() {
+        assert_eq!(resolve(Account::User, "4242").ok(), Some(4242));
+        assert_eq!(resolve(Account::Group, "4243").ok(), Some(4243));
+        assert_eq!(resolve(Account::User, "root").ok(), Some(0));
+        let user = resolve(Account::User, "no-such-user-xq")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            user,
+            "--owner: no such user \"no-such-user-xq\" on this machine"
+        );
+        let group = resolve(Account::Group, "no-such-group-xq")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            group,
+            "--group: no such group \"no-such-group-xq\" on this machine"
+        );
+    }
+}

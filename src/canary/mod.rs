@@ -1,0 +1,120 @@
+//! The `write-canary-env` road: settings → [`Config`] (validation, credentials) → [`run`]
+//! (Infisical → choose → dotenv render → secure write) → [`Report`]. One error enum; each
+//! variant knows its exit code, and every message names keys, paths and statuses, never a
+//! value.
+//!
+//! - [`config`]: the settings, their validation (modes, owner and group, paths, keys) and the
+//!   credentials;
+//! - [`run`](mod@run): fetching every path, the choice rules, the write;
+//! - [`report`]: the text and JSON reports of a run and of a failure.
+
+pub mod config;
+pub mod report;
+pub mod run;
+
+use std::fmt;
+
+use crate::dotenv::RenderError;
+use crate::envfile::FileError;
+use crate::exit::Exit;
+use crate::http::SetupError;
+use crate::secret::CredentialError;
+
+pub use config::{
+    AuthMethod, Config, DEFAULT_API_URL, DEFAULT_TIMEOUT, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
+    ENV_TOKEN, MAX_TIMEOUT, Settings, parse_mode,
+};
+pub use report::{Report, error_json};
+pub use run::run;
+
+/// The road's error: each variant knows its exit code.
+#[derive(Debug)]
+pub enum Error {
+    /// A bad flag combination or value found before any request (exit 2).
+    Config(String),
+    /// A credential could not be read, or is missing, or its file is unsafe (exit 2).
+    Credential(CredentialError),
+    /// The URL or the HTTP client could not be set up (exit 2).
+    Setup(SetupError),
+    /// The server said no, or could not be reached; the message is already redacted.
+    Fetch { exit: Exit, message: String },
+    /// The same key comes from two folders (exit 7).
+    DuplicateKey {
+        key: String,
+        first: String,
+        second: String,
+    },
+    /// Keys asked for with `--key` that no path holds (exit 4).
+    MissingKeys(Vec<String>),
+    /// Nothing to write and `--allow-empty` not given (exit 4).
+    Empty { paths: Vec<String> },
+    /// The identity may list but not read these values (exit 7).
+    Hidden(Vec<String>),
+    /// Keys or values that cannot be written (exit 7).
+    Render(Vec<RenderError>),
+    /// The file could not be written safely (exit 6).
+    Write(FileError),
+}
+
+impl Error {
+    /// The exit code this error maps to.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::Config(_) | Error::Credential(_) | Error::Setup(_) => Exit::Usage,
+            Error::Fetch { exit, .. } => *exit,
+            Error::MissingKeys(_) | Error::Empty { .. } => Exit::NotFound,
+            Error::DuplicateKey { .. } | Error::Hidden(_) | Error::Render(_) => Exit::InvalidData,
+            Error::Write(_) => Exit::UnsafeWrite,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(m) => f.write_str(m),
+            Error::Credential(e) => write!(f, "{e}"),
+            Error::Setup(e) => write!(f, "{e}"),
+            Error::Fetch { message, .. } => f.write_str(message),
+            Error::DuplicateKey { key, first, second } => write!(
+                f,
+                "key {key} comes from two folders, {first} and {second}: refusing to pick one (fetch them into separate files, or remove one)"
+            ),
+            Error::MissingKeys(keys) => write!(
+                f,
+                "key{} not found in any path: {}",
+                if keys.len() == 1 { "" } else { "s" },
+                keys.join(", ")
+            ),
+            Error::Empty { paths } => write!(
+                f,
+                "no secrets found at {} (a mistyped path answers with an empty list; pass --allow-empty if an empty file is intended)",
+                paths.join(", ")
+            ),
+            Error::Hidden(keys) => write!(
+                f,
+                "the identity may not read the value of {} (secretValueHidden): grant it read access to secret values",
+                keys.join(", ")
+            ),
+            Error::Render(errors) => {
+                let parts: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                f.write_str(&parts.join("; "))
+            }
+            Error::Write(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<CredentialError> for Error {
+    fn from(e: CredentialError) -> Self {
+        Error::Credential(e)
+    }
+}
+
+impl From<SetupError> for Error {
+    fn from(e: SetupError) -> Self {
+        Error::Setup(e)
+    }
+}

@@ -1,0 +1,193 @@
+//! The `write-canary-env` run: one login when asked, every path fetched concurrently, the
+//! choice rules, the dotenv render and the secure write.
+
+use std::collections::BTreeMap;
+
+use futures_util::future::join_all;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{Config, Error, Report};
+use crate::dotenv::{self, Header};
+use crate::envfile;
+use crate::exit::Exit;
+use crate::http::{self, ClientOptions};
+use crate::infisical::{self, Auth, Client, FetchError, Folder, Query};
+use crate::secret::Redactor;
+
+/// Runs the whole road for a checked `cfg`: builds the HTTP client (a bad `--ca-cert` is
+/// reported here, before any request), logs in when asked, fetches, chooses, renders, writes.
+pub async fn run(cfg: &Config) -> Result<Report, Error> {
+    let s = &cfg.settings;
+    let http = http::client(&ClientOptions {
+        timeout: s.timeout,
+        ca_cert: s.ca_cert.clone(),
+    })?;
+    let client = Client::new(http, cfg.base.clone());
+    let mut redactor = Redactor::new();
+    match &cfg.auth {
+        Auth::Token(t) => redactor.add(t),
+        Auth::Universal { client_secret, .. } => redactor.add(client_secret),
+    }
+
+    let token = match client.access_token(&cfg.auth).await {
+        Ok(t) => t,
+        Err(e) => return Err(fetch_error(&e, &redactor)),
+    };
+    redactor.add(&token);
+
+    let query = Query {
+        project_id: s.project_id.clone(),
+        environment: s.environment.clone(),
+        recursive: s.recursive,
+        include_imports: s.include_imports,
+    };
+    let folders = fetch_all(&client, &cfg.paths, &token, &query, &mut redactor).await?;
+
+    let chosen = choose(cfg, &folders)?;
+    let header = Header {
+        project_id: &s.project_id,
+        environment: &s.environment,
+        paths: &cfg.paths,
+    };
+    let content = dotenv::render(&header, chosen.iter().map(|(k, v)| (*k, v.expose_secret())))
+        .map_err(Error::Render)?;
+    let content = SecretString::from(content);
+
+    let outcome = envfile::apply(&cfg.target, content.expose_secret().as_bytes(), s.dry_run)
+        .map_err(Error::Write)?;
+    Ok(Report {
+        status: outcome.status,
+        path: s.output.clone(),
+        mode: outcome.mode,
+        uid: outcome.uid,
+        gid: outcome.gid,
+        keys: chosen.keys().map(|k| (*k).to_owned()).collect(),
+        project_id: s.project_id.clone(),
+        environment: s.environment.clone(),
+        paths: cfg.paths.clone(),
+        dry_run: s.dry_run,
+        created_dirs: outcome.created_dirs,
+    })
+}
+
+fn fetch_error(e: &FetchError, redactor: &Redactor) -> Error {
+    Error::Fetch {
+        exit: e.exit(),
+        message: e.describe(redactor),
+    }
+}
+
+/// Fetches every path concurrently (all on this task: `join_all` polls them together, so the
+/// paths cost one request's latency). When a path failed, every value fetched from the others
+/// is registered with the redactor before the error is described (an error body may echo a
+/// value from another path); on success nothing is copied into it. Of several failures, the
+/// root cause ([`Exit::worst`]) is reported.
+async fn fetch_all(
+    client: &Client,
+    paths: &[String],
+    token: &SecretString,
+    query: &Query,
+    redactor: &mut Redactor,
+) -> Result<Vec<Folder>, Error> {
+    let results = join_all(paths.iter().map(|p| client.list(token, query, p))).await;
+    let mut folders = Vec::new();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(folder) => folders.push(folder),
+            Err(e) => errors.push(e),
+        }
+    }
+    let Some(fallback) = errors.first() else {
+        return Ok(folders);
+    };
+    for v in folders.iter().flat_map(Folder::values) {
+        redactor.add(v);
+    }
+    let worst = Exit::worst(errors.iter().map(FetchError::exit));
+    let first = errors
+        .iter()
+        .find(|e| e.exit() == worst)
+        .unwrap_or(fallback);
+    Err(fetch_error(first, redactor))
+}
+
+/// Merges the folders, applies `--key`, and checks duplicates, emptiness and hidden values.
+///
+/// The order of the rules decides the exit code when several apply, and is part of the
+/// contract:
+/// 1. a key named by `--key` that no path holds — exit 4 ([`Error::MissingKeys`]), even when
+///    another key is duplicated;
+/// 2. a key that two folders hold, among the keys kept — exit 7 ([`Error::DuplicateKey`]);
+///    a duplicate that `--key` filtered out does not count;
+/// 3. nothing left and no `--allow-empty` — exit 4 ([`Error::Empty`]);
+/// 4. a kept value the identity may not read — exit 7 ([`Error::Hidden`]), last, so that only
+///    kept keys are named.
+fn choose<'a>(
+    cfg: &Config,
+    folders: &'a [Folder],
+) -> Result<BTreeMap<&'a str, &'a SecretString>, Error> {
+    let s = &cfg.settings;
+    // key -> (origin, value); conflicts recorded per key.
+    let mut merged: BTreeMap<&str, &infisical::Secret> = BTreeMap::new();
+    let mut conflicts: BTreeMap<&str, (String, String)> = BTreeMap::new();
+    for folder in folders {
+        for secret in folder.merged(s.include_imports) {
+            let key = secret.key.as_str();
+            match merged.get(key) {
+                Some(prev) if prev.origin != secret.origin => {
+                    conflicts
+                        .entry(key)
+                        .or_insert_with(|| (prev.origin.clone(), secret.origin.clone()));
+                }
+                Some(_) => {}
+                None => {
+                    merged.insert(key, secret);
+                }
+            }
+        }
+    }
+    // 1. Missing keys first (exit 4).
+    if !s.keys.is_empty() {
+        let missing: Vec<String> = s
+            .keys
+            .iter()
+            .filter(|k| !merged.contains_key(k.as_str()))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::MissingKeys(missing));
+        }
+        merged.retain(|k, _| s.keys.iter().any(|want| want == k));
+    }
+    // 2. Then a duplicate among the kept keys (exit 7).
+    if let Some((key, (first, second))) =
+        conflicts.into_iter().find(|(k, _)| merged.contains_key(k))
+    {
+        return Err(Error::DuplicateKey {
+            key: key.to_owned(),
+            first,
+            second,
+        });
+    }
+    // 3. Then emptiness (exit 4).
+    if merged.is_empty() && !s.allow_empty {
+        return Err(Error::Empty {
+            paths: s.paths.clone(),
+        });
+    }
+    // 4. Hidden values last (exit 7).
+    let hidden: Vec<String> = merged
+        .values()
+        .filter(|secret| secret.hidden)
+        .map(|secret| secret.key.clone())
+        .collect();
+    if !hidden.is_empty() {
+        return Err(Error::Hidden(hidden));
+    }
+    // Borrowed: ten thousand values are not copied once more.
+    Ok(merged
+        .into_iter()
+        .map(|(k, secret)| (k, &secret.value))
+        .collect())
+}
