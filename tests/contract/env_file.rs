@@ -10,6 +10,7 @@ use wiremock::ResponseTemplate;
 use crate::support::cli::Run;
 use crate::support::fixture_json;
 use crate::support::infisical::*;
+use crate::support::{Workdir, canary, is_root, mode_of, refused_url, skip};
 
 fn providers() -> serde_json::Value {
     fixture_json("infisical/secrets-providers.json")

@@ -12,8 +12,9 @@ use provider_bridge::smoke::classify::{
 };
 use provider_bridge::smoke::client::{Reply, error_info};
 
-use crate::support::chat::{Chat, Step, content, line, reply};
+use crate::support::chat::{Chat, Step, content, reply};
 use crate::support::fixture;
+use crate::support::{Smoke as _, line};
 
 /// The smoke, JSON check only.
 fn json_check(chat: &Chat) -> crate::support::Cli {

@@ -10,7 +10,8 @@ use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, Request, ResponseTemplate};
 
 use crate::support::Cli;
-use crate::support::chat::{CHAT, Chat, KEY, Step, line, reply};
+use crate::support::chat::{CHAT, Chat, KEY, Step, reply};
+use crate::support::{Smoke as _, line};
 
 /// A key with characters every encoding changes.
 const ODD_KEY: &str = "synthetic-sk/Key+v4l=&<x>'q'\"end\\";
