@@ -33,5 +33,5 @@ pub use cli::Cli;
 pub use fixtures::{fixture, fixture_json};
 pub use leak::assert_no_secret;
 pub use runs::{Smoke, canary, line, lines};
-pub use skip::skip;
+pub use skip::{skip, skipped_unless_root};
 pub use workdir::{Workdir, is_root, mode_of};

@@ -11,3 +11,14 @@ pub fn skip(test: &str, why: &str) {
     eprintln!("SKIPPED {test}: {why}");
     println!("SKIPPED {test}: {why}");
 }
+
+/// For a test that needs root (chown, chgrp to another id): `true` when the tests do not run
+/// as root, after skipping loudly with [`skip`]; the test then returns.
+#[track_caller]
+pub fn skipped_unless_root(test: &str, why: &str) -> bool {
+    if super::workdir::is_root() {
+        return false;
+    }
+    skip(test, why);
+    true
+}
