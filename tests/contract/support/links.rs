@@ -51,7 +51,7 @@ pub fn anchors(text: &str) -> (BTreeSet<String>, BTreeMap<String, String>) {
 
 pub static LINK: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\[([^\]]*)\]\(([^)\s]+)\)").unwrap());
-pub static CLAUSE_ID: LazyLock<Regex> =
+static CLAUSE_ID: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Z][A-Z0-9]*-\d{3}$").unwrap());
 
 /// Every broken relative link of one doc: a missing file, an anchor no heading generates, a
@@ -104,4 +104,36 @@ pub fn broken_links(root: &Path, file: &str, text: &str) -> Vec<String> {
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchors_follow_github_repeats_and_clause_ids() {
+        let text = "# Top\n\n## Same\n\n## Same\n\n```\n# not a heading\n```\n\n### ABC-001 — A `code` rule\n";
+        let (all, clauses) = anchors(text);
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        assert_eq!(all, ["abc-001--a-code-rule", "same", "same-1", "top"]);
+        assert_eq!(clauses["ABC-001"], "abc-001--a-code-rule");
+    }
+
+    #[test]
+    fn broken_links_in_a_temporary_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("docs/sub")).unwrap();
+        std::fs::write(dir.path().join("docs/t.md"), "## ABC-001 — X\n## Other\n").unwrap();
+        let text = "[ok](../t.md#abc-001--x) [web](https://example.invalid/x) [self](#here)\n\
+                    [ABC-001](../t.md#other) [gone](../none.md) [bad](../t.md#nope)\n\n## Here\n";
+        std::fs::write(dir.path().join("docs/sub/s.md"), text).unwrap();
+        let problems = broken_links(dir.path(), "docs/sub/s.md", text);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(
+            problems[0].contains("docs/sub/s.md:2")
+                && problems[0].contains("ABC-001's heading is #abc-001--x")
+        );
+        assert!(problems[1].contains("no such file"));
+        assert!(problems[2].contains("no heading generates #nope"));
+    }
 }

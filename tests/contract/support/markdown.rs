@@ -50,7 +50,7 @@ impl Block {
     }
 }
 
-pub static EXIT_MARKER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^exit=\d{1,3}$").unwrap());
+static EXIT_MARKER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^exit=\d{1,3}$").unwrap());
 
 /// Every fenced block of `text`, and the problems found on the way (unknown marker words, a
 /// marker on a language that cannot run, an unclosed fence).
@@ -138,7 +138,7 @@ pub fn parse_blocks(file: &str, text: &str) -> (Vec<Block>, Vec<String>) {
     (blocks, problems)
 }
 
-pub static VALUE_LINE: LazyLock<Regex> = LazyLock::new(|| {
+static VALUE_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|'[^']*'|\S*)"#).unwrap()
 });
 
@@ -187,4 +187,67 @@ pub fn docs() -> Vec<(String, String)> {
             (rel, text)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fences_markers_and_bodies() {
+        let text = "intro\n\n   ~~~sh runnable exit=3 stdout=ok\n   echo ok\n     indented\n   ~~~\n\n\
+                    ````yaml\n```\ninner\n```\n````\n";
+        let (blocks, problems) = parse_blocks("docs/a.md", text);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(blocks.len(), 2);
+        let sh = &blocks[0];
+        assert_eq!((sh.line, sh.lang.as_str()), (3, "sh"));
+        assert!(sh.runnable() && !sh.values());
+        assert_eq!(sh.expected_exit(), 3);
+        assert_eq!(sh.expected_stdout(), ["ok"]);
+        assert_eq!(
+            sh.body, "echo ok\n  indented\n",
+            "the fence's indent is removed"
+        );
+        assert_eq!(sh.place(), "docs/a.md:3");
+        // A longer fence holds a shorter one.
+        assert_eq!(blocks[1].body, "```\ninner\n```\n");
+    }
+
+    #[test]
+    fn problems_are_named_with_their_line() {
+        let text = "```python runnable\nx\n```\n\n```sh runnable values\nA=1\n```\n\n```sh\nopen\n";
+        let (_, problems) = parse_blocks("docs/p.md", text);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].contains("docs/p.md:1") && problems[0].contains("python"));
+        assert!(problems[1].contains("docs/p.md:5") && problems[1].contains("not both"));
+        assert!(problems[2].contains("docs/p.md:9") && problems[2].contains("never closed"));
+    }
+
+    #[test]
+    fn values_lines_and_prose() {
+        let text = "```sh values\nexport A=\"x y\"\nB='z'\nC=/p # note\nnot a line\n```\nafter\n";
+        let (blocks, _) = parse_blocks("docs/v.md", text);
+        let values = parse_values(&blocks[0]);
+        let pairs: Vec<(&str, &str)> = values
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(pairs, [("A", "x y"), ("B", "z"), ("C", "/p")]);
+        assert_eq!(
+            prose(text),
+            "\n\n\n\n\n\nafter",
+            "fences blanked, lines kept"
+        );
+    }
+
+    #[test]
+    fn docs_lists_the_operator_docs() {
+        let docs = docs();
+        assert!(
+            docs.iter()
+                .all(|(f, _)| f.starts_with("docs/") && f.ends_with(".md"))
+        );
+        assert!(docs.iter().any(|(f, _)| f == "docs/write-canary-env.md"));
+    }
 }

@@ -387,3 +387,72 @@ pub fn secrets() -> Vec<String> {
     s.extend(served().into_values());
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(code: Option<i32>, stdout: &str) -> Outcome {
+        Outcome {
+            code,
+            stdout: stdout.to_owned(),
+            stderr: String::new(),
+        }
+    }
+
+    #[test]
+    fn exit_codes_and_reports() {
+        assert_eq!(wrong_exit(0, &outcome(Some(0), "")), None);
+        let why = wrong_exit(2, &outcome(None, "")).unwrap();
+        assert_eq!(why, "the block exited by a signal, the doc says 2");
+        let r = report("docs/x.md:3", &why, "false\n", &outcome(Some(1), "out"));
+        assert!(
+            r.starts_with("docs/x.md:3: the block exited by a signal"),
+            "{r}"
+        );
+        assert!(
+            r.contains("--- script ---\nfalse\n--- stdout ---\nout\n"),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn printed_secrets_are_reported_never_shown() {
+        let out = outcome(Some(0), "synthetic-runbook-secret-1");
+        let err = check_output(
+            "docs/x.md:1",
+            "echo\n",
+            &out,
+            &["synthetic-runbook-secret-1"],
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("docs/x.md:1: a block printed a secret"),
+            "{err}"
+        );
+        assert!(check_output("p", "s", &outcome(Some(0), "clean"), &["synthetic-x-2"]).is_ok());
+    }
+
+    #[test]
+    fn stage_replaces_paths_urls_and_users() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (stage, _i, _c) = rt.block_on(Stage::new());
+        assert_eq!(
+            stage.stand_in("INFISICAL_API_URL", "https://x").unwrap(),
+            stage.infisical
+        );
+        assert_eq!(
+            stage.stand_in("OLLAMA_BASE_URL", "https://x").unwrap(),
+            stage.chat
+        );
+        assert_eq!(
+            stage.stand_in("INFISICAL_PROJECT_ID", "p").unwrap(),
+            PROJECT
+        );
+        assert_eq!(stage.stand_in("LEVEL", "3").unwrap(), "3");
+        assert!(stage.stand_in("OTHER_URL", "https://x").is_err());
+    }
+}

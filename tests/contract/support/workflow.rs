@@ -85,3 +85,33 @@ pub fn github_env_exports(text: &str) -> Vec<(String, String)> {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::support::markdown::parse_blocks;
+
+    #[test]
+    fn run_scripts_are_dedented_in_order_with_their_line() {
+        let doc = "```yaml runnable\njobs:\n  j:\n    steps:\n      - run: |-\n          a\n            b\n\n      - name: two\n        run: |\n          c\n        env:\n          X: ${{ vars.X }}\n          Y: 1\n```\n";
+        let (blocks, _) = parse_blocks("docs/w.md", doc);
+        let (steps, env) = parse_workflow(&blocks[0]);
+        let scripts: Vec<&str> = steps.iter().map(|s| s.script.as_str()).collect();
+        assert_eq!(scripts, ["a\n  b\n", "c\n"]);
+        assert_eq!(steps[0].line, 5);
+        assert_eq!(steps[1].line, 10);
+        assert_eq!(env, ["X", "Y"]);
+    }
+
+    #[test]
+    fn github_env_lines_are_exports() {
+        let exports = github_env_exports("A=1\nnot an export\nB=x=y\n");
+        assert_eq!(
+            exports,
+            [
+                ("A".to_owned(), "1".to_owned()),
+                ("B".to_owned(), "x=y".to_owned())
+            ]
+        );
+    }
+}
