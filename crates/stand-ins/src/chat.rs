@@ -306,6 +306,80 @@ impl Chat {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tests::http_body;
+
+    #[tokio::test]
+    async fn builder_standing_answers() {
+        let chat = Chat::builder()
+            .passing()
+            .only_key("synthetic-k")
+            .only_model(MODEL)
+            .reject_json_schema(true)
+            .start()
+            .await;
+        let url = chat.server.uri();
+        let ask =
+            |key: Option<&str>, body: Value| http_body(&url, "POST", CHAT, key, &body.to_string());
+        let msg = json!([{"role": "user", "content": "hi"}]);
+        let (status, body) = ask(
+            Some("synthetic-k"),
+            json!({"model": MODEL, "messages": msg}),
+        );
+        assert_eq!(status, 200);
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap(),
+            fixture_json("openai/chat-ok.json")
+        );
+        assert_eq!(ask(None, json!({"model": MODEL, "messages": msg})).0, 401);
+        assert_eq!(
+            ask(
+                Some("synthetic-x"),
+                json!({"model": MODEL, "messages": msg})
+            )
+            .0,
+            401
+        );
+        let (status, body) = ask(
+            Some("synthetic-k"),
+            json!({"model": "nope:1b", "messages": msg}),
+        );
+        assert_eq!(status, 404);
+        assert!(body.contains("model 'nope:1b' not found"), "{body}");
+        let schema =
+            json!({"model": MODEL, "messages": msg, "response_format": {"type": "json_schema"}});
+        assert_eq!(ask(Some("synthetic-k"), schema).0, 400);
+        let tools = json!({"model": MODEL, "messages": msg, "tools": []});
+        let (status, body) = ask(Some("synthetic-k"), tools);
+        assert_eq!(status, 200);
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap(),
+            fixture_json("openai/tool-ok.json")
+        );
+    }
+
+    #[tokio::test]
+    async fn delay_and_counted_answers() {
+        let slow = Chat::builder()
+            .passing()
+            .delay(Duration::from_millis(150))
+            .start()
+            .await;
+        let start = std::time::Instant::now();
+        let (status, _) = http_body(&slow.server.uri(), "POST", CHAT, None, "{}");
+        assert_eq!(status, 200);
+        assert!(start.elapsed() >= Duration::from_millis(150));
+
+        let chat = Chat::start().await;
+        chat.on(Step::Chat, 429, "openai/error-429.json", 1).await;
+        chat.never(Step::Tool).await;
+        let body = json!({"messages": [{"role": "user", "content": "hi"}]}).to_string();
+        assert_eq!(
+            http_body(&chat.server.uri(), "POST", CHAT, None, &body).0,
+            429
+        );
+        assert_eq!(chat.bodies().await.len(), 1);
+        chat.verify().await;
+    }
 
     #[test]
     fn steps_are_sorted_by_body() {

@@ -231,9 +231,10 @@ impl InfisicalBuilder {
         self
     }
 
-    /// Standing answers are given only to `Authorization: Bearer <token>`; any other request,
-    /// on any route, answers 401 with `fixtures/infisical/error-401-token-missing.json`, any
-    /// number of times. Without it every token is accepted.
+    /// The list route's standing answer is given only to `Authorization: Bearer <token>`; any
+    /// other request (but the login of [`Self::login_ok`], which carries no token) answers 401
+    /// with `fixtures/infisical/error-401-token-missing.json`, any number of times. Without it
+    /// every token (or none) is accepted.
     pub fn only_token(mut self, token: &str) -> Self {
         self.token = Some(token.to_owned());
         self
@@ -272,7 +273,8 @@ impl InfisicalBuilder {
                 .await;
         }
         if self.login {
-            authorized(Mock::given(method("POST")).and(path(UA_LOGIN)))
+            Mock::given(method("POST"))
+                .and(path(UA_LOGIN))
                 .respond_with(
                     ResponseTemplate::new(200)
                         .set_body_json(fixture_json("infisical/login-ok.json"))
@@ -296,12 +298,15 @@ impl InfisicalBuilder {
     }
 }
 
+/// `(environment, secretPath)`.
+type Folder = (String, String);
+
 /// The list route's standing answer.
 struct Lister {
     listing: Listing,
     delay: Duration,
     /// Rendered bodies by `(environment, secretPath)`, so each payload is built once.
-    cache: Mutex<HashMap<(String, String), Arc<Vec<u8>>>>,
+    cache: Mutex<HashMap<Folder, Vec<u8>>>,
 }
 
 impl Respond for Lister {
@@ -323,10 +328,10 @@ impl Respond for Lister {
                     Listing::Generate(n) => generated(*n, &folder),
                     Listing::Routes(r) => fixture_json(&r.fixture_for(&environment, &folder)),
                 };
-                Arc::new(serde_json::to_vec(&value).unwrap())
+                serde_json::to_vec(&value).unwrap()
             });
         ResponseTemplate::new(200)
-            .set_body_raw(body.to_vec(), "application/json")
+            .set_body_raw(body.clone(), "application/json")
             .set_delay(self.delay)
     }
 }
@@ -477,6 +482,66 @@ pub fn barrier_server(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tests::http;
+
+    #[tokio::test]
+    async fn builder_standing_answers() {
+        let inf = Infisical::builder()
+            .list(PROVIDERS_FIXTURE)
+            .only_token("synthetic-t")
+            .login_ok()
+            .start()
+            .await;
+        let list = format!("{SECRETS_RAW}?environment=prod&secretPath=%2F");
+        let (status, body) = http(&inf.url(), "GET", &list, Some("synthetic-t"));
+        assert_eq!(status, 200);
+        assert!(body.contains(PROVIDER_VALUE), "{body}");
+        assert_eq!(http(&inf.url(), "GET", &list, Some("synthetic-u")).0, 401);
+        assert_eq!(http(&inf.url(), "GET", &list, None).0, 401);
+        let (status, body) = http(&inf.url(), "POST", UA_LOGIN, None);
+        assert_eq!(status, 200);
+        assert!(body.contains("accessToken"), "{body}");
+
+        let generated = Infisical::builder().generate(3).start().await;
+        let (status, body) = http(&generated.url(), "GET", &list, None);
+        assert_eq!(status, 200);
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body, super::generated(3, "/"));
+        assert_eq!(
+            http(&generated.url(), "POST", UA_LOGIN, None).0,
+            404,
+            "no login knob"
+        );
+
+        let routed = Infisical::builder().routes(Routes::load()).start().await;
+        let providers =
+            format!("{SECRETS_RAW}?environment=prod&secretPath=%2Fhome-platform%2Fproviders");
+        assert!(
+            http(&routed.url(), "GET", &providers, None)
+                .1
+                .contains(PROVIDER_KEY)
+        );
+        let (status, body) = http(&routed.url(), "GET", &list, None);
+        assert_eq!((status, body.contains(PROVIDER_KEY)), (200, false));
+    }
+
+    #[tokio::test]
+    async fn counted_answers() {
+        let inf = Infisical::start().await;
+        inf.serve_folder(
+            "/a",
+            "synthetic-t",
+            list_answer("/a", &[("A_KEY", "synthetic-a")]),
+            1,
+        )
+        .await;
+        inf.fail_secrets(503, "infisical/error-503.json", 1).await;
+        let a = format!("{SECRETS_RAW}?secretPath=%2Fa");
+        let (status, body) = http(&inf.url(), "GET", &a, Some("synthetic-t"));
+        assert_eq!((status, body.contains("A_KEY")), (200, true));
+        assert_eq!(http(&inf.url(), "GET", &a, None).0, 503);
+        assert_eq!(inf.requests().await.len(), 2);
+    }
 
     #[test]
     fn generated_is_deterministic_and_unique_per_folder() {

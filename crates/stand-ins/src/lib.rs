@@ -30,6 +30,41 @@ pub fn refused_url() -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read as _, Write as _};
+
+    /// One HTTP/1.1 request to a stand-in (`base` as `http://127.0.0.1:<port>`), with an
+    /// optional Bearer token and a small JSON body for `POST`; the status and the body.
+    pub fn http(base: &str, method: &str, path: &str, bearer: Option<&str>) -> (u16, String) {
+        http_body(base, method, path, bearer, "{}")
+    }
+
+    /// [`http`] with a body.
+    pub fn http_body(
+        base: &str,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: &str,
+    ) -> (u16, String) {
+        let addr = base.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        let auth = bearer.map_or_else(String::new, |t| format!("authorization: Bearer {t}\r\n"));
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n{auth}\
+             content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let status = answer.split(' ').nth(1).unwrap().parse().unwrap();
+        let body = answer
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_owned();
+        (status, body)
+    }
     #[test]
     fn refused_url_refuses() {
         let url = super::refused_url();
