@@ -125,3 +125,52 @@ fn cli_005_readme_commands_and_layout_are_true() {
     }
     assert!(checked >= 10, "the layout table was not read");
 }
+
+/// No script hard-codes `target/`, and `scripts/target-dir` answers what cargo says, following
+/// `CARGO_TARGET_DIR` (CLI-006).
+#[test]
+fn cli_006_scripts_ask_cargo_where_it_builds() {
+    let bare = regex::Regex::new(r"(?:^|[^A-Za-z0-9_.-])target/").unwrap();
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(root().join("scripts"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.push(root().join(".ci/run"));
+    files.sort();
+    let mut found = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            if bare.is_match(line) {
+                let rel = file.strip_prefix(root()).unwrap().display().to_string();
+                found.push(format!("{rel}:{}: {}", i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(files.len() >= 8, "the scripts were not read: {files:?}");
+    assert!(
+        found.is_empty(),
+        "these lines assume ./target; ask scripts/target-dir instead:\n  {}",
+        found.join("\n  ")
+    );
+    assert!(
+        bare.is_match("bin=\"$root/target/release\"") && !bare.is_match("\"$work/cold-target\""),
+        "the pattern itself"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = dir.path().join("elsewhere");
+    let out = std::process::Command::new(root().join("scripts/target-dir"))
+        .env("CARGO_TARGET_DIR", &elsewhere)
+        .output()
+        .expect("scripts/target-dir runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim_end(),
+        elsewhere.display().to_string()
+    );
+}

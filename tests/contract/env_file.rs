@@ -10,24 +10,36 @@ use wiremock::ResponseTemplate;
 use crate::support::cli::Run;
 use crate::support::fixture_json;
 use crate::support::infisical::*;
+use crate::support::{Workdir, canary, mode_of, refused_url, skip, skipped_unless_root};
 
 fn providers() -> serde_json::Value {
     fixture_json("infisical/secrets-providers.json")
 }
 
-/// A stand-in answering the providers fixture any number of times (no count expected).
-async fn serving() -> Infisical {
+/// A stand-in answering the providers fixture any number of times (no count expected), and a
+/// fresh working directory: how most tests here begin.
+async fn stage() -> (Infisical, Workdir) {
+    let inf = Infisical::builder().list(PROVIDERS_FIXTURE).start().await;
+    (inf, Workdir::new())
+}
+
+/// A stand-in answering the providers fixture to exactly `times` requests, and a fresh
+/// working directory.
+async fn stage_counted(times: u64) -> (Infisical, Workdir) {
     let inf = Infisical::start().await;
-    wiremock::Mock::given(wiremock::matchers::method("GET"))
-        .and(wiremock::matchers::path(SECRETS_RAW))
-        .respond_with(ResponseTemplate::new(200).set_body_json(providers()))
-        .mount(&inf.server)
-        .await;
-    inf
+    inf.serve_secrets(PROVIDERS_FIXTURE, times).await;
+    (inf, Workdir::new())
 }
 
 fn write(url: &str, out: &Path) -> crate::support::Cli {
     canary(url, out).secret(PROVIDER_VALUE)
+}
+
+/// `write` with `args`, which must succeed and print no secret; the run, for more checks.
+fn write_ok(url: &str, out: &Path, args: &[&str]) -> Run {
+    let run = write(url, out).args(args).run();
+    run.success().no_leak();
+    run
 }
 
 fn set_mode(p: &Path, mode: u32) {
@@ -38,8 +50,7 @@ fn set_mode(p: &Path, mode: u32) {
 /// modes {0700, 0750, 0755}; every created level of the parents and the file are exact.
 #[tokio::test]
 async fn file_001_file_005_mode_matrix_exact_whatever_the_umask() {
-    let inf = serving().await;
-    let wd = Workdir::new();
+    let (inf, wd) = stage().await;
     let url = inf.url();
     let mut cases = Vec::new();
     for umask in [0o000, 0o022, 0o077] {
@@ -89,10 +100,7 @@ async fn file_001_file_005_mode_matrix_exact_whatever_the_umask() {
 /// which applies it exactly; non-octal and special-bit modes are usage errors.
 #[tokio::test]
 async fn file_002_other_bits_need_allow_world_readable() {
-    let inf = Infisical::start().await;
-    let wd = Workdir::new();
-    inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 1)
-        .await;
+    let (inf, wd) = stage_counted(1).await;
     for mode in ["0644", "0604", "0601", "0666"] {
         write(&inf.url(), &wd.output())
             .args(["--output-mode", mode])
@@ -111,18 +119,14 @@ async fn file_002_other_bits_need_allow_world_readable() {
         .no_leak();
     assert_eq!(mode_of(&wd.output()), 0o644);
     for bad in ["0800", "4600", "1600", "abc", "", "06000"] {
-        write(&inf.url(), &wd.join("bad.env"))
-            .arg(format!("--output-mode={bad}"))
-            .run()
-            .code(2)
-            .stderr_has("--output-mode")
-            .no_leak();
-        write(&inf.url(), &wd.join("bad.env"))
-            .arg(format!("--parent-mode={bad}"))
-            .run()
-            .code(2)
-            .stderr_has("--parent-mode")
-            .no_leak();
+        for flag in ["--output-mode", "--parent-mode"] {
+            write(&inf.url(), &wd.join("bad.env"))
+                .arg(format!("{flag}={bad}"))
+                .run()
+                .code(2)
+                .stderr_has(flag)
+                .no_leak();
+        }
     }
 }
 
@@ -180,8 +184,7 @@ async fn file_008_file_003_sec_016_syscall_order() {
         );
         return;
     }
-    let inf = serving().await;
-    let wd = Workdir::new();
+    let (inf, wd) = stage().await;
     let out = wd.output();
     let uid = nix::unistd::geteuid().as_raw().to_string();
     let gid = nix::unistd::getegid().as_raw().to_string();
@@ -247,15 +250,13 @@ async fn file_008_file_003_sec_016_syscall_order() {
 /// creates) that owner. Skipped, loudly, when not root.
 #[tokio::test]
 async fn file_003_file_007_owner_and_group_by_name_and_id() {
-    if !is_root() {
-        skip(
-            "file_003_file_007_owner_and_group_by_name_and_id",
-            "chown to another user needs root",
-        );
+    if skipped_unless_root(
+        "file_003_file_007_owner_and_group_by_name_and_id",
+        "chown to another user needs root",
+    ) {
         return;
     }
-    let inf = serving().await;
-    let wd = Workdir::new();
+    let (inf, wd) = stage().await;
     let nobody = nix::unistd::User::from_name("nobody")
         .unwrap()
         .expect("user nobody");
@@ -263,18 +264,14 @@ async fn file_003_file_007_owner_and_group_by_name_and_id() {
         .unwrap()
         .expect("nobody's group");
     let by_name = wd.join("named/out.env");
-    write(&inf.url(), &by_name)
-        .args(["--owner", "nobody", "--group", &group.name])
-        .run()
-        .success()
-        .stdout_has(&format!("owner {}:{}", nobody.uid, group.gid))
-        .no_leak();
+    write_ok(
+        &inf.url(),
+        &by_name,
+        &["--owner", "nobody", "--group", &group.name],
+    )
+    .stdout_has(&format!("owner {}:{}", nobody.uid, group.gid));
     let by_id = wd.join("numbered/out.env");
-    write(&inf.url(), &by_id)
-        .args(["--owner", "4242", "--group", "4343"])
-        .run()
-        .success()
-        .no_leak();
+    write_ok(&inf.url(), &by_id, &["--owner", "4242", "--group", "4343"]);
     let m = std::fs::metadata(&by_name).unwrap();
     assert_eq!(
         (m.uid(), m.gid()),
@@ -290,21 +287,14 @@ async fn file_003_file_007_owner_and_group_by_name_and_id() {
     assert_eq!(mode_of(&by_id), 0o600);
     // The owner alone: the group stays the system's choice.
     let owner_only = wd.join("owner-only.env");
-    write(&inf.url(), &owner_only)
-        .args(["--owner", "4242"])
-        .run()
-        .success()
-        .no_leak();
+    write_ok(&inf.url(), &owner_only, &["--owner", "4242"]);
     assert_eq!(std::fs::metadata(&owner_only).unwrap().uid(), 4242);
 }
 
 /// An unknown owner or group name is exit 2 naming the flag, before any request.
 #[tokio::test]
 async fn file_004_unknown_owner_or_group_is_usage_error() {
-    let inf = Infisical::start().await;
-    let wd = Workdir::new();
-    inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 0)
-        .await;
+    let (inf, wd) = stage_counted(0).await;
     write(&inf.url(), &wd.output())
         .args(["--owner", "no-such-user-zz9"])
         .run()
@@ -325,18 +315,17 @@ async fn file_004_unknown_owner_or_group_is_usage_error() {
 /// mode.
 #[tokio::test]
 async fn file_006_existing_directories_keep_their_mode() {
-    let inf = serving().await;
-    let wd = Workdir::new();
+    let (inf, wd) = stage().await;
     let existing = wd.join("existing");
     std::fs::create_dir(&existing).unwrap();
     set_mode(&existing, 0o751);
     set_mode(wd.path(), 0o711);
     let before = std::fs::metadata(&existing).unwrap();
-    write(&inf.url(), &existing.join("new/out.env"))
-        .args(["--parent-mode", "0700"])
-        .run()
-        .success()
-        .no_leak();
+    write_ok(
+        &inf.url(),
+        &existing.join("new/out.env"),
+        &["--parent-mode", "0700"],
+    );
     let after = std::fs::metadata(&existing).unwrap();
     assert_eq!(mode_of(&existing), 0o751);
     assert_eq!(mode_of(wd.path()), 0o711);
@@ -349,8 +338,7 @@ async fn file_006_existing_directories_keep_their_mode() {
 /// untouched, nothing else is written, also in a dry run.
 #[tokio::test]
 async fn file_009_symlink_target_refused() {
-    let inf = serving().await;
-    let wd = Workdir::new();
+    let (inf, wd) = stage().await;
     let real = wd.join("real.env");
     std::fs::write(&real, "REAL=1\n").unwrap();
     set_mode(&real, 0o644);
@@ -385,8 +373,7 @@ async fn file_009_symlink_target_refused() {
 /// had written is removed.
 #[tokio::test]
 async fn file_010_failed_rename_leaves_no_temporary() {
-    let inf = serving().await;
-    let wd = Workdir::new();
+    let (inf, wd) = stage().await;
     let out = wd.join("out.env");
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("inside"), "x").unwrap();
@@ -470,42 +457,24 @@ async fn file_011_concurrent_writers_leave_one_complete_version() {
 /// `unchanged`; a changed mode is rewritten to the right mode.
 #[tokio::test]
 async fn file_012_unchanged_is_not_rewritten() {
-    let inf = serving().await;
-    let wd = Workdir::new();
+    let (inf, wd) = stage().await;
     let out = wd.output();
-    write(&inf.url(), &out)
-        .run()
-        .success()
-        .stdout_has("written:")
-        .no_leak();
+    write_ok(&inf.url(), &out, &[]).stdout_has("written:");
     let first = snapshot(&out);
-    write(&inf.url(), &out)
-        .run()
-        .success()
-        .stdout_has("unchanged:")
-        .no_leak();
+    write_ok(&inf.url(), &out, &[]).stdout_has("unchanged:");
     assert_eq!(snapshot(&out), first);
     let json = write(&inf.url(), &out).arg("--json").run();
     json.success().no_leak();
     assert_eq!(json.stdout_json()["status"], "unchanged");
     assert_eq!(snapshot(&out), first);
     set_mode(&out, 0o644);
-    write(&inf.url(), &out)
-        .run()
-        .success()
-        .stdout_has("written:")
-        .no_leak();
+    write_ok(&inf.url(), &out, &[]).stdout_has("written:");
     let after = snapshot(&out);
     assert_eq!(after.1, 0o600);
     assert_eq!(after.0, first.0);
     assert_ne!(after.2, first.2, "a new inode: the file was replaced");
     // Another output mode is a change too.
-    write(&inf.url(), &out)
-        .args(["--output-mode", "0640"])
-        .run()
-        .success()
-        .stdout_has("written:")
-        .no_leak();
+    write_ok(&inf.url(), &out, &["--output-mode", "0640"]).stdout_has("written:");
     assert_eq!(mode_of(&out), 0o640);
 }
 
@@ -513,16 +482,11 @@ async fn file_012_unchanged_is_not_rewritten() {
 /// keys with `would-change` or `unchanged`; validation errors keep their exit codes.
 #[tokio::test]
 async fn file_013_dry_run_writes_nothing() {
-    let inf = serving().await;
-    let wd = Workdir::new();
+    let (inf, wd) = stage().await;
     let out = wd.join("new/dir/out.env");
-    write(&inf.url(), &out)
-        .arg("--dry-run")
-        .run()
-        .success()
+    write_ok(&inf.url(), &out, &["--dry-run"])
         .stdout_has("would-change")
-        .stdout_has(PROVIDER_KEY)
-        .no_leak();
+        .stdout_has(PROVIDER_KEY);
     assert!(!wd.join("new").exists());
     write(&inf.url(), &out).run().success().no_leak();
     let before = snapshot(&out);
@@ -531,12 +495,7 @@ async fn file_013_dry_run_writes_nothing() {
     assert_eq!(json.stdout_json()["status"], "unchanged");
     assert_eq!(json.stdout_json()["dry_run"], true);
     set_mode(&out, 0o640);
-    write(&inf.url(), &out)
-        .arg("--dry-run")
-        .run()
-        .success()
-        .stdout_has("would-change")
-        .no_leak();
+    write_ok(&inf.url(), &out, &["--dry-run"]).stdout_has("would-change");
     assert_eq!(mode_of(&out), 0o640);
     assert_eq!(snapshot(&out).0, before.0);
     let hidden = Infisical::start().await;
@@ -557,8 +516,7 @@ async fn file_013_dry_run_writes_nothing() {
 /// The text report: status, path, mode, owner, one line per key, no value.
 #[tokio::test]
 async fn file_014_text_report() {
-    let inf = serving().await;
-    let wd = Workdir::new();
+    let (inf, wd) = stage().await;
     let out = wd.output();
     let uid = nix::unistd::geteuid().as_raw();
     let run = write(&inf.url(), &out).run();
@@ -575,8 +533,7 @@ async fn file_014_text_report() {
 /// The JSON report has every field and no value; a failed run prints an error document.
 #[tokio::test]
 async fn file_015_json_report() {
-    let inf = serving().await;
-    let wd = Workdir::new();
+    let (inf, wd) = stage().await;
     let out = wd.output();
     let run = write(&inf.url(), &out).arg("--json").run();
     run.success().no_leak();
@@ -769,8 +726,7 @@ async fn file_010_sec_011_fault_matrix() {
 /// directory; the created parents get `--parent-mode`.
 #[tokio::test]
 async fn file_016_file_005_relative_output_paths() {
-    let inf = serving().await;
-    let wd = Workdir::new();
+    let (inf, wd) = stage().await;
     write(&inf.url(), Path::new("bare.env"))
         .current_dir(wd.path())
         .run()
@@ -793,8 +749,7 @@ async fn file_016_file_005_relative_output_paths() {
 /// nothing is created.
 #[tokio::test]
 async fn file_017_path_through_a_file_is_refused() {
-    let inf = serving().await;
-    let wd = Workdir::new();
+    let (inf, wd) = stage().await;
     let file = wd.join("plain");
     std::fs::write(&file, "not a directory").unwrap();
     let run = write(&inf.url(), &file.join("out.env")).run();
@@ -813,44 +768,31 @@ async fn file_017_path_through_a_file_is_refused() {
 /// of what is compared).
 #[tokio::test]
 async fn file_012_unchanged_with_group() {
-    let inf = serving().await;
-    let wd = Workdir::new();
+    let (inf, wd) = stage().await;
     let out = wd.output();
     let gid = nix::unistd::getegid().as_raw().to_string();
-    write(&inf.url(), &out)
-        .args(["--group", &gid])
-        .run()
-        .success()
-        .stdout_has("written:")
-        .no_leak();
+    write_ok(&inf.url(), &out, &["--group", &gid]).stdout_has("written:");
     let first = snapshot(&out);
-    write(&inf.url(), &out)
-        .args(["--group", &gid])
-        .run()
-        .success()
-        .stdout_has("unchanged:")
-        .no_leak();
+    write_ok(&inf.url(), &out, &["--group", &gid]).stdout_has("unchanged:");
     assert_eq!(snapshot(&out), first);
 }
 
 /// `--group` alone is applied to the created parents too (the owner stays the process's).
 #[tokio::test]
 async fn file_007_group_alone_reaches_created_parents() {
-    if !is_root() {
-        skip(
-            "file_007_group_alone_reaches_created_parents",
-            "chgrp to another group needs root",
-        );
+    if skipped_unless_root(
+        "file_007_group_alone_reaches_created_parents",
+        "chgrp to another group needs root",
+    ) {
         return;
     }
-    let inf = serving().await;
-    let wd = Workdir::new();
+    let (inf, wd) = stage().await;
     let out = wd.join("grp/inner/out.env");
-    write(&inf.url(), &out)
-        .args(["--group", "4343", "--parent-mode", "0750"])
-        .run()
-        .success()
-        .no_leak();
+    write_ok(
+        &inf.url(),
+        &out,
+        &["--group", "4343", "--parent-mode", "0750"],
+    );
     for p in [wd.join("grp"), wd.join("grp/inner"), out.clone()] {
         let m = std::fs::metadata(&p).unwrap();
         assert_eq!((m.uid(), m.gid()), (0, 4343), "{}", p.display());
@@ -861,15 +803,10 @@ async fn file_007_group_alone_reaches_created_parents() {
 /// and replaces it with the file, with the exact mode.
 #[tokio::test]
 async fn file_009_fifo_target_does_not_hang() {
-    let inf = serving().await;
-    let wd = Workdir::new();
+    let (inf, wd) = stage().await;
     let out = wd.output();
     nix::unistd::mkfifo(&out, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-    write(&inf.url(), &out)
-        .run()
-        .success()
-        .stdout_has("written:")
-        .no_leak();
+    write_ok(&inf.url(), &out, &[]).stdout_has("written:");
     let meta = std::fs::symlink_metadata(&out).unwrap();
     assert!(
         meta.file_type().is_file(),

@@ -9,6 +9,7 @@ use wiremock::ResponseTemplate;
 
 use crate::support::fixture_json;
 use crate::support::infisical::*;
+use crate::support::{Workdir, canary, skip};
 
 /// Every `(key, value)` of a dotenv file, as dotenvy reads it.
 fn dotenvy_pairs(text: &str) -> Vec<(String, String)> {

@@ -9,6 +9,7 @@ use wiremock::ResponseTemplate;
 
 use crate::support::fixture_json;
 use crate::support::infisical::*;
+use crate::support::{Workdir, canary, refused_url};
 
 fn providers() -> serde_json::Value {
     fixture_json("infisical/secrets-providers.json")

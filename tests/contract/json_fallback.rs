@@ -12,8 +12,9 @@ use provider_bridge::smoke::classify::{
 };
 use provider_bridge::smoke::client::{Reply, error_info};
 
-use crate::support::chat::{Chat, Step, content, line, reply};
+use crate::support::chat::{Chat, Step, content, reply};
 use crate::support::fixture;
+use crate::support::{Smoke as _, line};
 
 /// The smoke, JSON check only.
 fn json_check(chat: &Chat) -> crate::support::Cli {
@@ -40,18 +41,13 @@ const SILENT: [&str; 4] = [
 /// names the passing step, the fallback and every step.
 #[tokio::test]
 async fn fb_001_fb_010_ladder_runs_in_order_one_request_per_step() {
-    let chat = Chat::start().await;
-    chat.on(Step::JsonSchema, 400, REJECTIONS[0], 1).await;
-    chat.on(Step::JsonObject, 200, "openai/json-prose.json", 1)
-        .await;
-    chat.on(Step::Plain, 200, "openai/json-ok.json", 1).await;
-    let run = json_check(&chat).run();
-    run.code(0).no_leak();
-    assert_eq!(
-        line(&run),
+    let chat = two_steps_down(
+        200,
+        "openai/json-prose.json",
         "json_response=pass json_mode=plain_prompt fallback=ignored \
-         steps=json_schema:rejected,json_object:ignored,plain_prompt:pass"
-    );
+         steps=json_schema:rejected,json_object:ignored,plain_prompt:pass",
+    )
+    .await;
     let bodies = chat.bodies().await;
     let order: Vec<Option<Step>> = bodies.iter().map(Step::of).collect();
     assert_eq!(
@@ -116,38 +112,55 @@ async fn fb_002_fb_010_each_rejection_moves_exactly_one_step_down() {
         .map(|f| (400, *f))
         .chain([(422, REJECTIONS[0])]);
     for (status, fixture) in cases {
-        let chat = Chat::start().await;
-        chat.on(Step::JsonSchema, status, fixture, 1).await;
-        chat.on(Step::JsonObject, 200, "openai/json-ok.json", 1)
-            .await;
-        chat.never(Step::Plain).await;
-        let run = json_check(&chat).run();
-        run.code(0).no_leak();
-        assert_eq!(
-            line(&run),
+        one_step_down(
+            status,
+            fixture,
             "json_response=pass json_mode=response_format response_format=json_object \
              fallback=rejected steps=json_schema:rejected,json_object:pass",
-            "{fixture} {status}"
-        );
-        chat.verify().await;
+        )
+        .await;
     }
+}
+
+/// `json_schema` answers `status` with `fixture`, `json_object` passes, once each, the plain
+/// prompt is never asked, and the check passes with `expected` as its line.
+async fn one_step_down(status: u16, fixture: &str, expected: &str) {
+    let chat = Chat::start().await;
+    chat.on(Step::JsonSchema, status, fixture, 1).await;
+    chat.on(Step::JsonObject, 200, "openai/json-ok.json", 1)
+        .await;
+    chat.never(Step::Plain).await;
+    let run = json_check(&chat).run();
+    run.code(0).no_leak();
+    assert_eq!(line(&run), expected, "{fixture} {status}");
+    chat.verify().await;
 }
 
 /// A rejection at `json_object` moves down to the plain prompt, once.
 #[tokio::test]
 async fn fb_002_rejection_at_second_step_moves_to_plain_prompt() {
+    let chat = two_steps_down(
+        400,
+        REJECTIONS[1],
+        "json_response=pass json_mode=plain_prompt fallback=rejected \
+         steps=json_schema:rejected,json_object:rejected,plain_prompt:pass",
+    )
+    .await;
+    chat.verify().await;
+}
+
+/// `json_schema` is rejected (`REJECTIONS[0]`), `json_object` answers `status` with `fixture`,
+/// the plain prompt passes, once each, and the check passes with `expected` as its line; the
+/// stand-in, for more checks.
+async fn two_steps_down(status: u16, fixture: &str, expected: &str) -> Chat {
     let chat = Chat::start().await;
     chat.on(Step::JsonSchema, 400, REJECTIONS[0], 1).await;
-    chat.on(Step::JsonObject, 400, REJECTIONS[1], 1).await;
+    chat.on(Step::JsonObject, status, fixture, 1).await;
     chat.on(Step::Plain, 200, "openai/json-ok.json", 1).await;
     let run = json_check(&chat).run();
     run.code(0).no_leak();
-    assert_eq!(
-        line(&run),
-        "json_response=pass json_mode=plain_prompt fallback=rejected \
-         steps=json_schema:rejected,json_object:rejected,plain_prompt:pass"
-    );
-    chat.verify().await;
+    assert_eq!(line(&run), expected);
+    chat
 }
 
 /// Each silent format error (200 prose, fenced JSON, empty, array) moves exactly one step
@@ -155,20 +168,13 @@ async fn fb_002_rejection_at_second_step_moves_to_plain_prompt() {
 #[tokio::test]
 async fn fb_003_fb_010_each_silent_error_moves_exactly_one_step_down() {
     for fixture in SILENT {
-        let chat = Chat::start().await;
-        chat.on(Step::JsonSchema, 200, fixture, 1).await;
-        chat.on(Step::JsonObject, 200, "openai/json-ok.json", 1)
-            .await;
-        chat.never(Step::Plain).await;
-        let run = json_check(&chat).run();
-        run.code(0).no_leak();
-        assert_eq!(
-            line(&run),
+        one_step_down(
+            200,
+            fixture,
             "json_response=pass json_mode=response_format response_format=json_object \
              fallback=ignored steps=json_schema:ignored,json_object:pass",
-            "{fixture}"
-        );
-        chat.verify().await;
+        )
+        .await;
     }
 }
 

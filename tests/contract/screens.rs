@@ -12,10 +12,11 @@ use std::time::Duration;
 use snapbox::str;
 use wiremock::ResponseTemplate;
 
-use crate::support::Cli;
 use crate::support::chat::{Chat, Step, reply};
 use crate::support::infisical::*;
+use crate::support::refused_url;
 use crate::support::screen::assert_screen;
+use crate::support::{Cli, Smoke, Workdir, canary};
 use crate::support::{fixture, fixture_json};
 
 // ---------------------------------------------------------------- write-canary-env

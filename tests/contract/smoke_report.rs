@@ -8,7 +8,8 @@ use serde_json::Value;
 use wiremock::ResponseTemplate;
 
 use crate::support::Cli;
-use crate::support::chat::{Chat, KEY, Step, content, line, lines, reply};
+use crate::support::chat::{Chat, KEY, Step, content, reply};
+use crate::support::{Smoke as _, line, lines};
 
 /// A stand-in on which every check passes, each step expected `times` times.
 async fn all_pass(chat: &Chat, times: u64) {

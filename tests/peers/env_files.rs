@@ -8,24 +8,11 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::peer::{PROJECT, path_in, peers, route_str, run_ok, tempdir};
-use crate::support::{Cli, fixture_json};
+use crate::support::Cli;
+// key -> value of a stand-in fixture's local secrets.
+use crate::support::fixtures::values as fixture_values;
 
 type Values = BTreeMap<String, String>;
-
-/// key -> value of a stand-in fixture's local secrets.
-fn fixture_values(rel: &str) -> Values {
-    fixture_json(rel)["secrets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["secretKey"].as_str().unwrap().to_owned(),
-                s["secretValue"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
 
 /// `write-canary-env` reading `folder` from the stand-in with Token Auth.
 fn canary(folder: &str, output: &str) -> Cli {

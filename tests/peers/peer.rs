@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::LazyLock;
 
+use crate::support::infisical::Routes;
+
 /// The running peers, as `scripts/peers` describes them.
 pub struct Peers {
     /// The venv's python (python-dotenv and infisicalsdk installed).
@@ -65,21 +67,19 @@ pub fn script(name: &str) -> PathBuf {
     repo().join("tests/peers").join(name)
 }
 
-/// The stand-in's routes (credentials and folders), `fixtures/peers/infisical-routes.json`.
+/// The stand-in's routes (credentials and folders), `fixtures/peers/infisical-routes.json`:
+/// the table the Python stand-in serves and `pb-stand-ins` reads (`infisical::Routes`).
 pub fn routes() -> serde_json::Value {
-    crate::support::fixture_json("peers/infisical-routes.json")
+    Routes::load().json().clone()
 }
 
 /// A string field of the routes file.
 pub fn route_str(field: &str) -> String {
-    routes()[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("infisical-routes.json has no string {field}"))
-        .to_owned()
+    Routes::load().str(field)
 }
 
 /// The project every stand-in fixture belongs to.
-pub const PROJECT: &str = "proj-synthetic-0001";
+pub use crate::support::infisical::PROJECT;
 
 /// Runs a peer program to completion; panics with everything it printed when it fails.
 #[track_caller]

@@ -10,6 +10,7 @@ use wiremock::ResponseTemplate;
 
 use crate::support::fixture_json;
 use crate::support::infisical::*;
+use crate::support::{Workdir, canary};
 
 const VALUE_A: &str = "synthetic-value-A-9f8e7d6c";
 const VALUE_B: &str = "synthetic-value-B-line1\nsynthetic-value-B-line2";

@@ -10,7 +10,9 @@ use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, Request, ResponseTemplate};
 
 use crate::support::Cli;
-use crate::support::chat::{CHAT, Chat, KEY, Step, line, reply};
+use crate::support::chat::{CHAT, Chat, KEY, Step, reply};
+use crate::support::cli::Run;
+use crate::support::{Smoke as _, line};
 
 /// A key with characters every encoding changes.
 const ODD_KEY: &str = "synthetic-sk/Key+v4l=&<x>'q'\"end\\";
@@ -225,6 +227,27 @@ async fn sec_033_no_key_no_authorization_header() {
     chat.verify().await;
 }
 
+/// A chat stand-in answering every request `status`, echoing its `Authorization` header `how`.
+async fn echoing(status: u16, how: Echo) -> Chat {
+    let chat = Chat::start().await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .respond_with(move |req: &Request| echo(req, status, how))
+        .mount(&chat.server)
+        .await;
+    chat
+}
+
+/// The smoke against `chat` with `--format format`, sending `key` (registered as a secret).
+fn smoke_in(chat: &Chat, format: &str, key: &str) -> Run {
+    Cli::smoke()
+        .arg("--base-url")
+        .arg(chat.base_url())
+        .args(["--format", format])
+        .secret_env("OLLAMA_CLOUD_API_KEY", key)
+        .run()
+}
+
 /// A server echoing the `Authorization` header (raw, base64, JSON-escaped, URL-encoded; in an
 /// envelope, plain text, a bare string, or a completion) never gets the key onto stdout or
 /// stderr, in any format; the quoted message shows `[REDACTED]` where the key was.
@@ -238,18 +261,8 @@ async fn sec_034_key_never_reaches_output_even_when_echoed() {
         (200, Echo::Completion),
     ] {
         for format in ["text", "json", "junit"] {
-            let chat = Chat::start().await;
-            Mock::given(method("POST"))
-                .and(path(CHAT))
-                .respond_with(move |req: &Request| echo(req, status, how))
-                .mount(&chat.server)
-                .await;
-            let run = Cli::smoke()
-                .arg("--base-url")
-                .arg(chat.base_url())
-                .args(["--format", format])
-                .secret_env("OLLAMA_CLOUD_API_KEY", ODD_KEY)
-                .run();
+            let chat = echoing(status, how).await;
+            let run = smoke_in(&chat, format, ODD_KEY);
             run.no_leak();
             if status != 200 {
                 run.stderr_has("[REDACTED]");
@@ -319,21 +332,8 @@ proptest! {
         format in prop::sample::select(vec!["text", "json", "junit"]),
     ) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let chat = rt.block_on(async {
-            let chat = Chat::start().await;
-            Mock::given(method("POST"))
-                .and(path(CHAT))
-                .respond_with(move |req: &Request| echo(req, status, how))
-                .mount(&chat.server)
-                .await;
-            chat
-        });
-        let run = Cli::smoke()
-            .arg("--base-url")
-            .arg(chat.base_url())
-            .args(["--format", format])
-            .secret_env("OLLAMA_CLOUD_API_KEY", key.clone())
-            .run();
+        let chat = rt.block_on(echoing(status, how));
+        let run = smoke_in(&chat, format, &key);
         run.no_leak();
         prop_assert!(run.code.is_some_and(|c| [0, 1, 3, 4, 5].contains(&c)), "{}", run.report());
         drop(chat);
@@ -343,44 +343,44 @@ proptest! {
 /// `--api-key-env` with `--api-key-file` exits 2 and sends nothing.
 #[tokio::test]
 async fn sec_037_one_key_source_at_a_time() {
-    let chat = Chat::start().await;
-    chat.never(Step::Chat).await;
-    chat.smoke()
-        .args(["--check", "chat_completion"])
-        .args([
+    refused_before_sending(|chat| {
+        chat.smoke().args([
             "--api-key-env",
             "OLLAMA_CLOUD_API_KEY",
             "--api-key-file",
             "/dev/null",
         ])
-        .run()
-        .code(2)
-        .no_leak()
-        .stdout_is("")
-        .stderr_has("--api-key-file");
+    })
+    .await
+    .stderr_has("--api-key-file");
+}
+
+/// Runs the smoke `cli` builds (`--check chat_completion` added) against a stand-in that must
+/// receive no request: exit 2, no leak, nothing on stdout; the run, for its stderr.
+async fn refused_before_sending(cli: impl FnOnce(&Chat) -> Cli) -> Run {
+    let chat = Chat::start().await;
+    chat.never(Step::Chat).await;
+    let run = cli(&chat).args(["--check", "chat_completion"]).run();
+    run.code(2).no_leak().stdout_is("");
     chat.verify().await;
+    run
 }
 
 /// A key with an inner newline exits 2 naming `$OLLAMA_CLOUD_API_KEY`, never the value, and
 /// sends nothing.
 #[tokio::test]
 async fn sec_038_header_unsafe_key_refused_by_name() {
-    let chat = Chat::start().await;
-    chat.never(Step::Chat).await;
-    Cli::smoke()
-        .arg("--base-url")
-        .arg(chat.base_url())
-        .args(["--check", "chat_completion"])
-        .secret_env(
-            "OLLAMA_CLOUD_API_KEY",
-            "synthetic-line-one\nsynthetic-line-two",
-        )
-        .run()
-        .code(2)
-        .no_leak()
-        .stdout_is("")
-        .stderr_has("the API key from $OLLAMA_CLOUD_API_KEY holds characters");
-    chat.verify().await;
+    refused_before_sending(|chat| {
+        Cli::smoke()
+            .arg("--base-url")
+            .arg(chat.base_url())
+            .secret_env(
+                "OLLAMA_CLOUD_API_KEY",
+                "synthetic-line-one\nsynthetic-line-two",
+            )
+    })
+    .await
+    .stderr_has("the API key from $OLLAMA_CLOUD_API_KEY holds characters");
 }
 
 /// A 302 to another server is not followed: the check fails with `reason=redirect
