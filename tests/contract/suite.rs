@@ -236,42 +236,56 @@ fn suite_009_contract_readme_lists_every_contract() {
     );
 }
 
-/// The exit codes a binary names in `tests/contract/screens.rs` test names
-/// (`…_<binary>_exit_<code>_…`) whose body compares the whole screen.
-fn screened_codes(source: &str, binary: &str) -> std::collections::BTreeSet<u8> {
+/// The exit codes of `binary` that have an expected screen among `names` (the stems of
+/// `tests/contract/screens/*.txt`, named `<clause>_<binary>_exit_<code>_<situation>`).
+fn screened_codes<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    binary: &str,
+) -> std::collections::BTreeSet<u8> {
     let marker = format!("_{binary}_exit_");
-    let mut codes = std::collections::BTreeSet::new();
-    for chunk in source.split("fn ").skip(1) {
-        let name = chunk.split('(').next().unwrap_or_default();
-        let Some((_, rest)) = name.split_once(&marker) else {
-            continue;
-        };
-        let body = chunk.split("\n}\n").next().unwrap_or_default();
-        if !body.contains("assert_screen(") {
-            continue;
-        }
-        if let Some(code) = rest.split('_').next().and_then(|c| c.parse().ok()) {
-            codes.insert(code);
-        }
-    }
-    codes
+    names
+        .into_iter()
+        .filter_map(|name| name.split_once(&marker))
+        .filter_map(|(_, rest)| rest.split('_').next()?.parse().ok())
+        .collect()
 }
 
-/// Every exit code each binary can end with has a whole-screen test in `screens.rs`.
+/// Every exit code each binary can end with has an expected whole screen, every screen file is
+/// compared by a test in `screens.rs`, and every screen a test names exists.
 #[test]
 fn suite_010_every_exit_code_has_a_whole_screen_test() {
-    let source = std::fs::read_to_string(trace::root().join("tests/contract/screens.rs")).unwrap();
+    let dir = trace::root().join("tests/contract/screens");
+    let files: std::collections::BTreeSet<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter_map(|n| n.strip_suffix(".txt").map(str::to_owned))
+        .collect();
     assert_eq!(
-        screened_codes(&source, "canary"),
+        screened_codes(files.iter().map(String::as_str), "canary"),
         [0, 2, 3, 4, 5, 6, 7].into(),
-        "write-canary-env exit codes without a whole-screen test in tests/contract/screens.rs"
+        "write-canary-env exit codes without a whole screen in {}",
+        dir.display()
     );
     assert_eq!(
-        screened_codes(&source, "smoke"),
+        screened_codes(files.iter().map(String::as_str), "smoke"),
         [0, 1, 2, 3, 4, 5].into(),
-        "ollama-compat-smoke exit codes without a whole-screen test in tests/contract/screens.rs"
+        "ollama-compat-smoke exit codes without a whole screen in {}",
+        dir.display()
     );
-    // The checker itself: a name without a comparison does not count.
-    let fake = "async fn fake_canary_exit_6_y() {\n    run.code(6);\n}\n";
-    assert!(screened_codes(fake, "canary").is_empty());
+    let source = std::fs::read_to_string(trace::root().join("tests/contract/screens.rs")).unwrap();
+    let named: std::collections::BTreeSet<String> = source
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| s.contains("_canary_exit_") || s.contains("_smoke_exit_"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        named,
+        files,
+        "the screens tests/contract/screens.rs names and the files in {} differ",
+        dir.display()
+    );
+    // The checker itself: a name without an exit code does not count.
+    assert!(screened_codes(["inf_001_canary_exit_x_y"], "canary").is_empty());
 }

@@ -10,13 +10,13 @@
 //! | `[MS]` | a latency in milliseconds |
 //! | `[UID]`, `[GID]` | the owner and group numbers in a write report |
 //!
-//! Everything else must match to the byte ([snapbox] compares; `[..]` is not used). A changed
-//! message is then a reviewed diff of the test; `SNAPSHOTS=overwrite cargo test` rewrites the
-//! expected texts in place for review.
+//! Everything else must match to the byte ([snapbox] compares; `[..]` is not used). The
+//! expected screens are files in `tests/contract/screens/`: a changed message is a reviewed
+//! diff of one of them; `SNAPSHOTS=overwrite cargo test` rewrites them in place for review.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use snapbox::{Assert, IntoData, Redactions};
+use snapbox::{Assert, Data, Redactions};
 
 use super::cli::Run;
 
@@ -52,13 +52,20 @@ fn redactions(tmp: Option<&Path>) -> Redactions {
     r
 }
 
-/// Fails unless the run's whole screen is `expected` (placeholders as in the module doc), and
-/// unless no registered secret appears in it, in any encoding.
+/// Where the expected screen `name` lives: `tests/contract/screens/<name>.txt`.
+pub fn screen_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/contract/screens")
+        .join(format!("{name}.txt"))
+}
+
+/// Fails unless the run's whole screen is the expected screen `name` (placeholders as in the
+/// module doc), and unless no registered secret appears in it, in any encoding.
 #[track_caller]
-pub fn assert_screen(run: &Run, tmp: Option<&Path>, expected: impl IntoData) {
+pub fn assert_screen(run: &Run, tmp: Option<&Path>, name: &str) {
     run.no_leak();
     Assert::new()
         .action_env("SNAPSHOTS")
         .redact_with(redactions(tmp))
-        .eq(text(run), expected);
+        .eq(text(run), Data::read_from(&screen_file(name), None));
 }
