@@ -69,6 +69,8 @@ pub struct Config {
     pub json: bool,
     pub timeout: Duration,
     pub ca_cert: Option<PathBuf>,
+    /// The output format (`--format`, default dotenv).
+    pub format: crate::format::Format,
 }
 
 /// Parses an octal permission mode such as `0600` or `640` (permission bits only).
@@ -447,8 +449,12 @@ pub async fn run(cfg: &Config, warn: &mut dyn FnMut(&str)) -> Result<Report, Err
         environment: &cfg.environment,
         paths: &prepared.paths,
     };
-    let content = dotenv::render(&header, chosen.iter().map(|(k, v)| (*k, v.expose_secret())))
-        .map_err(Error::Render)?;
+    let content = crate::format::render(
+        cfg.format,
+        &header,
+        chosen.iter().map(|(k, v)| (*k, v.expose_secret())),
+    )
+    .map_err(Error::Render)?;
     let content = SecretString::from(content);
 
     let outcome = envfile::apply(

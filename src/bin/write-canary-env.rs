@@ -153,6 +153,17 @@ struct Args {
     /// Extra PEM CA certificate to trust.
     #[arg(long, value_name = "PEM")]
     ca_cert: Option<PathBuf>,
+
+    /// Output format: dotenv (portable quoting), docker (`docker run --env-file`, literal),
+    /// systemd (`EnvironmentFile=`), shell (`export KEY='…'`) or json (one object). A value the
+    /// format cannot carry is exit 7, naming the key and the format.
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        default_value = "dotenv",
+        value_parser = ["dotenv", "docker", "systemd", "shell", "json"]
+    )]
+    format: String,
 }
 
 fn env_nonempty(var: &str) -> Option<String> {
@@ -189,6 +200,8 @@ fn main() -> ExitCode {
         json: args.json,
         timeout: args.timeout,
         ca_cert: args.ca_cert,
+        format: provider_bridge::format::Format::parse(&args.format)
+            .expect("clap checked the value"),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
