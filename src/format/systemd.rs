@@ -11,7 +11,9 @@
 //!   included; inside double quotes `\` escapes only `"`, `\`, `` ` `` and `$` (any other
 //!   `\x` stays two bytes, `\` + newline is eaten); unquoted values lose trailing white space
 //!   and end at `\n` **or `\r`** (both are newlines to systemd);
-//! - the file is read as a C string: a NUL ends it;
+//! - the tokenizer walks a C string, and the file reader before it (`read_full_stream`,
+//!   `src/basic/fileio.c`) refuses a file holding a NUL outright (`Bad message`, seen with
+//!   systemd 252): not a single key of such a file is read;
 //! - a value that is not UTF-8 fails the file; and `EnvironmentFile=` then drops, by
 //!   `env_value_is_valid` (`src/basic/env-util.c`), values with control characters other
 //!   than TAB and newline on systemd before v248 (systemd PR #18129 lifted that).
@@ -30,7 +32,7 @@ pub fn check(key: &str, value: &str) -> Result<(), RenderError> {
         return Err(refuse(
             key,
             Format::Systemd,
-            "a NUL byte (systemd stops reading the file there)",
+            "a NUL byte (systemd refuses a file holding one)",
         ));
     }
     if value.contains('\r') {

@@ -224,7 +224,7 @@ async fn fmt_014_systemd_refuses_nul_and_control_characters() {
     for (value, why) in [
         (
             "synthetic\0nul",
-            "a NUL byte (systemd stops reading the file there)",
+            "a NUL byte (systemd refuses a file holding one)",
         ),
         (
             "synthetic first\r\nsecond",
