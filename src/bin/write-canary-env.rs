@@ -28,7 +28,7 @@ use provider_bridge::exit::Exit;
     long_about,
     args_override_self = true
 )]
-struct Args {
+pub(crate) struct Args {
     /// Infisical project (workspace) ID.
     #[arg(
         long,

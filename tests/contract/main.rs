@@ -27,3 +27,5 @@ mod json_fallback;
 mod smoke_report;
 // contracts/docs.md
 mod docs;
+// contracts/package.md
+mod package;
