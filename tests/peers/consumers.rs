@@ -289,7 +289,7 @@ fn systemd_holds(file: &str, condition: &str) -> bool {
 }
 
 /// The systemd keys the format refuses: CR-LF, NUL and the other control characters.
-const SYSTEMD_REFUSED: [&str; 3] = ["CONTROL_CHARS", "CRLF_VALUE", "NUL_VALUE"];
+const SYSTEMD_REFUSED: [&str; 3] = ["CRLF_VALUE", "NUL_VALUE", "SYNTHETIC_CONTROL_CHARS"];
 
 /// Debian's systemd, through `parse_env_file_internal` (the tokenizer `EnvironmentFile=`
 /// uses), reads every carried value exactly: the condition holds for the value and fails for
