@@ -176,12 +176,13 @@ fn docker_run(env_file: &str, tag: &str) -> (Output, Option<Vec<String>>) {
 }
 
 /// The docker keys the format refuses: the multi-line values, CR-LF and NUL.
-const DOCKER_REFUSED: [&str; 5] = [
+const DOCKER_REFUSED: [&str; 6] = [
     "CRLF_VALUE",
     "EXPORT_LINE",
     "MULTI_BLANK",
     "NUL_VALUE",
     "PEM_PRIVATE_KEY",
+    "SYNTHETIC_QUOTE_BACKSLASH_NEWLINE",
 ];
 
 /// The real docker CLI (`docker run --env-file`) sends the stand-in daemon exactly the carried
