@@ -22,6 +22,13 @@ pub enum RenderError {
     BadKey { key: String },
     /// No quoting carries this value portably; `why` names the offending characters.
     Unrepresentable { key: String, why: &'static str },
+    /// The `--format` named cannot carry this value (`crate::format`); `why` names the
+    /// offending characters.
+    NotCarried {
+        key: String,
+        format: &'static str,
+        why: &'static str,
+    },
 }
 
 impl fmt::Display for RenderError {
@@ -35,6 +42,10 @@ impl fmt::Display for RenderError {
             RenderError::Unrepresentable { key, why } => write!(
                 f,
                 "the value of {key} cannot be written portably in a dotenv file: it contains {why}"
+            ),
+            RenderError::NotCarried { key, format, why } => write!(
+                f,
+                "the value of {key} cannot be written in the {format} format: it contains {why}"
             ),
         }
     }

@@ -9,6 +9,7 @@ pub mod canary;
 pub mod dotenv;
 pub mod envfile;
 pub mod exit;
+pub mod format;
 pub mod http;
 pub mod infisical;
 pub mod secret;

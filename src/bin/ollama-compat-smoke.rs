@@ -39,7 +39,7 @@ where
 /// 3 refused (401/403), 4 not found, 5 unavailable or timed out.
 #[derive(Parser, Debug)]
 #[command(name = "ollama-compat-smoke", version)]
-struct Args {
+pub(crate) struct Args {
     /// Base URL of the OpenAI-compatible API (requests go to <URL>/chat/completions); plain
     /// http:// only to loopback
     #[arg(long, value_name = "URL", env = "OLLAMA_BASE_URL", default_value = DEFAULT_BASE_URL)]

@@ -33,7 +33,7 @@ const NAME: &str = "write-canary-env";
     long_about,
     args_override_self = true
 )]
-struct Args {
+pub(crate) struct Args {
     /// Infisical project (workspace) ID.
     #[arg(
         long,
@@ -160,6 +160,17 @@ struct Args {
     /// Extra PEM CA certificate to trust.
     #[arg(long, value_name = "PEM")]
     ca_cert: Option<PathBuf>,
+
+    /// Output format: dotenv (portable quoting), docker (`docker run --env-file`, literal),
+    /// systemd (`EnvironmentFile=`), shell (`export KEY='…'`) or json (one object). A value the
+    /// format cannot carry is exit 7, naming the key and the format.
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        default_value = "dotenv",
+        value_parser = ["dotenv", "docker", "systemd", "shell", "json"]
+    )]
+    format: String,
 }
 
 fn env_nonempty(var: &str) -> Option<String> {
@@ -196,6 +207,8 @@ impl From<Args> for Settings {
             json: args.json,
             timeout: args.timeout.0,
             ca_cert: args.ca_cert,
+            format: provider_bridge::format::Format::parse(&args.format)
+                .expect("clap checked the value"),
         }
     }
 }

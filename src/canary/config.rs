@@ -102,6 +102,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// `--ca-cert`: an extra PEM CA certificate to trust.
     pub ca_cert: Option<PathBuf>,
+    /// `--format`: the output format (default dotenv).
+    pub format: crate::format::Format,
 }
 
 /// A checked run: the settings, and what was derived from them before any request.

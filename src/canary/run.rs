@@ -7,7 +7,7 @@ use futures_util::future::join_all;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{Config, Error, Report};
-use crate::dotenv::{self, Header};
+use crate::dotenv::Header;
 use crate::envfile;
 use crate::exit::Exit;
 use crate::http::{self, ClientOptions};
@@ -49,8 +49,12 @@ pub async fn run(cfg: &Config) -> Result<Report, Error> {
         environment: &s.environment,
         paths: &cfg.paths,
     };
-    let content = dotenv::render(&header, chosen.iter().map(|(k, v)| (*k, v.expose_secret())))
-        .map_err(Error::Render)?;
+    let content = crate::format::render(
+        s.format,
+        &header,
+        chosen.iter().map(|(k, v)| (*k, v.expose_secret())),
+    )
+    .map_err(Error::Render)?;
     let content = SecretString::from(content);
 
     let outcome = envfile::apply(&cfg.target, content.expose_secret().as_bytes(), s.dry_run)

@@ -17,6 +17,8 @@ mod secret_hygiene;
 mod infisical;
 // contracts/env-format.md
 mod env_format;
+// contracts/env-format.md — the other formats (`--format`)
+mod env_format_consumers;
 // contracts/env-file.md
 mod env_file;
 // contracts/json-fallback.md
@@ -27,3 +29,5 @@ mod smoke_report;
 mod docs;
 // the operator's screen of every exit code (contracts/suite.md SUITE-010)
 mod screens;
+// contracts/package.md
+mod package;

@@ -17,6 +17,8 @@ mod proxy;
 mod llm;
 // contracts/peers.md — the env-file peers
 mod env_files;
+// contracts/peers.md — the consumers of --format (docker, systemd, dash and bash, json)
+mod consumers;
 // contracts/peers.md — the official Infisical client
 mod official_client;
 // contracts/peers.md — the tier itself

@@ -1,0 +1,111 @@
+//! `--format systemd`: a file for systemd's `EnvironmentFile=`.
+//!
+//! Read from systemd/systemd `src/basic/env-file.c` (`parse_env_file_internal`, the one
+//! tokenizer behind `load_env_file`, which `EnvironmentFile=` uses, and `parse_env_file`, which
+//! reads os-release) at commit 0002453b101dc85db2be76703a85297a59c646a9, and checked against
+//! Debian's systemd 252:
+//!
+//! - `#` and `;` at the start of a line open a comment; before systemd v254 a comment line
+//!   ending in `\` swallowed the next line, so a header line never ends in `\` here;
+//! - inside single quotes every byte is literal until the next `'`, newlines and `\`
+//!   included; inside double quotes `\` escapes only `"`, `\`, `` ` `` and `$` (any other
+//!   `\x` stays two bytes, `\` + newline is eaten); unquoted values lose trailing white space
+//!   and end at `\n` **or `\r`** (both are newlines to systemd);
+//! - the tokenizer walks a C string, and the file reader before it (`read_full_stream`,
+//!   `src/basic/fileio.c`) refuses a file holding a NUL outright (`Bad message`, seen with
+//!   systemd 252): not a single key of such a file is read;
+//! - a value that is not UTF-8 fails the file; and `EnvironmentFile=` then drops, by
+//!   `env_value_is_valid` (`src/basic/env-util.c`), values with control characters other
+//!   than TAB and newline on systemd before v248 (systemd PR #18129 lifted that).
+//!
+//! So: single quotes when the value has no `'`; otherwise double quotes escaping `"`, `\`,
+//! `` ` `` and `$`. Every value is carried except one holding a NUL or another control
+//! character than TAB and newline (refused so that the file means the same on every systemd
+//! a Debian host runs, old ones included).
+
+use super::{Format, refuse};
+use crate::dotenv::{Header, RenderError, render_header};
+
+/// Whether systemd's `EnvironmentFile=` gives back exactly `value` for `key`.
+pub fn check(key: &str, value: &str) -> Result<(), RenderError> {
+    if value.contains('\0') {
+        return Err(refuse(
+            key,
+            Format::Systemd,
+            "a NUL byte (systemd refuses a file holding one)",
+        ));
+    }
+    if value.contains('\r') {
+        return Err(refuse(
+            key,
+            Format::Systemd,
+            "a carriage return (systemd before v248 drops the variable)",
+        ));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_ascii_control() && c != '\t' && c != '\n')
+    {
+        return Err(refuse(
+            key,
+            Format::Systemd,
+            "a control character other than TAB and newline (systemd before v248 drops the variable)",
+        ));
+    }
+    Ok(())
+}
+
+/// The quoted form of a checked value.
+pub fn quote(value: &str) -> String {
+    if !value.contains('\'') {
+        return format!("'{value}'");
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    out.push('"');
+    for c in value.chars() {
+        if matches!(c, '"' | '\\' | '`' | '$') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// The header comment (no line ending in `\`), then `KEY=quoted` per checked entry.
+pub fn render(header: &Header<'_>, entries: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for line in render_header(header).lines() {
+        out.push_str(line);
+        if line.ends_with('\\') {
+            // before v254 a comment ending in `\` continues on the next line
+            out.push(' ');
+        }
+        out.push('\n');
+    }
+    for (key, value) in entries {
+        out.push_str(key);
+        out.push('=');
+        out.push_str(&quote(value));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote("a \"b\" $c \\ `d`\n"), "'a \"b\" $c \\ `d`\n'");
+        assert_eq!(
+            quote("it's $x \\ \"q\" `y`"),
+            "\"it's \\$x \\\\ \\\"q\\\" \\`y\\`\""
+        );
+        assert!(check("K", "tab\tnew\nline").is_ok());
+        for bad in ["a\rb", "a\0b", "a\u{1b}b", "a\u{7f}b"] {
+            assert!(check("K", bad).is_err(), "{bad:?}");
+        }
+    }
+}
