@@ -451,10 +451,11 @@ pub async fn run(cfg: &Config, warn: &mut dyn FnMut(&str)) -> Result<Report, Err
         .map_err(Error::Render)?;
     let content = SecretString::from(content);
 
-    let outcome = envfile::apply(
+    let outcome = envfile::apply_with_notices(
         &prepared.target,
         content.expose_secret().as_bytes(),
         cfg.dry_run,
+        warn,
     )
     .map_err(Error::Write)?;
     Ok(Report {

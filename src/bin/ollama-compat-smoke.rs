@@ -1,6 +1,8 @@
 //! `ollama-compat-smoke`: check what an OpenAI-compatible chat endpoint really supports.
 //! Thin: parse arguments, call the library, map the error to an exit code.
 
+#[allow(unused_imports)] // never panic on EPIPE: these replace the standard print macros
+use provider_bridge::{eprint, eprintln, print, println};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -91,6 +93,7 @@ fn parse_timeout(raw: &str) -> Result<Duration, String> {
 }
 
 fn main() -> std::process::ExitCode {
+    provider_bridge::hardening::harden();
     let args = Args::parse();
     let key = match (args.api_key_env, args.api_key_file) {
         (_, Some(file)) => KeySource::File(file),

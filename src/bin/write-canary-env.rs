@@ -1,6 +1,8 @@
 //! `write-canary-env`: render secrets from Infisical into a dotenv file with exact modes.
 //! Thin: parse arguments, call the library, map the error to an exit code.
 
+#[allow(unused_imports)] // never panic on EPIPE: these replace the standard print macros
+use provider_bridge::{eprint, eprintln, print, println};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -160,6 +162,7 @@ fn env_nonempty(var: &str) -> Option<String> {
 }
 
 fn main() -> ExitCode {
+    provider_bridge::hardening::harden();
     let args = Args::parse();
     let config = Config {
         project_id: args.project_id,

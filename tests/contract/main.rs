@@ -19,6 +19,9 @@ mod infisical;
 mod env_format;
 // contracts/env-file.md
 mod env_file;
+// contracts/env-file.md (signals, leftovers, faults, readers), cli.md (CLI-006, CLI-007),
+// secret-hygiene.md (SEC-004, SEC-005)
+mod crash_safety;
 // contracts/json-fallback.md
 mod json_fallback;
 // contracts/smoke-report.md
