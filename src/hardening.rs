@@ -50,3 +50,57 @@ pub fn standard_streams_open() {
         }
     }
 }
+
+/// A global allocator that wipes every block before it returns it to the system allocator
+/// (`SEC-004`): the HTTP body, the parsed values, the rendered file and every temporary copy
+/// made while growing a buffer are zeroed when freed, whoever allocated them (reqwest, serde,
+/// our own code). Both binaries install it:
+///
+/// ```ignore
+/// #[global_allocator]
+/// static ALLOC: provider_bridge::hardening::WipeOnFree = provider_bridge::hardening::WipeOnFree;
+/// ```
+pub struct WipeOnFree;
+
+fn wipe(ptr: *mut u8, len: usize) {
+    use zeroize::Zeroize as _;
+    // SAFETY: the caller owns `len` bytes at `ptr` until it frees them.
+    unsafe { std::slice::from_raw_parts_mut(ptr, len) }.zeroize();
+}
+
+// SAFETY: every call is forwarded to `System`; blocks are only wiped while still owned.
+unsafe impl std::alloc::GlobalAlloc for WipeOnFree {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged.
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        wipe(ptr, layout.size());
+        // SAFETY: forwarded unchanged.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    /// A new block, the bytes copied, the old block wiped and freed: `realloc` of the system
+    /// allocator could move the data and free the old copy unwiped.
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: `new_size` is non-zero and fits the alignment, as `realloc` requires.
+        let new_layout =
+            unsafe { std::alloc::Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: forwarded; on failure the old block is left as it is, as `realloc` requires.
+        let new = unsafe { self.alloc(new_layout) };
+        if !new.is_null() {
+            // SAFETY: both blocks are live and do not overlap.
+            unsafe {
+                std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+        }
+        new
+    }
+}

@@ -92,6 +92,9 @@ fn parse_timeout(raw: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+#[global_allocator] // wipes every freed block (SEC-004)
+static ALLOC: provider_bridge::hardening::WipeOnFree = provider_bridge::hardening::WipeOnFree;
+
 fn main() -> std::process::ExitCode {
     provider_bridge::hardening::harden();
     let args = Args::parse();

@@ -161,6 +161,9 @@ fn env_nonempty(var: &str) -> Option<String> {
     std::env::var(var).ok().filter(|v| !v.trim().is_empty())
 }
 
+#[global_allocator] // wipes every freed block (SEC-004)
+static ALLOC: provider_bridge::hardening::WipeOnFree = provider_bridge::hardening::WipeOnFree;
+
 fn main() -> ExitCode {
     provider_bridge::hardening::harden();
     let args = Args::parse();

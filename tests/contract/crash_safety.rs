@@ -172,8 +172,9 @@ fn clean_trace(url: &str, dir: &Path) -> Vec<String> {
 
 /// Whether a trace line is a call of `syscall` (with `-f`, lines start with the pid).
 fn is_call(line: &str, syscall: &str) -> bool {
-    line.split_once(' ')
-        .is_some_and(|(_, rest)| rest.starts_with(&format!("{syscall}(")))
+    line.trim_start()
+        .split_once(' ')
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with(&format!("{syscall}(")))
 }
 
 /// The 1-based number of the first call of `syscall` matching `pred`.
@@ -226,23 +227,36 @@ async fn file_018_cli_006_signal_at_every_system_call_of_the_write() {
     let new = new_version(&url);
     let scratch = Workdir::new();
     let lines = clean_trace(&url, scratch.path());
+    // Before main installs the handler, the default disposition applies (nothing is on disk
+    // yet): the matrix starts at the first call after the SIGHUP handler is in place.
+    let installed_at = lines
+        .iter()
+        .position(|l| is_call(l, "rt_sigaction") && l.contains("(SIGHUP, {sa_handler=0x"))
+        .unwrap_or_else(|| panic!("no handler installed:\n{}", lines.join("\n")));
     let rename_at = lines
         .iter()
         .position(|l| is_call(l, "rename") && l.contains(".out.env.tmp-"))
         .unwrap_or_else(|| panic!("no rename:\n{}", lines.join("\n")));
     // Every (syscall, n) of the trace with what it must leave.
     let mut cases = Vec::new();
-    for syscall in ["write", "fchown", "fchmod", "fsync", "rename"] {
+    for syscall in [
+        "openat", "flock", "write", "fchown", "fchmod", "fsync", "rename", "close",
+    ] {
         let mut n = 0;
         for (i, l) in lines.iter().enumerate() {
             if is_call(l, syscall) {
                 n += 1;
+                if i < installed_at {
+                    continue;
+                }
                 let left = if i < rename_at { Left::Old } else { Left::New };
                 cases.push((syscall, n, left, l.clone()));
             }
         }
     }
     for (syscall, path_part) in [
+        ("openat", ".out.env.tmp-"),
+        ("flock", ".out.env.tmp-"),
         ("write", ".out.env.tmp-"),
         ("fchown", ".out.env.tmp-"),
         ("fchmod", ".out.env.tmp-"),
@@ -987,4 +1001,113 @@ fn sec_004_sec_005_hardened_process_seen_from_outside() {
         child.wait().unwrap();
         drop(conn);
     }
+}
+
+/// Every readable mapping of a stopped process searched for `needle`; the names of the
+/// mappings holding it.
+fn memory_holding(pid: u32, needle: &[u8]) -> Vec<String> {
+    use std::os::unix::fs::FileExt as _;
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
+    let mut found = Vec::new();
+    let mut scanned = 0usize;
+    for line in maps.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if !fields[1].starts_with('r') {
+            continue;
+        }
+        let (start, end) = fields[0].split_once('-').unwrap();
+        let start = u64::from_str_radix(start, 16).unwrap();
+        let end = u64::from_str_radix(end, 16).unwrap();
+        let mut data = vec![0u8; (end - start) as usize];
+        // [vvar] and the like cannot be read: skipped.
+        let Ok(n) = mem.read_at(&mut data, start) else {
+            continue;
+        };
+        scanned += n;
+        if data[..n].windows(needle.len()).any(|w| w == needle) {
+            found.push(fields.get(5).copied().unwrap_or("[anonymous]").to_owned());
+        }
+    }
+    assert!(scanned > 0, "nothing of /proc/{pid}/mem could be read");
+    found
+}
+
+/// The process stopped (strace injects SIGSTOP) at its first write to stdout, after the
+/// file is written and everything holding secrets is dropped: no byte sequence of the fetched
+/// value is left anywhere in its memory (heap, stack, mappings) — every freed buffer was
+/// wiped. (The token stays in the environment block the process was started with.)
+#[tokio::test]
+async fn sec_004_no_fetched_value_left_in_memory_after_the_write() {
+    if !strace_usable("sec_004_no_fetched_value_left_in_memory_after_the_write") {
+        return;
+    }
+    let inf = serving().await;
+    let url = inf.url();
+    let scratch = Workdir::new();
+    let lines = clean_trace(&url, scratch.path());
+    let report_write = nth_call(&lines, "write", |l| l.contains("write(1<"));
+    let wd = Workdir::new();
+    let out = wd.output();
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-qq", "-e", "trace=write"])
+        .arg("-e")
+        .arg(format!("inject=write:signal=STOP:when={report_write}"))
+        .arg(bin())
+        .args(write_args(&url, &out))
+        .env_clear()
+        .env("INFISICAL_TOKEN", TOKEN)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut strace = cmd.spawn().unwrap();
+    let log = std::io::BufReader::new(strace.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    let mut pid = None;
+    // strace's own log says when the process is stopped (no waiting on a clock).
+    let mut log_lines = std::io::BufRead::lines(log);
+    for line in log_lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("--- stopped by SIGSTOP ---") {
+            // The traced process is strace's only child.
+            let children =
+                std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", strace.id()))
+                    .unwrap();
+            pid = children
+                .split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u32>().ok());
+            break;
+        }
+    }
+    let Some(pid) = pid else {
+        let _ = strace.kill();
+        panic!("the process never stopped:\n{}", seen.join("\n"));
+    };
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        new_version(&url),
+        "not written yet"
+    );
+    let holding = memory_holding(pid, PROVIDER_VALUE.as_bytes());
+    let control = memory_holding(pid, TOKEN.as_bytes());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGCONT,
+    )
+    .unwrap();
+    // Read strace's log to its end, so strace never writes into a closed pipe.
+    log_lines.for_each(drop);
+    let status = strace.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        holding.is_empty(),
+        "the fetched value is still in memory: {holding:?}"
+    );
+    // The search works: the token, which sits in the environment block, is found.
+    assert!(
+        !control.is_empty(),
+        "the token was not found: the scan is blind"
+    );
 }
