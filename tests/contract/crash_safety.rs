@@ -1111,3 +1111,59 @@ async fn sec_004_no_fetched_value_left_in_memory_after_the_write() {
         "the token was not found: the scan is blind"
     );
 }
+
+/// Both binaries, caught while they wait for their server (the test's listener accepted the
+/// connection and does not answer), end with 143, 130 and 129 on SIGTERM, SIGINT and SIGHUP;
+/// `write-canary-env`'s old file is untouched and its directory holds only it.
+#[test]
+fn cli_006_signal_while_waiting_for_the_server_both_binaries() {
+    for (sig, code) in [
+        (nix::sys::signal::Signal::SIGTERM, 143),
+        (nix::sys::signal::Signal::SIGINT, 130),
+        (nix::sys::signal::Signal::SIGHUP, 129),
+    ] {
+        for which in ["write-canary-env", "ollama-compat-smoke"] {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let wd = Workdir::new();
+            let out = wd.output();
+            std::fs::write(&out, OLD).unwrap();
+            let mut cmd = Command::new(assert_cmd::cargo::cargo_bin(which));
+            if which == "write-canary-env" {
+                cmd.args(write_args(&url, &out))
+                    .env_clear()
+                    .env("INFISICAL_TOKEN", TOKEN);
+            } else {
+                cmd.args([
+                    "--base-url",
+                    &format!("{url}/v1"),
+                    "--check",
+                    "chat_completion",
+                ])
+                .env_clear()
+                .env("OLLAMA_CLOUD_API_KEY", crate::support::chat::KEY);
+            }
+            let child = cmd
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let (conn, _) = listener.accept().unwrap();
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+            let output = child.wait_with_output().unwrap();
+            drop(conn);
+            assert_eq!(
+                output.status.code(),
+                Some(code),
+                "{which} {sig:?}: {output:?}"
+            );
+            assert_eq!(
+                std::fs::read(&out).unwrap(),
+                OLD.as_bytes(),
+                "{which} {sig:?}"
+            );
+            assert_eq!(listing(wd.path()), ["out.env"], "{which} {sig:?}");
+        }
+    }
+}
