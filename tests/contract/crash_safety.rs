@@ -284,9 +284,11 @@ async fn file_018_cli_006_signal_at_every_system_call_of_the_write() {
             all.push((sig, code, case.clone()));
         }
     }
+    let outcomes = std::sync::Mutex::new(Vec::new());
     for chunk in all.chunks(4) {
         std::thread::scope(|s| {
             for (sig, code, (syscall, n, left, line)) in chunk {
+                let outcomes = &outcomes;
                 let url = url.clone();
                 let new = new.clone();
                 s.spawn(move || {
@@ -295,28 +297,54 @@ async fn file_018_cli_006_signal_at_every_system_call_of_the_write() {
                     std::fs::write(&out, OLD).unwrap();
                     std::fs::set_permissions(&out, std::fs::Permissions::from_mode(OLD_MODE))
                         .unwrap();
+                    let logs = Workdir::new();
+                    let log = logs.join("trace.log");
                     let inject = format!("inject={syscall}:signal={sig}:when={n}");
-                    let run = run_wrapped(&strace(&[&inject]), &write_args(&url, &out), None);
+                    let prefix: Vec<OsString> = ["strace", "-f", "-qq", "-y", "-s", "0", "-o"]
+                        .iter()
+                        .map(OsString::from)
+                        .chain([log.as_os_str().to_owned(), "-e".into(), inject.into()])
+                        .collect();
+                    let run = run_wrapped(&prefix, &write_args(&url, &out), None);
+                    let trace: Vec<String> = std::fs::read_to_string(&log)
+                        .unwrap()
+                        .lines()
+                        .map(str::to_owned)
+                        .collect();
                     let what = format!("SIG{sig} at {syscall} #{n} ({line})");
                     run.no_leak();
                     if run.code != Some(*code) {
                         run.fail(&format!("{what}: expected exit {code}"));
                     }
-                    let (bytes, mode) = (std::fs::read(&out).unwrap(), mode_of(&out));
-                    match left {
-                        Left::Old => {
-                            if bytes != OLD.as_bytes() || mode != OLD_MODE {
-                                run.fail(&format!("{what}: the old file changed (mode {mode:o})"));
-                            }
-                        }
-                        Left::New => {
-                            if bytes != new || mode != NEW_MODE {
-                                run.fail(&format!(
-                                    "{what}: not the complete new file (mode {mode:o})"
-                                ));
-                            }
-                        }
+                    // The signal came right after the call it was injected at.
+                    let delivered = trace
+                        .iter()
+                        .position(|l| l.contains(&format!("--- SIG{sig} ")))
+                        .unwrap_or_else(|| run.fail(&format!("{what}: no signal in the trace")));
+                    if delivered == 0 || !is_call(&trace[delivered - 1], syscall) {
+                        run.fail(&format!(
+                            "{what}: the signal did not follow a {syscall}:\n{}",
+                            trace.join("\n")
+                        ));
                     }
+                    // What the file must be follows from whether the rename had happened.
+                    let renamed = trace.iter().any(|l| {
+                        is_call(l, "rename") && l.contains(".out.env.tmp-") && l.ends_with("= 0")
+                    });
+                    let (bytes, mode) = (std::fs::read(&out).unwrap(), mode_of(&out));
+                    if renamed {
+                        if bytes != new || mode != NEW_MODE {
+                            run.fail(&format!(
+                                "{what}: not the complete new file (mode {mode:o})"
+                            ));
+                        }
+                    } else if bytes != OLD.as_bytes() || mode != OLD_MODE {
+                        run.fail(&format!("{what}: the old file changed (mode {mode:o})"));
+                    }
+                    outcomes
+                        .lock()
+                        .unwrap()
+                        .push((*left, if renamed { Left::New } else { Left::Old }));
                     let names = listing(wd.path());
                     if names != ["out.env"] {
                         run.fail(&format!("{what}: the directory holds {names:?}"));
@@ -325,6 +353,19 @@ async fn file_018_cli_006_signal_at_every_system_call_of_the_write() {
             }
         });
     }
+    // Both sides of the rename were hit, and (timing aside) where the clean trace said.
+    let outcomes = outcomes.into_inner().unwrap();
+    for side in [Left::Old, Left::New] {
+        assert!(
+            outcomes.iter().any(|(_, got)| *got == side),
+            "{side:?} never seen"
+        );
+    }
+    let agree = outcomes.iter().filter(|(want, got)| want == got).count();
+    assert!(
+        agree * 10 >= outcomes.len() * 9,
+        "the runs differ from the clean trace: {outcomes:?}"
+    );
 }
 
 /// A run killed with SIGKILL at its rename leaves its temporary file; a dry run removes
