@@ -114,6 +114,7 @@ pub fn client(opts: &ClientOptions) -> Result<reqwest::Client, SetupError> {
     if let Some(path) = &opts.ca_cert {
         builder = builder.add_root_certificate(read_ca(path)?);
     }
+    let builder = crate::netenv::configure(builder)?; // proxies, SSL_CERT_FILE/DIR
     builder.build().map_err(|e| SetupError::Client {
         reason: e.to_string(),
     })

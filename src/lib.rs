@@ -12,6 +12,7 @@ pub mod exit;
 pub mod hardening;
 pub mod http;
 pub mod infisical;
+pub mod netenv;
 pub mod output;
 pub mod secret;
 pub mod signals;

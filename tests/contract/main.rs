@@ -22,6 +22,8 @@ mod env_file;
 // contracts/env-file.md (signals, leftovers, faults, readers), cli.md (CLI-006, CLI-007),
 // secret-hygiene.md (SEC-004, SEC-005)
 mod crash_safety;
+// contracts/cli.md (CLI-008 – CLI-011: proxies and CAs)
+mod network;
 // contracts/json-fallback.md
 mod json_fallback;
 // contracts/smoke-report.md

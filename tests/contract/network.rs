@@ -1,0 +1,505 @@
+//! Proves the network-environment clauses of `contracts/cli.md` (CLI-008 – CLI-011): proxies
+//! from `HTTPS_PROXY`/`https_proxy`/`ALL_PROXY` through a real `CONNECT` tunnel, loopback and
+//! `NO_PROXY` reached directly, and a private CA trusted through `--ca-cert`, `SSL_CERT_FILE`
+//! and `SSL_CERT_DIR` — against a real TLS server on loopback whose certificates `openssl`
+//! makes in the test, and a recording proxy written here.
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use crate::support::Cli;
+use crate::support::fixture;
+use crate::support::infisical::*;
+use crate::support::leak;
+
+/// The name the tests give the TLS server: it resolves nowhere, so only a proxy reaches it.
+const HOST: &str = "infisical.test";
+
+/// A private CA and a server certificate for [`HOST`], made with `openssl`.
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let sh = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .expect("openssl runs");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let mut ca = vec![
+            "req", "-x509", "-days", "2", "-keyout", "ca.key", "-out", "ca.pem",
+        ];
+        ca.extend(ec);
+        ca.extend([
+            "-subj",
+            "/CN=provider-bridge synthetic test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        sh(&ca);
+        let mut csr = vec!["req", "-new", "-keyout", "leaf.key", "-out", "leaf.csr"];
+        csr.extend(ec);
+        csr.extend(["-subj", "/CN=infisical.test"]);
+        sh(&csr);
+        std::fs::write(
+            dir.path().join("leaf.ext"),
+            "subjectAltName=DNS:infisical.test\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        sh(&[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            "leaf.pem",
+        ]);
+        sh(&[
+            "x509", "-in", "leaf.pem", "-outform", "DER", "-out", "leaf.der",
+        ]);
+        sh(&[
+            "pkcs8",
+            "-topk8",
+            "-nocrypt",
+            "-in",
+            "leaf.key",
+            "-outform",
+            "DER",
+            "-out",
+            "leaf.key.der",
+        ]);
+        // A directory for SSL_CERT_DIR: the CA beside a file that is no certificate.
+        std::fs::create_dir(dir.path().join("certs")).unwrap();
+        std::fs::copy(dir.path().join("ca.pem"), dir.path().join("certs/ca.pem")).unwrap();
+        std::fs::write(dir.path().join("certs/README"), "not a certificate\n").unwrap();
+        Pki { dir }
+    }
+
+    fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    fn ca_dir(&self) -> PathBuf {
+        self.dir.path().join("certs")
+    }
+}
+
+/// A TLS server on loopback answering every request with `body` (JSON, status 200), and
+/// recording each request's head.
+struct TlsServer {
+    port: u16,
+    heads: Arc<Mutex<Vec<String>>>,
+}
+
+impl TlsServer {
+    fn start(pki: &Pki, body: String) -> TlsServer {
+        let cert = rustls::pki_types::CertificateDer::from(
+            std::fs::read(pki.dir.path().join("leaf.der")).unwrap(),
+        );
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
+            std::fs::read(pki.dir.path().join("leaf.key.der"))
+                .unwrap()
+                .into(),
+        );
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&heads);
+        std::thread::spawn(move || {
+            for tcp in listener.incoming() {
+                let Ok(tcp) = tcp else { continue };
+                let config = Arc::clone(&config);
+                let seen = Arc::clone(&seen);
+                let body = body.clone();
+                std::thread::spawn(move || {
+                    let conn = rustls::ServerConnection::new(config).unwrap();
+                    let mut tls = rustls::StreamOwned::new(conn, tcp);
+                    // A failed handshake (an untrusted CA on the client side) ends here.
+                    let Ok(head) = read_head(&mut tls) else {
+                        return;
+                    };
+                    let length = content_length(&head);
+                    let mut rest = vec![0u8; length];
+                    if tls.read_exact(&mut rest).is_err() {
+                        return;
+                    }
+                    seen.lock().unwrap().push(head);
+                    let _ = write!(
+                        tls,
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    tls.conn.send_close_notify();
+                    let _ = tls.flush();
+                });
+            }
+        });
+        TlsServer { port, heads }
+    }
+
+    fn url(&self) -> String {
+        format!("https://{HOST}:{}", self.port)
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+}
+
+/// Reads an HTTP request head, byte by byte, up to the blank line.
+fn read_head(stream: &mut impl std::io::Read) -> std::io::Result<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        head.push(byte[0]);
+        if head.len() > 64 * 1024 {
+            return Err(std::io::ErrorKind::InvalidData.into());
+        }
+    }
+    Ok(String::from_utf8_lossy(&head).into_owned())
+}
+
+fn content_length(head: &str) -> usize {
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())
+                .flatten()
+        })
+        .unwrap_or(0)
+}
+
+/// A forward proxy on loopback that records every connection: the request head it was sent
+/// and every byte the client sent through a `CONNECT` tunnel. [`HOST`] is tunnelled to
+/// loopback; a request that is not `CONNECT` gets a 502.
+struct Proxy {
+    port: u16,
+    heads: Arc<Mutex<Vec<String>>>,
+    tunnelled: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Proxy {
+    fn start() -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let tunnelled = Arc::new(Mutex::new(Vec::new()));
+        let (h, t) = (Arc::clone(&heads), Arc::clone(&tunnelled));
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(mut client) = client else { continue };
+                let (h, t) = (Arc::clone(&h), Arc::clone(&t));
+                std::thread::spawn(move || {
+                    let Ok(head) = read_head(&mut client) else {
+                        return;
+                    };
+                    h.lock().unwrap().push(head.clone());
+                    let target = head
+                        .strip_prefix("CONNECT ")
+                        .and_then(|r| r.split(' ').next())
+                        .and_then(|hp| hp.rsplit_once(':'))
+                        .filter(|(host, _)| *host == HOST)
+                        .map(|(_, port)| format!("127.0.0.1:{port}"));
+                    let Some(target) = target else {
+                        let _ = client.write_all(
+                            b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                        );
+                        return;
+                    };
+                    let Ok(upstream) = TcpStream::connect(target) else {
+                        return;
+                    };
+                    let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                    let (mut up_w, mut down_r) = (upstream.try_clone().unwrap(), upstream);
+                    let mut client_w = client.try_clone().unwrap();
+                    let down = std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut down_r, &mut client_w);
+                        let _ = client_w.shutdown(std::net::Shutdown::Write);
+                    });
+                    let mut buf = [0u8; 8192];
+                    loop {
+                        match client.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => {
+                                t.lock().unwrap().extend_from_slice(&buf[..n]);
+                                if up_w.write_all(&buf[..n]).is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    let _ = up_w.shutdown(std::net::Shutdown::Write);
+                    let _ = down.join();
+                });
+            }
+        });
+        Proxy {
+            port,
+            heads,
+            tunnelled,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+
+    /// Everything the proxy saw from clients, heads and tunnels, as text.
+    fn everything(&self) -> String {
+        let mut all = self.heads().join("");
+        all.push_str(&String::from_utf8_lossy(&self.tunnelled.lock().unwrap()));
+        all
+    }
+}
+
+/// Fails when the proxy saw `secrets` in any form the leak detector knows.
+#[track_caller]
+fn proxy_saw_none_of(proxy: &Proxy, secrets: &[&str]) {
+    let seen = proxy.everything();
+    let leaks = leak::find_leaks(&[("proxy", &seen)], secrets);
+    assert!(leaks.is_empty(), "the proxy saw a secret: {leaks:?}");
+}
+
+fn openssl_usable(test: &str) -> bool {
+    let ok = Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        skip(test, "openssl is missing");
+    }
+    ok
+}
+
+fn canary_to(url: &str, out: &Path) -> Cli {
+    canary(url, out).secret(PROVIDER_VALUE)
+}
+
+/// Through `HTTPS_PROXY`, `https_proxy` and `ALL_PROXY`, with the private CA from
+/// `--ca-cert`, `SSL_CERT_FILE` and `SSL_CERT_DIR`: the run succeeds, the proxy saw exactly
+/// one `CONNECT infisical.test:<port>` and nothing of the token in any form, and the server
+/// (inside the tunnel) got `Authorization: Bearer <token>`. Without the CA the same run is
+/// exit 5 (TLS failure) and the token was never sent.
+#[test]
+fn cli_008_cli_010_https_proxy_tunnel_and_private_ca() {
+    if !openssl_usable("cli_008_cli_010_https_proxy_tunnel_and_private_ca") {
+        return;
+    }
+    let pki = Pki::new();
+    let ca = pki.ca().display().to_string();
+    let ca_dir = pki.ca_dir().display().to_string();
+    let cases: [(&str, Option<&str>, i32); 5] = [
+        ("HTTPS_PROXY", Some("--ca-cert"), 0),
+        ("https_proxy", Some("SSL_CERT_FILE"), 0),
+        ("ALL_PROXY", Some("SSL_CERT_DIR"), 0),
+        ("all_proxy", Some("SSL_CERT_FILE"), 0),
+        ("HTTPS_PROXY", None, 5),
+    ];
+    for (proxy_var, ca_source, code) in cases {
+        let what = format!("{proxy_var} with {ca_source:?}");
+        let server = TlsServer::start(&pki, fixture("infisical/secrets-providers.json"));
+        let proxy = Proxy::start();
+        let wd = Workdir::new();
+        let mut cli = canary_to(&server.url(), &wd.output())
+            .env(proxy_var, proxy.url())
+            .args(["--timeout", "5"]);
+        cli = match ca_source {
+            Some("--ca-cert") => cli.arg("--ca-cert").arg(&ca),
+            Some("SSL_CERT_FILE") => cli.env("SSL_CERT_FILE", &ca),
+            Some("SSL_CERT_DIR") => cli.env("SSL_CERT_DIR", &ca_dir),
+            _ => cli,
+        };
+        let run = cli.run();
+        run.code(code).no_leak();
+        let heads = proxy.heads();
+        assert!(!heads.is_empty(), "{what}: the proxy was not used");
+        for head in &heads {
+            assert!(
+                head.starts_with(&format!("CONNECT {HOST}:{} HTTP/1.1\r\n", server.port)),
+                "{what}: the proxy saw {head:?}"
+            );
+        }
+        proxy_saw_none_of(&proxy, &[TOKEN, PROVIDER_VALUE]);
+        let got = server.heads();
+        if code == 0 {
+            assert_eq!(heads.len(), 1, "{what}: {heads:?}");
+            assert_eq!(got.len(), 1, "{what}: {got:?}");
+            assert!(
+                got[0].contains(&format!("authorization: Bearer {TOKEN}\r\n")),
+                "{what}: the server got no token"
+            );
+            assert_eq!(
+                dotenvy::from_path_iter(wd.output())
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect::<Vec<_>>(),
+                [(PROVIDER_KEY.to_owned(), PROVIDER_VALUE.to_owned())],
+                "{what}"
+            );
+        } else {
+            assert!(got.is_empty(), "{what}: a request crossed an untrusted TLS");
+            assert!(!wd.output().exists(), "{what}");
+        }
+    }
+}
+
+/// The smoke through `HTTPS_PROXY` with the CA from `SSL_CERT_FILE`: the check passes, the
+/// proxy saw only `CONNECT` and no form of the key, the server got the Bearer key.
+#[test]
+fn cli_008_cli_010_smoke_through_https_proxy_with_ssl_cert_file() {
+    if !openssl_usable("cli_008_cli_010_smoke_through_https_proxy_with_ssl_cert_file") {
+        return;
+    }
+    let pki = Pki::new();
+    let server = TlsServer::start(&pki, fixture("openai/chat-ok.json"));
+    let proxy = Proxy::start();
+    let key = crate::support::chat::KEY;
+    let run = Cli::smoke()
+        .arg("--base-url")
+        .arg(format!("{}/v1", server.url()))
+        .args(["--check", "chat_completion", "--timeout", "5"])
+        .secret_env("OLLAMA_CLOUD_API_KEY", key)
+        .env("HTTPS_PROXY", proxy.url())
+        .env("SSL_CERT_FILE", pki.ca().display().to_string())
+        .run();
+    run.code(0).no_leak().stdout_has("chat_completion=pass");
+    let heads = proxy.heads();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(heads[0].starts_with(&format!("CONNECT {HOST}:{} HTTP/1.1\r\n", server.port)));
+    proxy_saw_none_of(&proxy, &[key]);
+    let got = server.heads();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].contains(&format!("authorization: Bearer {key}\r\n")));
+}
+
+/// With every proxy variable pointing at a recording proxy, loopback URLs (`127.0.0.1`,
+/// `localhost`) are reached directly by both binaries, and a host named in `NO_PROXY` is
+/// never handed to the proxy (it resolves nowhere here, so the run is exit 5).
+#[tokio::test]
+async fn cli_009_loopback_and_no_proxy_are_reached_directly() {
+    let inf = Infisical::start().await;
+    inf.serve_secrets("infisical/secrets-providers.json", 2)
+        .await;
+    let chat = crate::support::chat::Chat::start().await;
+    chat.answer(200, "openai/chat-ok.json", 1).await;
+    let proxy = Proxy::start();
+    let every = |cli: Cli| {
+        [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ]
+        .iter()
+        .fold(cli, |cli, var| cli.env(var, proxy.url()))
+    };
+    let wd = Workdir::new();
+    let port = inf.url().rsplit(':').next().unwrap().to_owned();
+    for url in [inf.url(), format!("http://localhost:{port}")] {
+        let out = wd.join(&format!("{}.env", url.len()));
+        every(canary_to(&url, &out)).run().success().no_leak();
+    }
+    every(chat.smoke().args(["--check", "chat_completion"]))
+        .run()
+        .success()
+        .no_leak();
+    // NO_PROXY, exact and as a domain suffix.
+    for no_proxy in [HOST, ".test", "example.org,infisical.test"] {
+        every(canary_to(&format!("https://{HOST}:1"), &wd.join("np.env")))
+            .env("NO_PROXY", no_proxy)
+            .args(["--timeout", "1"])
+            .run()
+            .code(5)
+            .no_leak();
+    }
+    assert_eq!(proxy.heads(), Vec::<String>::new(), "the proxy was used");
+    chat.verify().await;
+}
+
+/// A proxy variable that is no URL is exit 2 naming the variable, never its value (it may hold
+/// credentials), before any request; an `SSL_CERT_FILE` that is missing or holds no
+/// certificate is exit 2 naming the file.
+#[tokio::test]
+async fn cli_011_bad_proxy_or_ca_variable_is_a_usage_error() {
+    let inf = Infisical::start().await;
+    inf.serve_secrets("infisical/secrets-providers.json", 0)
+        .await;
+    let wd = Workdir::new();
+    let proxy_value = "http://synthetic-user:synthetic-proxy-pass@[::bad";
+    for var in ["HTTPS_PROXY", "http_proxy", "ALL_PROXY"] {
+        canary_to(&inf.url(), &wd.output())
+            .secret_env(var, proxy_value)
+            .run()
+            .code(2)
+            .stderr_is(&format!(
+                "write-canary-env: error: invalid URL \"${var}\": not a proxy URL (expected http://host:port)\n"
+            ))
+            .no_leak();
+    }
+    let empty = wd.join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    for (file, why) in [
+        (wd.join("missing.pem"), "entity not found"),
+        (empty, "holds no PEM certificate"),
+    ] {
+        canary_to(&inf.url(), &wd.output())
+            .env("SSL_CERT_FILE", file.display().to_string())
+            .run()
+            .code(2)
+            .stderr_is(&format!(
+                "write-canary-env: error: cannot use CA certificate {}: {why}\n",
+                file.display()
+            ))
+            .no_leak();
+    }
+    assert!(!wd.output().exists());
+}
