@@ -177,7 +177,9 @@ pub fn apply_with_notices(
 
     let missing = missing_dirs(&dir)?;
     if missing.is_empty() && !dry_run {
-        if let Some(_exclusive) = lock_dir(&dir, nix::libc::LOCK_EX) {
+        // Never waits: while another writer is creating its temporary file, the sweep is
+        // left to a later run (a foreign lock on the directory cannot hang us either).
+        if let Some(_exclusive) = lock_dir(&dir, nix::libc::LOCK_EX | nix::libc::LOCK_NB) {
             for removed in sweep_leftovers(&dir, &name) {
                 notice(&format!(
                     "removed {}, a temporary file left by an interrupted run",

@@ -1,9 +1,11 @@
-//! Signal-safe cleanup (contract `FILE-018`): SIGINT, SIGTERM and SIGHUP end the process with
-//! 128 + the signal's number (130, 143, 129, as shells report them), after removing the
-//! temporary file the writer holds at that moment, if any.
+//! Signal-safe cleanup (contracts `FILE-018`, `FILE-025`): SIGINT, SIGTERM and SIGHUP end the
+//! process with 128 + the signal's number (130, 143, 129, as shells report them), after
+//! removing the temporary file the writer holds at that moment, if any; the other catchable
+//! signals that would end the process remove it too, then end it as they would have.
 //!
 //! The handler does only async-signal-safe things: atomic loads and stores, `unlink(2)` of a
-//! path written before it was armed, `_exit(2)` and `pause(2)`. The writer registers its
+//! path written before it was armed, `_exit(2)`, `pause(2)`, and for the other fatal signals
+//! `sigaction(2)`, `pthread_sigmask(3)` and `raise(3)`. The writer registers its
 //! temporary file's name *before* the `open(O_CREAT|O_EXCL)` that creates it, so no moment
 //! exists where the file is on disk and the handler does not know it:
 //!
@@ -47,8 +49,60 @@ pub const fn exit_status(signal: c_int) -> i32 {
     128 + signal
 }
 
-/// The signals that end a run cleanly.
+/// The signals that end a run cleanly, with 128 + their number.
 pub const CLEAN_EXIT_SIGNALS: [c_int; 3] = [libc::SIGHUP, libc::SIGINT, libc::SIGTERM];
+
+/// Other signals whose default action ends the process: the handler removes the temporary
+/// file, then lets the signal kill the process as it would have (the status still says
+/// "killed by signal N"; no core file is written, RLIMIT_CORE is 0). SIGSEGV and SIGBUS are
+/// left to Rust's stack-overflow handler, SIGTRAP to debuggers, SIGPIPE and SIGXFSZ are
+/// ignored, SIGKILL and SIGSTOP cannot be caught.
+pub const OTHER_FATAL_SIGNALS: [c_int; 14] = [
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGALRM,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+    libc::SIGXCPU,
+    libc::SIGPWR,
+    libc::SIGSTKFLT,
+    libc::SIGIO,
+    libc::SIGSYS,
+    libc::SIGABRT,
+    libc::SIGFPE,
+    libc::SIGILL,
+];
+
+/// Ends the process for `sig`: `_exit(128 + sig)` for the clean-exit signals, otherwise the
+/// signal's own default action.
+fn die(sig: c_int) -> ! {
+    if CLEAN_EXIT_SIGNALS.contains(&sig) {
+        // SAFETY: _exit is async-signal-safe and ends every thread.
+        unsafe { libc::_exit(exit_status(sig)) }
+    }
+    // SAFETY: sigaction, pthread_sigmask and raise are async-signal-safe; the structures are
+    // local and fully initialised.
+    unsafe {
+        default_action(sig);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(sig);
+        libc::_exit(exit_status(sig))
+    }
+}
+
+/// Restores the default action of `sig` (async-signal-safe).
+fn default_action(sig: c_int) {
+    // SAFETY: sigaction is async-signal-safe; the structure is local and zeroed.
+    unsafe {
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(sig, &dfl, std::ptr::null_mut());
+    }
+}
 
 extern "C" fn on_signal(sig: c_int) {
     let mut s = STATE.load(Ordering::SeqCst);
@@ -61,13 +115,16 @@ extern "C" fn on_signal(sig: c_int) {
                             // SAFETY: the name was completely written before the state became ARMED.
                             unsafe { libc::unlink(PATH.0.get().cast::<libc::c_char>()) };
                         }
-                        // SAFETY: _exit is async-signal-safe and ends every thread.
-                        unsafe { libc::_exit(exit_status(sig)) }
+                        die(sig)
                     }
                     Err(now) => s = now,
                 }
             }
             BUSY => {
+                if !CLEAN_EXIT_SIGNALS.contains(&sig) {
+                    // Should the signal come back at once (a fault), it kills the process.
+                    default_action(sig);
+                }
                 if s >> 8 != 0 {
                     return;
                 }
@@ -94,8 +151,8 @@ fn park() -> ! {
     }
 }
 
-/// Installs the handler for SIGINT, SIGTERM and SIGHUP (with `SA_RESTART`, so no system call
-/// of the writer sees `EINTR` because of it). A signal the parent set to be ignored stays
+/// Installs the handler for SIGINT, SIGTERM, SIGHUP and [`OTHER_FATAL_SIGNALS`] (with
+/// `SA_RESTART`, so no system call of the writer sees `EINTR` because of it). A signal the parent set to be ignored stays
 /// ignored, as `nohup` expects.
 pub fn install() {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
@@ -104,7 +161,8 @@ pub fn install() {
         SaFlags::SA_RESTART,
         SigSet::empty(),
     );
-    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+    let all = CLEAN_EXIT_SIGNALS.iter().chain(OTHER_FATAL_SIGNALS.iter());
+    for sig in all.filter_map(|s| Signal::try_from(*s).ok()) {
         // SAFETY: the handler only does async-signal-safe work (see the module docs).
         let old = unsafe { sigaction(sig, &action) };
         if let Ok(old) = old {
@@ -165,8 +223,7 @@ fn leave_busy(phase: u32) {
                 unsafe { libc::unlink(PATH.0.get().cast::<libc::c_char>()) };
             }
             STATE.store(DYING, Ordering::SeqCst);
-            // SAFETY: ends the process as the handler would have.
-            unsafe { libc::_exit(exit_status(sig)) }
+            die(sig)
         }
         match STATE.compare_exchange(s, phase, Ordering::SeqCst, Ordering::SeqCst) {
             Ok(_) => return,

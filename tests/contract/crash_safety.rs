@@ -1208,3 +1208,85 @@ fn cli_006_signal_while_waiting_for_the_server_both_binaries() {
         }
     }
 }
+
+/// SIGUSR1, SIGUSR2 and SIGALRM — signals whose default action ends the process and that
+/// are not in the exit-code table — delivered at each call on the temporary file (its
+/// creation, lock, chown, chmod, data write, fsync, the rename) and at the directory's fsync:
+/// the process is still killed by that signal, but the directory holds exactly the target,
+/// which is the old file before the rename and the complete new one after it.
+#[tokio::test]
+async fn file_025_other_fatal_signals_remove_the_temporary_file_too() {
+    if !strace_usable("file_025_other_fatal_signals_remove_the_temporary_file_too") {
+        return;
+    }
+    let inf = serving().await;
+    let url = inf.url();
+    let new = new_version(&url);
+    let scratch = Workdir::new();
+    let lines = clean_trace(&url, scratch.path());
+    let dir_text = format!("<{}>)", scratch.path().display());
+    let mut calls = Vec::new();
+    for syscall in [
+        "openat", "flock", "fchown", "fchmod", "write", "fsync", "rename",
+    ] {
+        let on_temp = |l: &str| l.contains(".out.env.tmp-");
+        calls.push((syscall, nth_call(&lines, syscall, on_temp)));
+    }
+    calls.push((
+        "fsync",
+        nth_call(&lines, "fsync", |l| l.contains(&dir_text)),
+    ));
+    let mut cases = Vec::new();
+    for sig in ["USR1", "USR2", "ALRM"] {
+        for &(syscall, n) in &calls {
+            cases.push((sig, syscall, n));
+        }
+    }
+    for chunk in cases.chunks(4) {
+        std::thread::scope(|s| {
+            for &(sig, syscall, n) in chunk {
+                let (url, new) = (url.clone(), new.clone());
+                s.spawn(move || {
+                    let wd = Workdir::new();
+                    let out = wd.output();
+                    std::fs::write(&out, OLD).unwrap();
+                    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(OLD_MODE))
+                        .unwrap();
+                    let logs = Workdir::new();
+                    let log = logs.join("trace.log");
+                    let prefix: Vec<OsString> = ["strace", "-f", "-qq", "-o"]
+                        .iter()
+                        .map(OsString::from)
+                        .chain([
+                            log.as_os_str().to_owned(),
+                            "-e".into(),
+                            format!("inject={syscall}:signal={sig}:when={n}").into(),
+                        ])
+                        .collect();
+                    let run = run_wrapped(&prefix, &write_args(&url, &out), None);
+                    let trace = std::fs::read_to_string(&log).unwrap();
+                    let what = format!("SIG{sig} at {syscall} #{n}");
+                    run.no_leak();
+                    if run.code.is_some() || !trace.contains(&format!("+++ killed by SIG{sig} +++"))
+                    {
+                        run.fail(&format!("{what}: not killed by SIG{sig}:\n{trace}"));
+                    }
+                    let renamed = trace.lines().any(|l| {
+                        is_call(l, "rename") && l.contains(".out.env.tmp-") && l.ends_with("= 0")
+                    });
+                    let bytes = std::fs::read(&out).unwrap();
+                    let want: &[u8] = if renamed { &new } else { OLD.as_bytes() };
+                    if bytes != want {
+                        run.fail(&format!(
+                            "{what}: the target is neither intact nor complete"
+                        ));
+                    }
+                    let names = listing(wd.path());
+                    if names != ["out.env"] {
+                        run.fail(&format!("{what}: the directory holds {names:?}"));
+                    }
+                });
+            }
+        });
+    }
+}
