@@ -62,13 +62,19 @@ pub fn standard_streams_open() {
 /// ```
 pub struct WipeOnFree;
 
-fn wipe(ptr: *mut u8, len: usize) {
-    use zeroize::Zeroize as _;
-    // SAFETY: the caller owns `len` bytes at `ptr` until it frees them.
-    unsafe { std::slice::from_raw_parts_mut(ptr, len) }.zeroize();
+/// Zeroes the whole block at `ptr` (its usable size, which may exceed what was asked for,
+/// and which still holds the bytes of a buffer shrunk in place), with `explicit_bzero`: a
+/// memset the compiler may not remove.
+fn wipe_block(ptr: *mut u8) {
+    // SAFETY: `ptr` is a live block of the system allocator (malloc or posix_memalign).
+    unsafe {
+        let len = libc::malloc_usable_size(ptr.cast());
+        libc::explicit_bzero(ptr.cast(), len);
+    }
 }
 
-// SAFETY: every call is forwarded to `System`; blocks are only wiped while still owned.
+// SAFETY: every block comes from `System` (glibc's malloc family), is wiped only while still
+// owned, and is returned to `System`.
 unsafe impl std::alloc::GlobalAlloc for WipeOnFree {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
         // SAFETY: forwarded unchanged.
@@ -81,14 +87,19 @@ unsafe impl std::alloc::GlobalAlloc for WipeOnFree {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        wipe(ptr, layout.size());
+        wipe_block(ptr);
         // SAFETY: forwarded unchanged.
         unsafe { std::alloc::System.dealloc(ptr, layout) }
     }
 
-    /// A new block, the bytes copied, the old block wiped and freed: `realloc` of the system
-    /// allocator could move the data and free the old copy unwiped.
+    /// In place when the block is already large enough; otherwise a new block, the bytes
+    /// copied, the old block wiped and freed (`realloc` of the system allocator could move
+    /// the data and free the old copy unwiped).
     unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: `ptr` is a live block of the system allocator.
+        if new_size <= unsafe { libc::malloc_usable_size(ptr.cast()) } {
+            return ptr;
+        }
         // SAFETY: `new_size` is non-zero and fits the alignment, as `realloc` requires.
         let new_layout =
             unsafe { std::alloc::Layout::from_size_align_unchecked(new_size, layout.align()) };

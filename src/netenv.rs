@@ -49,9 +49,16 @@ pub fn configure(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuild
         let proxy = reqwest::Proxy::http(url.as_str()).map_err(|_| bad(name))?;
         builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_string(&direct)));
     }
+    // Each certificate once: a system directory holds every root two or three times (the
+    // file, its hash links, often the bundle itself), and each one costs the client time.
+    let mut blocks = Blocks::default();
     if let Some((_, file)) = var(&["SSL_CERT_FILE"]) {
-        for cert in bundle(Path::new(&file), true)? {
-            builder = builder.add_root_certificate(cert);
+        let file = PathBuf::from(file);
+        if blocks.add_file(&file)? == 0 {
+            return Err(SetupError::CaCert {
+                path: file,
+                reason: "holds no PEM certificate".into(),
+            });
         }
     }
     if let Some((_, dirs)) = var(&["SSL_CERT_DIR"]) {
@@ -62,34 +69,78 @@ pub fn configure(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuild
                     reason: "$SSL_CERT_DIR names no readable directory".into(),
                 });
             };
-            let mut files: Vec<PathBuf> = entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_file())
-                .collect();
+            let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
             files.sort();
             for file in files {
-                // A directory may hold other files (hash links to CRLs, READMEs): skipped.
-                for cert in bundle(&file, false).unwrap_or_default() {
-                    builder = builder.add_root_certificate(cert);
-                }
+                // Other files (hash links to CRLs, READMEs) are skipped.
+                let _ = blocks.add_file(&file);
             }
+        }
+    }
+    if !blocks.pem.is_empty() {
+        let certs = reqwest::Certificate::from_pem_bundle(blocks.pem.as_bytes()).map_err(|_| {
+            SetupError::CaCert {
+                path: PathBuf::from("$SSL_CERT_FILE/$SSL_CERT_DIR"),
+                reason: "not a PEM certificate bundle".into(),
+            }
+        })?;
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
         }
     }
     Ok(builder)
 }
 
-/// The certificates of a PEM bundle; with `required`, a file without one is an error.
-fn bundle(path: &Path, required: bool) -> Result<Vec<reqwest::Certificate>, SetupError> {
-    let err = |reason: &str| SetupError::CaCert {
-        path: path.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let pem = std::fs::read(path).map_err(|e| err(&e.kind().to_string()))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem)
-        .map_err(|_| err("not a PEM certificate bundle"))?;
-    if certs.is_empty() && required {
-        return Err(err("holds no PEM certificate"));
+/// The distinct PEM certificate blocks read so far, and the files they came from.
+#[derive(Default)]
+struct Blocks {
+    files: std::collections::HashSet<(u64, u64)>,
+    seen: std::collections::HashSet<String>,
+    pem: String,
+}
+
+impl Blocks {
+    /// Adds the certificate blocks of `path` not seen yet (a file already read under another
+    /// name is skipped); returns how many blocks the file holds.
+    fn add_file(&mut self, path: &Path) -> Result<usize, SetupError> {
+        let err = |reason: String| SetupError::CaCert {
+            path: path.to_owned(),
+            reason,
+        };
+        use std::os::unix::fs::MetadataExt as _;
+        // One stat (links followed) tells a file read under another name.
+        let meta = std::fs::metadata(path).map_err(|e| err(e.kind().to_string()))?;
+        if !meta.is_file() {
+            return Ok(0);
+        }
+        if !self.files.insert((meta.dev(), meta.ino())) {
+            return Ok(1);
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.kind().to_string()))?;
+        const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+        const END: &str = "-----END CERTIFICATE-----";
+        let mut count = 0;
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find(BEGIN) {
+            let Some(len) = rest[start..].find(END) else {
+                break;
+            };
+            let body: String = rest[start + BEGIN.len()..start + len]
+                .split_whitespace()
+                .collect();
+            count += 1;
+            if self.seen.insert(body.clone()) {
+                self.pem.push_str(BEGIN);
+                for line in body.as_bytes().chunks(64) {
+                    self.pem.push('\n');
+                    self.pem.push_str(&String::from_utf8_lossy(line));
+                }
+                self.pem.push('\n');
+                self.pem.push_str(END);
+                self.pem.push('\n');
+            }
+            rest = &rest[start + len + END.len()..];
+        }
+        Ok(count)
     }
-    Ok(certs)
 }
