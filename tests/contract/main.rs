@@ -24,6 +24,8 @@ mod env_file;
 mod crash_safety;
 // contracts/cli.md (CLI-008 – CLI-011: proxies and CAs)
 mod network;
+// a TLS server with a private CA and a recording proxy (no tests; the peer tier uses it too)
+mod tls_support;
 // contracts/json-fallback.md
 mod json_fallback;
 // contracts/smoke-report.md
