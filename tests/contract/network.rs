@@ -48,7 +48,9 @@ fn cli_008_cli_010_https_proxy_tunnel_and_private_ca() {
     }
     let pki = Pki::new();
     let ca = pki.ca().display().to_string();
-    let ca_dir = pki.ca_dir().display().to_string();
+    // Two directories, `:`-separated: one without any certificate, then the CA's.
+    let empty = tempfile::tempdir().unwrap();
+    let ca_dir = format!("{}:{}", empty.path().display(), pki.ca_dir().display());
     let cases: [(&str, Option<&str>, i32); 5] = [
         ("HTTPS_PROXY", Some("--ca-cert"), 0),
         ("https_proxy", Some("SSL_CERT_FILE"), 0),
