@@ -1,4 +1,4 @@
-//! What both binaries do first (contracts `SEC-004`, `CLI-006`, `CLI-007`, `FILE-018`): no
+//! What both binaries do first (contracts `SEC-004`, `CLI-007`, `CLI-008`, `FILE-018`): no
 //! core dump can hold a token or a value, standard streams that were closed cannot be
 //! confused with a file or a socket, a file-size limit is an error rather than a kill, and
 //! SIGINT/SIGTERM/SIGHUP remove the temporary file before the process exits.

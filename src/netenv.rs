@@ -1,5 +1,5 @@
 //! The network environment both binaries honour, read the way curl, Go's `net/http` and the
-//! official Infisical CLI read it (contracts `CLI-008` – `CLI-011`):
+//! official Infisical CLI read it (contracts `CLI-009` – `CLI-012`):
 //!
 //! - `HTTPS_PROXY`/`https_proxy` (else `ALL_PROXY`/`all_proxy`) for `https://` URLs: the
 //!   client opens a `CONNECT` tunnel, so the proxy sees the host and port, never a header;

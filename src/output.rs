@@ -1,4 +1,4 @@
-//! Writing to stdout and stderr without ever panicking (contract `CLI-006`): a closed stream,
+//! Writing to stdout and stderr without ever panicking (contract `CLI-008`): a closed stream,
 //! a full non-blocking pipe or a reader that went away (`EPIPE`) loses the text, never the
 //! exit code — the exit code says what happened to the file, not to the terminal.
 

@@ -1,5 +1,5 @@
 //! Proves the crash-safety clauses of `contracts/env-file.md` (FILE-018 – FILE-024), of
-//! `contracts/cli.md` (CLI-006, CLI-007) and of `contracts/secret-hygiene.md` (SEC-004,
+//! `contracts/cli.md` (CLI-007, CLI-008) and of `contracts/secret-hygiene.md` (SEC-004,
 //! SEC-005): signals and faults injected for real at the system calls of the write (strace's
 //! `-e inject`, `RLIMIT_FSIZE`), leftovers of a SIGKILL, broken output streams, the hardened
 //! process seen from outside, and readers under load. No sleeps: every wait is on an event.
@@ -218,8 +218,8 @@ enum Left {
 /// when the call came before the rename and the complete new file with the output mode at or
 /// after it, and the directory holds exactly the target.
 #[tokio::test]
-async fn file_018_cli_006_signal_at_every_system_call_of_the_write() {
-    if !strace_usable("file_018_cli_006_signal_at_every_system_call_of_the_write") {
+async fn file_018_cli_007_signal_at_every_system_call_of_the_write() {
+    if !strace_usable("file_018_cli_007_signal_at_every_system_call_of_the_write") {
         return;
     }
     let inf = serving().await;
@@ -874,7 +874,7 @@ fn run_broken(mut cmd: Command, fd: i32, how: Broken) -> (Option<i32>, String) {
 /// writes the same file and exits as with a terminal (0 on success, 4 on a 404), the smoke
 /// exits 0 with every check passing, and neither panics.
 #[tokio::test]
-async fn cli_007_broken_output_streams_never_panic() {
+async fn cli_008_broken_output_streams_never_panic() {
     let inf = serving().await;
     let url = inf.url();
     let new = new_version(&url);
@@ -1157,7 +1157,7 @@ async fn sec_004_no_fetched_value_left_in_memory_after_the_write() {
 /// connection and does not answer), end with 143, 130 and 129 on SIGTERM, SIGINT and SIGHUP;
 /// `write-canary-env`'s old file is untouched and its directory holds only it.
 #[test]
-fn cli_006_signal_while_waiting_for_the_server_both_binaries() {
+fn cli_007_signal_while_waiting_for_the_server_both_binaries() {
     for (sig, code) in [
         (nix::sys::signal::Signal::SIGTERM, 143),
         (nix::sys::signal::Signal::SIGINT, 130),

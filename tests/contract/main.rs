@@ -19,10 +19,10 @@ mod infisical;
 mod env_format;
 // contracts/env-file.md
 mod env_file;
-// contracts/env-file.md (signals, leftovers, faults, readers), cli.md (CLI-006, CLI-007),
+// contracts/env-file.md (signals, leftovers, faults, readers), cli.md (CLI-007, CLI-008),
 // secret-hygiene.md (SEC-004, SEC-005)
 mod crash_safety;
-// contracts/cli.md (CLI-008 – CLI-011: proxies and CAs)
+// contracts/cli.md (CLI-009 – CLI-012: proxies and CAs)
 mod network;
 // a TLS server with a private CA and a recording proxy (no tests; the peer tier uses it too)
 mod tls_support;

@@ -1,4 +1,4 @@
-//! Proves the network-environment clauses of `contracts/cli.md` (CLI-008 – CLI-011): proxies
+//! Proves the network-environment clauses of `contracts/cli.md` (CLI-009 – CLI-012): proxies
 //! from `HTTPS_PROXY`/`https_proxy`/`ALL_PROXY` through a real `CONNECT` tunnel, loopback and
 //! `NO_PROXY` reached directly, and a private CA trusted through `--ca-cert`, `SSL_CERT_FILE`
 //! and `SSL_CERT_DIR` — against a real TLS server on loopback whose certificates `openssl`
@@ -42,8 +42,8 @@ fn canary_to(url: &str, out: &Path) -> Cli {
 /// (inside the tunnel) got `Authorization: Bearer <token>`. Without the CA the same run is
 /// exit 5 (TLS failure) and the token was never sent.
 #[test]
-fn cli_008_cli_010_https_proxy_tunnel_and_private_ca() {
-    if !openssl_usable("cli_008_cli_010_https_proxy_tunnel_and_private_ca") {
+fn cli_009_cli_011_https_proxy_tunnel_and_private_ca() {
+    if !openssl_usable("cli_009_cli_011_https_proxy_tunnel_and_private_ca") {
         return;
     }
     let pki = Pki::new();
@@ -109,8 +109,8 @@ fn cli_008_cli_010_https_proxy_tunnel_and_private_ca() {
 /// The smoke through `HTTPS_PROXY` with the CA from `SSL_CERT_FILE`: the check passes, the
 /// proxy saw only `CONNECT` and no form of the key, the server got the Bearer key.
 #[test]
-fn cli_008_cli_010_smoke_through_https_proxy_with_ssl_cert_file() {
-    if !openssl_usable("cli_008_cli_010_smoke_through_https_proxy_with_ssl_cert_file") {
+fn cli_009_cli_011_smoke_through_https_proxy_with_ssl_cert_file() {
+    if !openssl_usable("cli_009_cli_011_smoke_through_https_proxy_with_ssl_cert_file") {
         return;
     }
     let pki = Pki::new();
@@ -139,7 +139,7 @@ fn cli_008_cli_010_smoke_through_https_proxy_with_ssl_cert_file() {
 /// `localhost`) are reached directly by both binaries, and a host named in `NO_PROXY` is
 /// never handed to the proxy (it resolves nowhere here, so the run is exit 5).
 #[tokio::test]
-async fn cli_009_loopback_and_no_proxy_are_reached_directly() {
+async fn cli_010_loopback_and_no_proxy_are_reached_directly() {
     let inf = Infisical::start().await;
     inf.serve_secrets("infisical/secrets-providers.json", 2)
         .await;
@@ -185,7 +185,7 @@ async fn cli_009_loopback_and_no_proxy_are_reached_directly() {
 /// credentials), before any request; an `SSL_CERT_FILE` that is missing or holds no
 /// certificate is exit 2 naming the file.
 #[tokio::test]
-async fn cli_011_bad_proxy_or_ca_variable_is_a_usage_error() {
+async fn cli_012_bad_proxy_or_ca_variable_is_a_usage_error() {
     let inf = Infisical::start().await;
     inf.serve_secrets("infisical/secrets-providers.json", 0)
         .await;
