@@ -2,7 +2,15 @@
 //! mode, a dot-prefixed `O_EXCL` temporary file in the same directory whose owner and mode are
 //! set on its descriptor before any byte is written, fsync, rename over the target, fsync of
 //! the directory; a symlink at the target refused; nothing rewritten when content, mode and
-//! owner already match; no temporary file left behind on failure.
+//! owner already match; no temporary file left behind on failure, nor after a signal
+//! (`crate::signals`); temporary files of killed runs removed when provably dead.
+//!
+//! Leftovers (`FILE-019`): a writer holds an advisory `flock` on its temporary file from its
+//! creation until after the rename, and creates it while holding a shared `flock` on the
+//! directory; a run sweeps while holding the directory's exclusive lock, so a temporary file
+//! whose lock it can take belongs to a dead process (no live writer is between its `open` and
+//! its `flock`). Only regular files named exactly like our temporaries for this target are
+//! considered.
 //!
 //! Knows nothing of HTTP or of dotenv syntax: it writes bytes.
 
@@ -72,6 +80,29 @@ pub enum FileError {
         path: PathBuf,
         err: std::io::Error,
     },
+    /// The new file was renamed into place but the directory's fsync failed: the file is
+    /// complete, its durability is not proven.
+    NotDurable {
+        path: PathBuf,
+        dir: PathBuf,
+        err: std::io::Error,
+    },
+}
+
+/// `strerror` and the errno's name (`No space left on device (ENOSPC)`), or the error kind
+/// for an error that did not come from the system.
+pub fn describe_io(err: &std::io::Error) -> String {
+    match err.raw_os_error() {
+        Some(code) => {
+            let errno = nix::errno::Errno::from_raw(code);
+            let full = err.to_string();
+            let text = full
+                .strip_suffix(&format!(" (os error {code})"))
+                .unwrap_or(&full);
+            format!("{text} ({errno:?})")
+        }
+        None => err.kind().to_string(),
+    }
 }
 
 impl fmt::Display for FileError {
@@ -89,8 +120,15 @@ impl fmt::Display for FileError {
                 write!(f, "output path {} names no file", path.display())
             }
             FileError::Io { op, path, err } => {
-                write!(f, "cannot {op} {}: {}", path.display(), err.kind())
+                write!(f, "cannot {op} {}: {}", path.display(), describe_io(err))
             }
+            FileError::NotDurable { path, dir, err } => write!(
+                f,
+                "{} is written and in place, but its durability is not proven: cannot fsync directory {}: {}",
+                path.display(),
+                dir.display(),
+                describe_io(err)
+            ),
         }
     }
 }
@@ -115,6 +153,17 @@ fn parent_of(path: &Path) -> PathBuf {
 
 /// Writes `content` to `target` (or, with `dry_run`, only says whether it would change).
 pub fn apply(target: &Target, content: &[u8], dry_run: bool) -> Result<Outcome, FileError> {
+    apply_with_notices(target, content, dry_run, &mut |_| {})
+}
+
+/// [`apply`], telling `notice` (one line, a name, never content) about each leftover
+/// temporary file of a dead run that it removed.
+pub fn apply_with_notices(
+    target: &Target,
+    content: &[u8],
+    dry_run: bool,
+    notice: &mut dyn FnMut(&str),
+) -> Result<Outcome, FileError> {
     let path = &target.path;
     let name = path
         .file_name()
@@ -127,6 +176,18 @@ pub fn apply(target: &Target, content: &[u8], dry_run: bool) -> Result<Outcome, 
         .unwrap_or_else(|| nix::unistd::geteuid().as_raw());
 
     let missing = missing_dirs(&dir)?;
+    if missing.is_empty() && !dry_run {
+        // Never waits: while another writer is creating its temporary file, the sweep is
+        // left to a later run (a foreign lock on the directory cannot hang us either).
+        if let Some(_exclusive) = lock_dir(&dir, nix::libc::LOCK_EX | nix::libc::LOCK_NB) {
+            for removed in sweep_leftovers(&dir, &name) {
+                notice(&format!(
+                    "removed {}, a temporary file left by an interrupted run",
+                    removed.display()
+                ));
+            }
+        }
+    }
     if missing.is_empty() {
         if let Some(found) = same_as_wanted(target, content, want_uid)? {
             return Ok(Outcome {
@@ -149,8 +210,18 @@ pub fn apply(target: &Target, content: &[u8], dry_run: bool) -> Result<Outcome, 
     }
     let created_dirs = create_dirs(&missing, target)?;
 
-    let (tmp_path, file) = create_temp(&dir, &name)?;
-    let mut guard = TempGuard(Some(tmp_path.clone()));
+    let shared = lock_dir(&dir, nix::libc::LOCK_SH);
+    let (tmp_path, file, armed) = create_temp(&dir, &name)?;
+    let mut guard = TempGuard(Some((tmp_path.clone(), armed)));
+    // Held until the descriptor closes, after the rename: the mark of a live writer.
+    // SAFETY: flock on a descriptor we own.
+    let _ = unsafe {
+        nix::libc::flock(
+            std::os::fd::AsRawFd::as_raw_fd(&file),
+            nix::libc::LOCK_EX | nix::libc::LOCK_NB,
+        )
+    };
+    drop(shared);
     // Owner, then mode (a chown may clear mode bits), on the descriptor, before any byte.
     if target.uid.is_some() || target.gid.is_some() {
         std::os::unix::fs::fchown(&file, target.uid, target.gid).map_err(io("chown", &tmp_path))?;
@@ -161,11 +232,15 @@ pub fn apply(target: &Target, content: &[u8], dry_run: bool) -> Result<Outcome, 
     let mut file = file;
     file.write_all(content).map_err(io("write", &tmp_path))?;
     file.sync_all().map_err(io("fsync", &tmp_path))?;
-    drop(file);
     guard.rename_over(path).map_err(io("rename over", path))?;
+    drop(file);
     File::open(&dir)
         .and_then(|d| d.sync_all())
-        .map_err(io("fsync directory", &dir))?;
+        .map_err(|err| FileError::NotDurable {
+            path: path.clone(),
+            dir: dir.clone(),
+            err,
+        })?;
     Ok(Outcome {
         status: Status::Written,
         mode: meta.mode() & 0o7777,
@@ -264,7 +339,7 @@ fn same_as_wanted(
     if !same_meta {
         return Ok(None);
     }
-    let mut old = Vec::with_capacity(content.len());
+    let mut old = zeroize::Zeroizing::new(Vec::with_capacity(content.len()));
     if Read::by_ref(&mut file)
         .take(content.len() as u64 + 1)
         .read_to_end(&mut old)
@@ -272,12 +347,15 @@ fn same_as_wanted(
     {
         return Ok(None);
     }
-    Ok((old == content).then_some((meta.uid(), meta.gid())))
+    Ok((old.as_slice() == content).then_some((meta.uid(), meta.gid())))
 }
 
 /// Creates a fresh dot-prefixed temporary file next to the target with `O_CREAT|O_EXCL`
 /// (never following a link), readable by its owner only until its mode is set.
-fn create_temp(dir: &Path, name: &std::ffi::OsStr) -> Result<(PathBuf, File), FileError> {
+fn create_temp(
+    dir: &Path,
+    name: &std::ffi::OsStr,
+) -> Result<(PathBuf, File, crate::signals::Armed), FileError> {
     create_first_free(dir, temp_names(name).take(32))
 }
 
@@ -302,10 +380,12 @@ fn temp_names(name: &std::ffi::OsStr) -> impl Iterator<Item = std::ffi::OsString
 fn create_first_free(
     dir: &Path,
     names: impl Iterator<Item = std::ffi::OsString>,
-) -> Result<(PathBuf, File), FileError> {
+) -> Result<(PathBuf, File, crate::signals::Armed), FileError> {
     let mut last_err = None;
     for tmp_name in names {
         let tmp = dir.join(tmp_name);
+        // Registered before the open: a signal at any moment finds the name.
+        let pending = crate::signals::pending(&tmp);
         match OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -313,9 +393,15 @@ fn create_first_free(
             .custom_flags(libc_flags::O_NOFOLLOW | libc_flags::O_CLOEXEC)
             .open(&tmp)
         {
-            Ok(f) => return Ok((tmp, f)),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => last_err = Some(e),
-            Err(e) => return Err(io("create a temporary file in", dir)(e)),
+            Ok(f) => return Ok((tmp, f, pending.created())),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                pending.failed();
+                last_err = Some(e);
+            }
+            Err(e) => {
+                pending.failed();
+                return Err(io("create a temporary file in", dir)(e));
+            }
         }
     }
     Err(io("create a temporary file in", dir)(
@@ -323,27 +409,114 @@ fn create_first_free(
     ))
 }
 
-/// Removes the temporary file on drop unless disarmed.
-struct TempGuard(Option<PathBuf>);
+/// Removes the temporary file on drop unless renamed; the signal handler knows its name
+/// until then.
+struct TempGuard(Option<(PathBuf, crate::signals::Armed)>);
 
 impl TempGuard {
     /// Renames the temporary file over `target`; on failure the guard stays armed, so the
     /// temporary is removed when it drops.
     fn rename_over(&mut self, target: &Path) -> std::io::Result<()> {
-        if let Some(tmp) = &self.0 {
+        if let Some((tmp, _)) = &self.0 {
             std::fs::rename(tmp, target)?;
         }
-        self.0 = None;
+        if let Some((_, armed)) = self.0.take() {
+            armed.disarm();
+        }
         Ok(())
     }
 }
 
 impl Drop for TempGuard {
     fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
+        if let Some((p, armed)) = self.0.take() {
             let _ = std::fs::remove_file(p);
+            armed.disarm();
         }
     }
+}
+
+/// The directory opened and `flock`ed (`LOCK_SH` by a writer creating its temporary file,
+/// `LOCK_EX` by a sweep); `None` where the file system has no locks (then nothing is swept).
+fn lock_dir(dir: &Path, how: i32) -> Option<File> {
+    let handle = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc_flags::O_DIRECTORY | libc_flags::O_CLOEXEC)
+        .open(dir)
+        .ok()?;
+    // SAFETY: flock on a descriptor we own; blocking, with SA_RESTART handlers.
+    let rc = unsafe { nix::libc::flock(std::os::fd::AsRawFd::as_raw_fd(&handle), how) };
+    (rc == 0).then_some(handle)
+}
+
+/// Whether `candidate` is exactly a name [`temp_names`] makes for `name`:
+/// `.<name>.tmp-<pid>-<8 hex digits>-<counter>`.
+fn is_our_temp_name(candidate: &[u8], name: &[u8]) -> bool {
+    let Some(rest) = candidate
+        .strip_prefix(b".")
+        .and_then(|r| r.strip_prefix(name))
+        .and_then(|r| r.strip_prefix(b".tmp-"))
+    else {
+        return false;
+    };
+    let parts: Vec<&[u8]> = rest.split(|b| *b == b'-').collect();
+    let digits = |p: &[u8]| !p.is_empty() && p.len() <= 10 && p.iter().all(u8::is_ascii_digit);
+    parts.len() == 3
+        && digits(parts[0])
+        && parts[1].len() == 8
+        && parts[1]
+            .iter()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        && digits(parts[2])
+}
+
+/// Removes the temporary files of dead writers for `name` in `dir` (the caller holds the
+/// directory's exclusive lock) and returns their paths. A file is removed only when its name
+/// is exactly ours, it is a regular file (never a link), its `flock` is free, and the name
+/// still points at the file that was locked.
+fn sweep_leftovers(dir: &Path, name: &std::ffi::OsStr) -> Vec<PathBuf> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        if !is_our_temp_name(file_name.as_bytes(), name.as_bytes()) {
+            continue;
+        }
+        let path = dir.join(&file_name);
+        let Ok(handle) = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc_flags::O_NOFOLLOW | libc_flags::O_NONBLOCK | libc_flags::O_CLOEXEC)
+            .open(&path)
+        else {
+            continue;
+        };
+        let Ok(meta) = handle.metadata() else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        // SAFETY: flock on a descriptor we own.
+        let free = unsafe {
+            nix::libc::flock(
+                std::os::fd::AsRawFd::as_raw_fd(&handle),
+                nix::libc::LOCK_EX | nix::libc::LOCK_NB,
+            )
+        } == 0;
+        if !free {
+            continue;
+        }
+        let same = std::fs::symlink_metadata(&path)
+            .is_ok_and(|m| m.ino() == meta.ino() && m.dev() == meta.dev());
+        if same && std::fs::remove_file(&path).is_ok() {
+            removed.push(path);
+        }
+    }
+    removed.sort();
+    removed
 }
 
 #[cfg(test)]
@@ -407,7 +580,7 @@ mod tests {
                 .into_iter()
         };
         std::fs::write(tmp.path().join(".a"), "someone else's").unwrap();
-        let (path, _) = create_first_free(tmp.path(), names(&[".a", ".b"])).unwrap();
+        let (path, _, _armed) = create_first_free(tmp.path(), names(&[".a", ".b"])).unwrap();
         assert_eq!(path, tmp.path().join(".b"));
         assert_eq!(
             std::fs::read(tmp.path().join(".a")).unwrap(),

@@ -26,11 +26,18 @@ pub enum Exit {
     /// Invalid data: malformed or oversized answer, unrepresentable value, bad key name,
     /// hidden value, duplicate key.
     InvalidData = 7,
+    /// Ended by SIGHUP (128 + 1). The old file is untouched, or the new one is complete;
+    /// no temporary file is left.
+    Hangup = 129,
+    /// Ended by SIGINT (128 + 2), as above.
+    Interrupted = 130,
+    /// Ended by SIGTERM (128 + 15), as above.
+    Terminated = 143,
 }
 
 impl Exit {
     /// Every variant, in numeric order.
-    pub const ALL: [Exit; 8] = [
+    pub const ALL: [Exit; 11] = [
         Exit::Success,
         Exit::CheckFailed,
         Exit::Usage,
@@ -39,6 +46,9 @@ impl Exit {
         Exit::Unavailable,
         Exit::UnsafeWrite,
         Exit::InvalidData,
+        Exit::Hangup,
+        Exit::Interrupted,
+        Exit::Terminated,
     ];
 
     /// The numeric process exit status.
@@ -65,6 +75,9 @@ impl Exit {
             Exit::InvalidData => {
                 "invalid data (malformed or oversized answer, unrepresentable value, bad key name, hidden value, duplicate key)"
             }
+            Exit::Hangup => SIGNAL_MEANING_HUP,
+            Exit::Interrupted => SIGNAL_MEANING_INT,
+            Exit::Terminated => SIGNAL_MEANING_TERM,
         }
     }
 
@@ -82,6 +95,13 @@ impl Exit {
     }
 }
 
+const SIGNAL_MEANING_HUP: &str =
+    "ended by SIGHUP: the old file untouched or the new one complete, no temporary file";
+const SIGNAL_MEANING_INT: &str =
+    "ended by SIGINT: the old file untouched or the new one complete, no temporary file";
+const SIGNAL_MEANING_TERM: &str =
+    "ended by SIGTERM: the old file untouched or the new one complete, no temporary file";
+
 impl From<Exit> for std::process::ExitCode {
     fn from(exit: Exit) -> Self {
         std::process::ExitCode::from(exit.code())
@@ -94,9 +114,15 @@ mod tests {
 
     #[test]
     fn codes_are_dense_and_ordered() {
-        for (i, exit) in Exit::ALL.iter().enumerate() {
+        for (i, exit) in Exit::ALL[..8].iter().enumerate() {
             assert_eq!(exit.code() as usize, i);
         }
+        // The signal codes are 128 + the signal's number, as shells report them.
+        let signals = [nix::libc::SIGHUP, nix::libc::SIGINT, nix::libc::SIGTERM];
+        for (exit, sig) in Exit::ALL[8..].iter().zip(signals) {
+            assert_eq!(i32::from(exit.code()), crate::signals::exit_status(sig));
+        }
+        assert!(Exit::ALL.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

@@ -166,6 +166,7 @@ pub fn client(opts: &ClientOptions) -> Result<Client, SetupError> {
     if let Some(path) = &opts.ca_cert {
         builder = builder.add_root_certificate(read_ca(path)?);
     }
+    let builder = crate::netenv::configure(builder)?; // proxies, SSL_CERT_FILE/DIR
     let inner = builder.build().map_err(|e| match &opts.ca_cert {
         Some(path) => SetupError::CaCert {
             path: path.clone(),

@@ -10,9 +10,13 @@ pub mod dotenv;
 pub mod envfile;
 pub mod exit;
 pub mod format;
+pub mod hardening;
 pub mod http;
 pub mod infisical;
+pub mod netenv;
+pub mod output;
 pub mod secret;
+pub mod signals;
 pub mod smoke;
 
 /// The one async runtime of a run, built by each binary: current thread (the concurrent

@@ -2,6 +2,8 @@
 //! Thin, and the same shape as `write-canary-env`: parse the arguments, check them into a
 //! [`Config`], print its warnings, start one runtime, [`smoke::run`], render, exit.
 
+#[allow(unused_imports)] // never panic on EPIPE: these replace the standard print macros
+use provider_bridge::{eprint, eprintln, print, println};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -127,6 +129,7 @@ fn fail(err: &SmokeError) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    provider_bridge::hardening::harden();
     let settings = Settings::from(Args::parse());
     let config = match Config::try_from(settings) {
         Ok(config) => config,

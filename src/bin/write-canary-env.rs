@@ -2,6 +2,8 @@
 //! Thin, and the same shape as `ollama-compat-smoke`: parse the arguments, check them into a
 //! [`Config`], print its warnings, start one runtime, [`canary::run`], render, exit.
 
+#[allow(unused_imports)] // never panic on EPIPE: these replace the standard print macros
+use provider_bridge::{eprint, eprintln, print, println};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -223,6 +225,7 @@ fn fail(err: &canary::Error, json: bool) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    provider_bridge::hardening::harden();
     let settings = Settings::from(Args::parse());
     let json = settings.json;
     let config = match Config::try_from(settings) {
@@ -239,7 +242,12 @@ fn main() -> ExitCode {
             return Exit::Unavailable.into();
         }
     };
-    match runtime.block_on(canary::run(&config)) {
+    let mut warnings = Vec::new();
+    let result = runtime.block_on(canary::run(&config, &mut warnings));
+    for warning in &warnings {
+        eprintln!("{NAME}: {warning}");
+    }
+    match result {
         Ok(report) => {
             if json {
                 println!("{}", report.json());

@@ -16,7 +16,10 @@ use crate::secret::Redactor;
 
 /// Runs the whole road for a checked `cfg`: builds the HTTP client (a bad `--ca-cert` is
 /// reported here, before any request), logs in when asked, fetches, chooses, renders, writes.
-pub async fn run(cfg: &Config) -> Result<Report, Error> {
+/// Warnings that arise on the way (a dead run's temporary file removed) are pushed to
+/// `warnings`, value-free, for the caller to print as it prints `cfg.warnings` — whether the
+/// run then succeeds or fails.
+pub async fn run(cfg: &Config, warnings: &mut Vec<String>) -> Result<Report, Error> {
     let s = &cfg.settings;
     let http = http::client(&ClientOptions {
         timeout: s.timeout,
@@ -57,8 +60,14 @@ pub async fn run(cfg: &Config) -> Result<Report, Error> {
     .map_err(Error::Render)?;
     let content = SecretString::from(content);
 
-    let outcome = envfile::apply(&cfg.target, content.expose_secret().as_bytes(), s.dry_run)
-        .map_err(Error::Write)?;
+    let mut notice = |n: &str| warnings.push(n.to_owned());
+    let outcome = envfile::apply_with_notices(
+        &cfg.target,
+        content.expose_secret().as_bytes(),
+        s.dry_run,
+        &mut notice,
+    )
+    .map_err(Error::Write)?;
     Ok(Report {
         status: outcome.status,
         path: s.output.clone(),

@@ -21,6 +21,13 @@ mod env_format;
 mod env_format_consumers;
 // contracts/env-file.md
 mod env_file;
+// contracts/env-file.md (signals, leftovers, faults, readers), cli.md (CLI-007, CLI-008),
+// secret-hygiene.md (SEC-004, SEC-005)
+mod crash_safety;
+// contracts/cli.md (CLI-009 – CLI-012: proxies and CAs)
+mod network;
+// a TLS server with a private CA and a recording proxy (no tests; the peer tier uses it too)
+mod tls_support;
 // contracts/json-fallback.md
 mod json_fallback;
 // contracts/smoke-report.md

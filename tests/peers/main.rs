@@ -12,6 +12,8 @@ mod support;
 
 mod peer;
 mod proxy;
+#[path = "../contract/tls_support.rs"]
+mod tls_support;
 
 // contracts/peers.md — the LLM peer
 mod llm;
@@ -23,3 +25,5 @@ mod consumers;
 mod official_client;
 // contracts/peers.md — the tier itself
 mod tier;
+// contracts/peers.md — a real proxy in front of HTTPS
+mod https_proxy;

@@ -23,6 +23,8 @@ pub struct Peers {
     pub llm_key: String,
     /// The Infisical stand-in (`tests/peers/infisical_standin.py`).
     pub infisical_url: String,
+    /// Debian's `tinyproxy` binary (each test starts its own).
+    pub tinyproxy: PathBuf,
 }
 
 fn var(name: &str) -> String {
@@ -49,6 +51,7 @@ static PEERS: LazyLock<Peers> = LazyLock::new(|| {
         llm_router_url: var("PB_PEERS_LLM_ROUTER_URL"),
         llm_key: var("PB_PEERS_LLM_KEY"),
         infisical_url: var("PB_PEERS_INFISICAL_URL"),
+        tinyproxy: var("PB_PEERS_TINYPROXY").into(),
     }
 });
 

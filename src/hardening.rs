@@ -1,0 +1,118 @@
+//! What both binaries do first (contracts `SEC-004`, `CLI-007`, `CLI-008`, `FILE-018`): no
+//! core dump can hold a token or a value, standard streams that were closed cannot be
+//! confused with a file or a socket, a file-size limit is an error rather than a kill, and
+//! SIGINT/SIGTERM/SIGHUP remove the temporary file before the process exits.
+
+use nix::libc;
+
+/// Hardens the process. Call it first thing in `main`, before any thread is started or any
+/// secret is read. Each step is best effort: none can fail in a way that makes the run less
+/// safe than without it.
+pub fn harden() {
+    standard_streams_open();
+    no_core_dumps();
+    // With RLIMIT_FSIZE exceeded the kernel sends SIGXFSZ, whose default kills the process
+    // (and would leave the temporary file); ignored, the write fails with EFBIG instead and
+    // the writer cleans up.
+    // SAFETY: setting a disposition to SIG_IGN runs no code of ours.
+    let _ = unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGXFSZ,
+            nix::sys::signal::SigHandler::SigIgn,
+        )
+    };
+    crate::signals::install();
+}
+
+/// RLIMIT_CORE 0 (soft and hard: a child cannot raise it back) and `PR_SET_DUMPABLE` 0, as
+/// ssh-agent does: no core file, no `gcore` or `ptrace` attach by the same user, and
+/// `/proc/<pid>/` files (environ, mem) owned by root.
+pub fn no_core_dumps() {
+    use nix::sys::resource::{Resource, setrlimit};
+    let _ = setrlimit(Resource::RLIMIT_CORE, 0, 0);
+    let _ = nix::sys::prctl::set_dumpable(false);
+}
+
+/// Opens `/dev/null` on each of fds 0, 1 and 2 that is closed (`>&-`), as OpenSSH does: the
+/// first file or socket the process opens would otherwise become its stdout, and a report
+/// would be written into it.
+pub fn standard_streams_open() {
+    for fd in 0..=2 {
+        // SAFETY: F_GETFD only queries the descriptor.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            // SAFETY: open returns the lowest free descriptor, which is `fd`: every lower one
+            // is open (checked in order).
+            let got = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+            if got != fd && got >= 0 {
+                // SAFETY: `got` is a descriptor we just opened.
+                unsafe { libc::close(got) };
+            }
+        }
+    }
+}
+
+/// A global allocator that wipes every block before it returns it to the system allocator
+/// (`SEC-004`): the HTTP body, the parsed values, the rendered file and every temporary copy
+/// made while growing a buffer are zeroed when freed, whoever allocated them (reqwest, serde,
+/// our own code). It is this library's global allocator, so every program built on it — both
+/// binaries, and the examples and test programs that link it — wipes what it frees. (Declared
+/// here rather than in each `src/bin/*.rs`: `examples/package-assets.rs` compiles both binaries'
+/// sources as modules of one program, which can have only one global allocator.)
+pub struct WipeOnFree;
+
+#[global_allocator]
+static ALLOC: WipeOnFree = WipeOnFree;
+
+/// Zeroes the whole block at `ptr` (its usable size, which may exceed what was asked for,
+/// and which still holds the bytes of a buffer shrunk in place), with `explicit_bzero`: a
+/// memset the compiler may not remove.
+fn wipe_block(ptr: *mut u8) {
+    // SAFETY: `ptr` is a live block of the system allocator (malloc or posix_memalign).
+    unsafe {
+        let len = libc::malloc_usable_size(ptr.cast());
+        libc::explicit_bzero(ptr.cast(), len);
+    }
+}
+
+// SAFETY: every block comes from `System` (glibc's malloc family), is wiped only while still
+// owned, and is returned to `System`.
+unsafe impl std::alloc::GlobalAlloc for WipeOnFree {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged.
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        wipe_block(ptr);
+        // SAFETY: forwarded unchanged.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    /// In place when the block is already large enough; otherwise a new block, the bytes
+    /// copied, the old block wiped and freed (`realloc` of the system allocator could move
+    /// the data and free the old copy unwiped).
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: `ptr` is a live block of the system allocator.
+        if new_size <= unsafe { libc::malloc_usable_size(ptr.cast()) } {
+            return ptr;
+        }
+        // SAFETY: `new_size` is non-zero and fits the alignment, as `realloc` requires.
+        let new_layout =
+            unsafe { std::alloc::Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: forwarded; on failure the old block is left as it is, as `realloc` requires.
+        let new = unsafe { self.alloc(new_layout) };
+        if !new.is_null() {
+            // SAFETY: both blocks are live and do not overlap.
+            unsafe {
+                std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+        }
+        new
+    }
+}
