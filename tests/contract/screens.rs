@@ -13,6 +13,7 @@ use std::time::Duration;
 use wiremock::ResponseTemplate;
 
 use crate::support::chat::{Chat, Step, reply};
+use crate::support::cli::Run;
 use crate::support::infisical::*;
 use crate::support::screen::assert_screen;
 use crate::support::{Cli, Smoke, Workdir, canary, fixture, fixture_json, refused_url};
@@ -354,4 +355,59 @@ fn fb_006_smoke_exit_5_connection_refused() {
         .args(["--check", "chat_completion"])
         .run();
     assert_screen(&run, None, "fb_006_smoke_exit_5_connection_refused");
+}
+
+// ---------------------------------------------------------------- both: a cancelled job
+
+/// Exit 143: SIGTERM (what a Forgejo runner sends a cancelled job) while the binary waits for
+/// its server — nothing on either stream (the smoke's report lines come only at the end), and
+/// nothing left in the directory (CLI-007 proves 129 and 130 the same way).
+#[test]
+fn cli_007_canary_exit_143_smoke_exit_143_sigterm_while_waiting() {
+    use std::process::{Command, Stdio};
+    for (bin, screen) in [
+        (
+            "write-canary-env",
+            "cli_007_canary_exit_143_sigterm_while_waiting",
+        ),
+        (
+            "ollama-compat-smoke",
+            "cli_007_smoke_exit_143_sigterm_while_waiting",
+        ),
+    ] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let wd = Workdir::new();
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin(bin));
+        cmd.env_clear().stdin(Stdio::null());
+        if bin == "write-canary-env" {
+            cmd.args(["--project-id", PROJECT, "--env", ENV, "--api-url", &url])
+                .arg("--output")
+                .arg(wd.output())
+                .env("INFISICAL_TOKEN", TOKEN);
+        } else {
+            cmd.args([
+                "--base-url",
+                &format!("{url}/v1"),
+                "--check",
+                "chat_completion",
+            ])
+            .env("OLLAMA_CLOUD_API_KEY", crate::support::chat::KEY);
+        }
+        let child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (conn, _) = listener.accept().unwrap();
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let output = child.wait_with_output().unwrap();
+        drop(conn);
+        let secrets = vec![TOKEN.to_owned(), crate::support::chat::KEY.to_owned()];
+        let run = Run::from_output(format!("{bin} (SIGTERM)"), &output, secrets);
+        assert_screen(&run, Some(wd.path()), screen);
+        let left: Vec<_> = std::fs::read_dir(wd.path()).unwrap().collect();
+        assert!(left.is_empty(), "{bin} left {left:?}");
+    }
 }
