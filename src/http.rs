@@ -651,6 +651,9 @@ mod tests {
         ));
         assert!(check_url("ftp://x", true).is_err());
         assert!(check_url("https://u:p@x.example", false).is_err());
+        // Either half of the userinfo alone is refused too.
+        assert!(check_url("https://u@x.example", false).is_err());
+        assert!(check_url("https://:p@x.example", false).is_err());
     }
 
     /// Above zero, at most the maximum, finite; fractions and surrounding spaces accepted; the
