@@ -662,7 +662,7 @@ async fn inf_017_refused_is_exit_3_never_retried() {
         (401, "infisical/error-401-invalid-credentials.json"),
         (403, "infisical/error-403-token-expired.json"),
         (403, "infisical/error-403-permission-denied.json"),
-        (403, "infisical/error-403-forbidden.json"),
+        (403, "infisical/error-403-read-value.json"),
     ] {
         let inf = Infisical::start().await;
         let wd = Workdir::new();

@@ -75,7 +75,7 @@ const LIST_SCREENS: &[ListScreen] = &[
     ListScreen {
         screen: "inf_019_canary_exit_5_unavailable_after_retries",
         status: 503,
-        fixture: "infisical/error-503.json",
+        fixture: "infisical/error-503-proxy.json",
         times: 3,
         args: &[],
     },
