@@ -160,6 +160,12 @@ struct Args {
     /// Extra PEM CA certificate to trust.
     #[arg(long, value_name = "PEM")]
     ca_cert: Option<PathBuf>,
+
+    /// Longest wait honoured when the server asks for one (Retry-After, or a 429's "try again
+    /// in N seconds"); a longer one gives up at once (exit 5). Infisical's rate-limit window
+    /// is 60 s.
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = canary::parse_wait)]
+    max_retry_wait: Seconds,
 }
 
 fn env_nonempty(var: &str) -> Option<String> {
@@ -196,6 +202,7 @@ impl From<Args> for Settings {
             json: args.json,
             timeout: args.timeout.0,
             ca_cert: args.ca_cert,
+            max_retry_wait: args.max_retry_wait.0,
         }
     }
 }
@@ -228,6 +235,9 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(canary::run(&config)) {
         Ok(report) => {
+            for warning in &report.warnings {
+                eprintln!("{NAME}: {warning}");
+            }
             if json {
                 println!("{}", report.json());
             } else {

@@ -102,6 +102,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// `--ca-cert`: an extra PEM CA certificate to trust.
     pub ca_cert: Option<PathBuf>,
+    /// `--max-retry-wait`: the longest wait a server may ask for that is still honoured.
+    pub max_retry_wait: Duration,
 }
 
 /// A checked run: the settings, and what was derived from them before any request.
@@ -119,6 +121,24 @@ pub struct Config {
     pub base: Url,
     /// Warnings to print before running (value-free).
     pub warnings: Vec<String>,
+}
+
+/// The largest `--max-retry-wait` accepted.
+pub const MAX_RETRY_WAIT: Seconds = Seconds::from_secs(3600);
+
+/// Parses `--max-retry-wait`: seconds from 0 (never wait for what a server asks) to
+/// [`MAX_RETRY_WAIT`], fractions allowed.
+pub fn parse_wait(raw: &str) -> Result<Seconds, String> {
+    let secs: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a number of seconds"))?;
+    if !(secs.is_finite() && secs >= 0.0 && secs <= MAX_RETRY_WAIT.0.as_secs_f64()) {
+        return Err(format!(
+            "{raw:?} must be at least 0 and at most {MAX_RETRY_WAIT} seconds"
+        ));
+    }
+    Ok(Seconds(Duration::from_secs_f64(secs)))
 }
 
 /// Parses an octal permission mode such as `0600` or `640` (permission bits only).

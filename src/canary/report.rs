@@ -31,6 +31,8 @@ pub struct Report {
     pub dry_run: bool,
     /// The directories created, outermost first.
     pub created_dirs: Vec<PathBuf>,
+    /// Value-free warnings for stderr (an empty file written under `--allow-empty`).
+    pub warnings: Vec<String>,
 }
 
 impl Report {
