@@ -432,7 +432,12 @@ impl FetchError {
                     said(body)
                 )
             }
-            FetchError::NotFound { route, status, body, .. } if *route == UA_LOGIN => format!(
+            FetchError::NotFound {
+                route,
+                status,
+                body,
+                ..
+            } if *route == UA_LOGIN => format!(
                 "{route}: not found (status {status}: does --api-url name an Infisical API with Universal Auth?){}",
                 said(body)
             ),
@@ -685,12 +690,8 @@ fn answer_of(
             body,
         },
         Outcome::Status {
-            code: status,
-            body,
-            ..
-        } if matches!(status, 401 | 403)
-            || meaning(status, &body) == Meaning::IdentityNotInOrg =>
-        {
+            code: status, body, ..
+        } if matches!(status, 401 | 403) || meaning(status, &body) == Meaning::IdentityNotInOrg => {
             FetchError::Refused {
                 route,
                 status,
@@ -936,11 +937,13 @@ mod tests {
                 route,
                 status,
                 body,
+                ..
             } => format!("{route} refused {status} {body}"),
             FetchError::NotFound {
                 route,
                 status,
                 body,
+                ..
             } => format!("{route} not found {status} {body}"),
             FetchError::Rejected {
                 route,
@@ -952,6 +955,7 @@ mod tests {
                 reason,
                 attempts,
                 body,
+                ..
             } => {
                 format!("{route} unavailable {reason} x{attempts} {body}")
             }
@@ -1090,18 +1094,12 @@ mod tests {
         );
     }
 
-    /// The road's rules: three attempts, 100 ms doubled, Retry-After capped at 5 s, answers
-    /// over 16 MiB refused, error bodies kept up to 64 KiB on a best-effort basis.
+    /// The road's rules: one attempt per send (retries are [`Patience`]'s), answers over
+    /// 16 MiB refused, error bodies kept up to 64 KiB on a best-effort basis; by default three
+    /// attempts, 100 ms doubled, a server's wait honoured up to 60 s.
     #[test]
     fn rules() {
-        assert_eq!(
-            RULES.retry,
-            Retry::Transient {
-                attempts: 3,
-                backoff: Duration::from_millis(100),
-                retry_after_cap: Duration::from_secs(5),
-            }
-        );
+        assert_eq!(RULES.retry, Retry::Never);
         assert_eq!(
             RULES.body,
             BodyRules {
@@ -1110,8 +1108,100 @@ mod tests {
                 error_best_effort: true,
             }
         );
-        assert_eq!(retry_delay(3, None), Duration::from_millis(400));
-        assert_eq!(retry_delay(1, Some(" 4 ")), Duration::from_secs(4));
+        assert_eq!(
+            Patience::default(),
+            Patience {
+                attempts: 3,
+                backoff: Duration::from_millis(100),
+                max_wait: Duration::from_secs(60),
+            }
+        );
+        assert_eq!(retry_delay(2, None), Ok(Duration::from_millis(200)));
+        assert_eq!(retry_delay(1, Some(" 4 ")), Ok(Duration::from_secs(4)));
+        assert_eq!(retry_delay(3, None), Err(Some(GaveUp::NoAttemptLeft)));
+    }
+
+    /// The wait a server asks: `Retry-After` first, else a 429 body's "try again in N
+    /// seconds" (Infisical's text is always plural), never another status's body.
+    #[test]
+    fn asked_waits() {
+        let with = |code: u16, body: &str, after: Option<u64>| Outcome::Status {
+            code,
+            body: body.into(),
+            retry_after: after.map(Duration::from_secs),
+        };
+        let said = r#"{"statusCode":429,"message":"Rate limit exceeded. Please try again in 42 seconds","error":"RateLimitExceeded"}"#;
+        assert_eq!(
+            asked_wait(&with(429, said, None)),
+            Some(Duration::from_secs(42))
+        );
+        assert_eq!(
+            asked_wait(&with(429, said, Some(7))),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(asked_wait(&with(503, said, None)), None);
+        assert_eq!(
+            asked_wait(&with(429, "try again in 1 second", None)),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(asked_wait(&with(429, "try again in a while", None)), None);
+        assert_eq!(asked_wait(&with(429, "try again in 5 minutes", None)), None);
+        let patience = Patience {
+            max_wait: Duration::from_secs(10),
+            ..Patience::default()
+        };
+        assert_eq!(
+            patience.next(1, &with(429, said, None)),
+            Err(Some(GaveUp::WaitTooLong {
+                asked: Duration::from_secs(42),
+                cap: Duration::from_secs(10)
+            }))
+        );
+        assert_eq!(patience.next(1, &with(500, said, None)), Err(None));
+    }
+
+    /// Infisical's reference syntax, and nothing else.
+    #[test]
+    fn references() {
+        for yes in ["${A}", "x${env.path.KEY}y", "${a-b_c.d}", "$ ${} ${K}"] {
+            assert!(holds_reference(yes), "{yes}");
+        }
+        for no in ["$A", "${}", "${ A }", "${A", "$${", "{A}", "${A B}"] {
+            assert!(!holds_reference(no), "{no}");
+        }
+    }
+
+    /// Each body's meaning, by class first, message second.
+    #[test]
+    fn meanings() {
+        let f = |status: u16, name: &str| {
+            let body = std::fs::read_to_string(format!(
+                "{}/fixtures/infisical/{name}.json",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap();
+            meaning(status, &body)
+        };
+        assert_eq!(
+            f(404, "error-404-secret-path-not-found"),
+            Meaning::FolderNotFound
+        );
+        assert_eq!(
+            f(404, "error-404-environment"),
+            Meaning::EnvironmentNotFound
+        );
+        assert_eq!(f(404, "error-404-project"), Meaning::ProjectNotFound);
+        assert_eq!(f(403, "error-403-read-value"), Meaning::ReadValueDenied);
+        assert_eq!(f(403, "error-403-permission-denied"), Meaning::Plain);
+        assert_eq!(
+            f(400, "error-400-identity-not-in-org"),
+            Meaning::IdentityNotInOrg
+        );
+        assert_eq!(f(400, "error-400"), Meaning::Plain);
+        assert_eq!(f(401, "error-401-token-use-limit"), Meaning::TokenUseLimit);
+        assert_eq!(f(401, "error-401-ua-locked"), Meaning::Locked);
+        assert_eq!(f(403, "error-403-ip-not-allowed"), Meaning::IpNotAllowed);
+        assert_eq!(meaning(404, "<html>"), Meaning::Plain);
     }
 
     /// Visible ASCII only: no space, no control character, no DEL, no non-ASCII, not empty.
@@ -1135,7 +1225,9 @@ mod tests {
             d(FetchError::Refused {
                 route: SECRETS_RAW,
                 status: 401,
-                body: body.into()
+                body: body.into(),
+                meaning: Meaning::Plain,
+                place: None,
             }),
             format!(
                 "{SECRETS_RAW}: refused with status 401 (check the credentials and the identity's access to this project, environment and path){said}"
@@ -1145,7 +1237,9 @@ mod tests {
             d(FetchError::NotFound {
                 route: UA_LOGIN,
                 status: 404,
-                body: String::new()
+                body: String::new(),
+                meaning: Meaning::Plain,
+                place: None,
             }),
             format!(
                 "{UA_LOGIN}: not found (status 404: does --api-url name an Infisical API with Universal Auth?)"
@@ -1155,7 +1249,9 @@ mod tests {
             d(FetchError::NotFound {
                 route: SECRETS_RAW,
                 status: 404,
-                body: " ".into()
+                body: " ".into(),
+                meaning: Meaning::Plain,
+                place: None,
             }),
             format!(
                 "{SECRETS_RAW}: not found (status 404: check the project ID and the environment)"
@@ -1186,7 +1282,9 @@ mod tests {
                 route: SECRETS_RAW,
                 reason: "status 503".into(),
                 attempts: 1,
-                body: String::new()
+                body: String::new(),
+                waited: Duration::ZERO,
+                gave_up: None,
             }),
             format!("{SECRETS_RAW}: unavailable after 1 attempt: status 503")
         );
@@ -1195,9 +1293,27 @@ mod tests {
                 route: SECRETS_RAW,
                 reason: "status 503".into(),
                 attempts: 3,
-                body: body.into()
+                body: body.into(),
+                waited: Duration::ZERO,
+                gave_up: None,
             }),
             format!("{SECRETS_RAW}: unavailable after 3 attempts: status 503{said}")
+        );
+        assert_eq!(
+            d(FetchError::Unavailable {
+                route: SECRETS_RAW,
+                reason: "status 429".into(),
+                attempts: 1,
+                body: String::new(),
+                waited: Duration::from_millis(300),
+                gave_up: Some(GaveUp::WaitTooLong {
+                    asked: Duration::from_secs(42),
+                    cap: Duration::from_secs(30)
+                }),
+            }),
+            format!(
+                "{SECRETS_RAW}: unavailable after 1 attempt (gave up: the server asked to wait 42.0 s, more than --max-retry-wait 30.0 s; 0.3 s spent waiting): status 429"
+            )
         );
         assert_eq!(
             d(FetchError::Malformed {
@@ -1227,7 +1343,13 @@ mod tests {
     fn words_of_every_shape() {
         assert_eq!(error_words(r#"{"error":"E"}"#), "E");
         assert_eq!(error_words(r#"{"message":"M"}"#), "M");
-        assert_eq!(error_words(r#"{"message":["a",1]}"#), r#"["a",1]"#);
+        assert_eq!(error_words(r#"{"message":["a",1]}"#), "a; 1");
+        assert_eq!(
+            error_words(
+                r#"{"error":"ValidationFailure","message":[{"path":["recursive"],"message":"Bad"},{"path":[],"message":"Root"},{"code":"x"}]}"#
+            ),
+            r#"ValidationFailure: recursive: Bad; Root; {"code":"x"}"#
+        );
         assert_eq!(
             error_words(r#"{"statusCode":500} "#),
             r#"{"statusCode":500}"#

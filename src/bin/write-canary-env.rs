@@ -18,7 +18,8 @@ const NAME: &str = "write-canary-env";
 /// never printing a value.
 ///
 /// Credentials come only from the environment or from files (never from a flag value):
-/// Token Auth reads $INFISICAL_TOKEN or --token-file; Universal Auth reads
+/// Token Auth reads --token-file, else $INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN, else
+/// $INFISICAL_TOKEN (the official CLI's order); Universal Auth reads
 /// $INFISICAL_UNIVERSAL_AUTH_CLIENT_ID (or --client-id) and
 /// $INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET or --client-secret-file. A flag wins over its
 /// variable.
@@ -83,7 +84,7 @@ struct Args {
     auth: AuthMethod,
 
     /// File holding the Token Auth access token (must not be readable by others)
-    /// [default: $INFISICAL_TOKEN].
+    /// [default: $INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN, else $INFISICAL_TOKEN].
     #[arg(long, value_name = "F")]
     token_file: Option<PathBuf>,
 
@@ -102,7 +103,7 @@ struct Args {
     client_secret_file: Option<PathBuf>,
 
     /// Infisical URL, with or without a trailing /api [env: INFISICAL_DOMAIN, then
-    /// INFISICAL_API_URL] [default: https://app.infisical.com].
+    /// INFISICAL_API_URL, the official CLI's order] [default: https://app.infisical.com].
     #[arg(long, value_name = "URL")]
     api_url: Option<String>,
 

@@ -535,7 +535,8 @@ mod tests {
             1,
         )
         .await;
-        inf.fail_secrets(503, "infisical/error-503-proxy.json", 1).await;
+        inf.fail_secrets(503, "infisical/error-503-proxy.json", 1)
+            .await;
         let a = format!("{SECRETS_RAW}?secretPath=%2Fa");
         let (status, body) = http(&inf.url(), "GET", &a, Some("synthetic-t"));
         assert_eq!((status, body.contains("A_KEY")), (200, true));
