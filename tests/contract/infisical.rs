@@ -980,6 +980,7 @@ fn inf_026_help_shows_flags_variables_and_defaults() {
         "--json",
         "--timeout",
         "--ca-cert",
+        "--max-retry-wait",
     ] {
         if !run.stdout.contains(&format!("{flag} ")) && !run.stdout.contains(&format!("{flag}\n")) {
             run.fail(&format!("--help does not list {flag}"));
@@ -995,6 +996,7 @@ fn inf_026_help_shows_flags_variables_and_defaults() {
         "INFISICAL_PROJECT_ID",
         "INFISICAL_ENVIRONMENT",
         "INFISICAL_SECRET_PATH",
+        "INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN",
     ] {
         run.stdout_has(var);
     }
@@ -1005,6 +1007,7 @@ fn inf_026_help_shows_flags_variables_and_defaults() {
         "[default: 0600]",
         "[default: 0700]",
         "[default: 30]",
+        "[default: 60]",
     ] {
         run.stdout_has(default);
     }
