@@ -268,6 +268,9 @@ pub enum Meaning {
     ProjectNotFound,
     /// 403 `PermissionDenied` "You are not allowed to readValue on secrets".
     ReadValueDenied,
+    /// 403 `PermissionDenied` "You are not allowed to describeSecret on secrets" (no rule
+    /// lets the identity see any secret).
+    DescribeDenied,
     /// 400 "Identity does not belong to this organization".
     IdentityNotInOrg,
     /// 401 "… access token number of uses limit reached".
@@ -301,6 +304,9 @@ pub fn meaning(status: u16, body: &str) -> Meaning {
         }
         403 if error == "PermissionDenied" && message.contains("readValue") => {
             Meaning::ReadValueDenied
+        }
+        403 if error == "PermissionDenied" && message.contains("describeSecret") => {
+            Meaning::DescribeDenied
         }
         403 if message.contains("current IP address") => Meaning::IpNotAllowed,
         400 if message.contains("does not belong to this organization") => {
@@ -419,6 +425,10 @@ impl FetchError {
                 let hint = match (meaning, place) {
                     (Meaning::ReadValueDenied, Some(p)) => format!(
                         "the identity can see the secrets at {} in environment {} but lacks the read-value permission there (readValue): grant it read access to secret values on that path and environment",
+                        p.path, p.environment
+                    ),
+                    (Meaning::DescribeDenied, Some(p)) => format!(
+                        "the identity may not see any secret (no describe permission): grant it read access to the secrets at {} in environment {}",
                         p.path, p.environment
                     ),
                     (Meaning::IdentityNotInOrg, _) => "the identity does not belong to the project's organization any more (a credentials problem, not a bad request): add it back or use another identity".to_owned(),
@@ -1193,6 +1203,7 @@ mod tests {
         assert_eq!(f(404, "error-404-project"), Meaning::ProjectNotFound);
         assert_eq!(f(403, "error-403-read-value"), Meaning::ReadValueDenied);
         assert_eq!(f(403, "error-403-permission-denied"), Meaning::Plain);
+        assert_eq!(f(403, "error-403-describe-denied"), Meaning::DescribeDenied);
         assert_eq!(
             f(400, "error-400-identity-not-in-org"),
             Meaning::IdentityNotInOrg

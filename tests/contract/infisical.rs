@@ -1100,7 +1100,7 @@ async fn inf_029_missing_folder_names_path_and_environment() {
         "infisical/error-404-secret-path-not-found.json",
         &["--path", "/home-platform/provders"],
         4,
-        &format!("{SECRETS_RAW}: not found (status 404: no folder /home-platform/provders in environment prod: check --path and --env (a current server answers so for an unknown environment too)); {}", &said[..said.len()]),
+        &format!("{SECRETS_RAW}: not found (status 404: no folder /home-platform/provders in environment prod: check --path and --env (a current server answers so for an unknown environment too)); {said}"),
     )
     .await;
     // Two paths: the good one answers, the mistyped one is named.
@@ -1164,9 +1164,18 @@ async fn inf_030_unknown_environment_or_project_has_its_own_hint() {
         .no_leak();
 }
 
-/// 403 readValue: exit 3, one request, the message names path and environment.
+/// 403 readValue (and describeSecret): exit 3, one request, the message names path and
+/// environment.
 #[tokio::test]
 async fn inf_031_read_value_denied_names_path_and_environment() {
+    one_answer(
+        403,
+        "infisical/error-403-describe-denied.json",
+        &["--path", PROVIDER_PATH],
+        3,
+        &format!("{SECRETS_RAW}: refused with status 403 (the identity may not see any secret (no describe permission): grant it read access to the secrets at {PROVIDER_PATH} in environment prod); the server said: PermissionDenied: You are not allowed to describeSecret on secrets"),
+    )
+    .await;
     one_answer(
         403,
         "infisical/error-403-read-value.json",
