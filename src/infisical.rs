@@ -23,28 +23,109 @@ pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 pub const MAX_ATTEMPTS: u32 = 3;
 /// The first backoff; each later one doubles.
 pub const BACKOFF_BASE: Duration = Duration::from_millis(100);
-/// The longest `Retry-After` honoured.
-pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(5);
+/// The default `--max-retry-wait`: the longest wait a server may ask for (its `Retry-After`,
+/// else the 429 body's "try again in N seconds") that is still honoured. Infisical's rate
+/// limits count over 60-second windows, so no honest answer asks for more than 60 s: a
+/// rate-limited run waits once and goes on. With [`MAX_ATTEMPTS`] attempts a run waits at most
+/// two such waits (120 s) beyond its requests' own timeouts.
+pub const DEFAULT_MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
 /// The most characters of a server body quoted in a message (after redaction).
 pub const BODY_QUOTE_CAP: usize = 200;
 /// How much of an error body is kept for quoting.
 const ERROR_BODY_KEEP: usize = 64 * 1024;
 
-/// The Infisical road's rules: transient failures (timeouts, refused connections, 429, 502,
-/// 503, 504) are tried [`MAX_ATTEMPTS`] times in all; a 2xx answer over [`MAX_ANSWER_BYTES`]
-/// is refused; an error body is kept for quoting when it fits in 64 KiB and arrives whole.
+/// The rules of one attempt on the Infisical road ([`Client::call`] decides on retries
+/// itself, with [`Patience`]): a 2xx answer over [`MAX_ANSWER_BYTES`] is refused; an error
+/// body is kept for quoting when it fits in 64 KiB and arrives whole.
 pub const RULES: http::Rules = http::Rules {
-    retry: Retry::Transient {
-        attempts: MAX_ATTEMPTS,
-        backoff: BACKOFF_BASE,
-        retry_after_cap: RETRY_AFTER_CAP,
-    },
+    retry: Retry::Never,
     body: BodyRules {
         answer: Cap::Refuse(MAX_ANSWER_BYTES),
         error: Cap::Refuse(ERROR_BODY_KEEP),
         error_best_effort: true,
     },
 };
+
+/// When the Infisical road tries again: a transient outcome (timeout, refused connection,
+/// 429, 502, 503, 504) up to `attempts` in all, waiting what the server asked (its
+/// `Retry-After`, else a 429 body's "try again in N seconds") when it asked, else `backoff`
+/// doubled per attempt; a server asking for more than `max_wait` ends the run at once (a
+/// shorter wait would only spend another request of the same window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Patience {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// The wait after the first failed attempt when the server asked none; doubled after each.
+    pub backoff: Duration,
+    /// `--max-retry-wait`: the longest wait honoured.
+    pub max_wait: Duration,
+}
+
+impl Default for Patience {
+    fn default() -> Self {
+        Patience {
+            attempts: MAX_ATTEMPTS,
+            backoff: BACKOFF_BASE,
+            max_wait: DEFAULT_MAX_RETRY_WAIT,
+        }
+    }
+}
+
+/// Why retrying stopped on a transient outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GaveUp {
+    /// The last attempt allowed failed too.
+    NoAttemptLeft,
+    /// The server asked to wait longer than `--max-retry-wait`.
+    WaitTooLong { asked: Duration, cap: Duration },
+}
+
+/// The wait a server asked for: its `Retry-After`, else (429 only) the seconds of Infisical's
+/// "Please try again in N seconds".
+pub fn asked_wait(outcome: &Outcome) -> Option<Duration> {
+    if let Some(wait) = outcome.retry_after() {
+        return Some(wait);
+    }
+    match outcome {
+        Outcome::Status {
+            code: 429, body, ..
+        } => {
+            let words = error_words(body);
+            let rest = &words[words.find("try again in ")? + "try again in ".len()..];
+            let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            let unit = rest[n.len()..].trim_start();
+            if unit.starts_with("second") {
+                n.parse().ok().map(Duration::from_secs)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+impl Patience {
+    /// After attempt `attempt` (1-based) came back with `outcome`: the wait before the next
+    /// one, or why there is none (`None` when the outcome is not transient: it stands).
+    pub fn next(&self, attempt: u32, outcome: &Outcome) -> Result<Duration, Option<GaveUp>> {
+        if !outcome.is_transient() {
+            return Err(None);
+        }
+        if attempt >= self.attempts {
+            return Err(Some(GaveUp::NoAttemptLeft));
+        }
+        match asked_wait(outcome) {
+            Some(asked) if asked > self.max_wait => Err(Some(GaveUp::WaitTooLong {
+                asked,
+                cap: self.max_wait,
+            })),
+            Some(asked) => Ok(asked),
+            None => Ok(self
+                .backoff
+                .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))),
+        }
+    }
+}
 
 /// Whether a Token Auth token is fit to send (visible ASCII, no space): stricter than what a
 /// header can carry ([`Bearer::new`]), and checked before any request.
@@ -54,6 +135,26 @@ pub fn header_safe(token: &str) -> bool {
 
 /// Infisical's placeholder for a value the identity may not read.
 pub const HIDDEN_PLACEHOLDER: &str = "<hidden-by-infisical>";
+
+/// Whether `value` holds a secret reference in Infisical's syntax — `${` then one or more of
+/// `A-Z a-z 0-9 - _ .` then `}` (`${KEY}`, `${env.path.KEY}`; the server's pattern
+/// `\${([a-zA-Z0-9-_.]+)}`). A server that cannot resolve a reference (the secret it names
+/// does not exist, or is empty) leaves it in the value as is.
+pub fn holds_reference(value: &str) -> bool {
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let name_len = after
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            .count();
+        if name_len > 0 && after[name_len..].starts_with('}') {
+            return true;
+        }
+        rest = after;
+    }
+    false
+}
 
 /// The list route.
 pub const SECRETS_RAW: &str = "/api/v3/secrets/raw";
@@ -151,20 +252,102 @@ impl Folder {
     }
 }
 
+/// What an error answer means, read from its body (the server's `error` class and
+/// `message`), beyond its status. Infisical's texts are matched loosely (a prefix or a word),
+/// the class first: a server that rewords a message falls back to [`Meaning::Plain`], never to
+/// a wrong hint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Meaning {
+    /// Nothing more than the status says.
+    Plain,
+    /// 404 `SecretPathNotFound`: no such folder (non-recursive: or no such environment).
+    FolderNotFound,
+    /// 404 "Environment with slug '…' … not found" (recursive listings).
+    EnvironmentNotFound,
+    /// 404 "Project with … not found" / "No project found with slug …".
+    ProjectNotFound,
+    /// 403 `PermissionDenied` "You are not allowed to readValue on secrets".
+    ReadValueDenied,
+    /// 403 `PermissionDenied` "You are not allowed to describeSecret on secrets" (no rule
+    /// lets the identity see any secret).
+    DescribeDenied,
+    /// 400 "Identity does not belong to this organization".
+    IdentityNotInOrg,
+    /// 401 "… access token number of uses limit reached".
+    TokenUseLimit,
+    /// 401 "This identity auth method is temporarily locked …".
+    Locked,
+    /// 403 "… from the current IP address".
+    IpNotAllowed,
+}
+
+/// Reads what an error body means (see [`Meaning`]).
+pub fn meaning(status: u16, body: &str) -> Meaning {
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        message: Option<serde_json::Value>,
+        error: Option<serde_json::Value>,
+    }
+    let Ok(parsed) = serde_json::from_str::<ErrorBody>(body) else {
+        return Meaning::Plain;
+    };
+    let text = |v: &Option<serde_json::Value>| match v {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let (error, message) = (text(&parsed.error), text(&parsed.message));
+    match status {
+        404 if error == "SecretPathNotFound" => Meaning::FolderNotFound,
+        404 if message.starts_with("Environment with slug") => Meaning::EnvironmentNotFound,
+        404 if message.starts_with("Project with") || message.starts_with("No project found") => {
+            Meaning::ProjectNotFound
+        }
+        403 if error == "PermissionDenied" && message.contains("readValue") => {
+            Meaning::ReadValueDenied
+        }
+        403 if error == "PermissionDenied" && message.contains("describeSecret") => {
+            Meaning::DescribeDenied
+        }
+        403 if message.contains("current IP address") => Meaning::IpNotAllowed,
+        400 if message.contains("does not belong to this organization") => {
+            Meaning::IdentityNotInOrg
+        }
+        401 if message.contains("number of uses limit") => Meaning::TokenUseLimit,
+        401 if message.contains("temporarily locked") => Meaning::Locked,
+        _ => Meaning::Plain,
+    }
+}
+
+/// Where a list call was aimed, for the messages that name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// `workspaceId`.
+    pub project_id: String,
+    /// The environment slug.
+    pub environment: String,
+    /// The folder asked for.
+    pub path: String,
+}
+
 /// Why fetching failed. Bodies are kept raw; print only through [`FetchError::describe`].
 #[derive(Debug)]
 pub enum FetchError {
-    /// 401/403: the credentials or the permission were refused.
+    /// 401/403, or a 400 that is a credentials problem ([`Meaning::IdentityNotInOrg`]): the
+    /// credentials or the permission were refused.
     Refused {
         route: &'static str,
         status: u16,
         body: String,
+        meaning: Meaning,
+        place: Option<Place>,
     },
-    /// 404 on the list route.
+    /// 404.
     NotFound {
         route: &'static str,
         status: u16,
         body: String,
+        meaning: Meaning,
+        place: Option<Place>,
     },
     /// 400 and other 4xx, or a redirect: the request (so the configuration) is wrong.
     Rejected {
@@ -172,17 +355,26 @@ pub enum FetchError {
         status: u16,
         body: String,
     },
-    /// 5xx not retried, or retries exhausted on 429/502/503/504/timeout/connection.
+    /// 5xx not retried, or a transient failure retrying gave up on.
     Unavailable {
         route: &'static str,
         reason: String,
         attempts: u32,
         body: String,
+        /// The time spent waiting between attempts.
+        waited: Duration,
+        /// Why no further attempt was made (`None`: the outcome was not worth one).
+        gave_up: Option<GaveUp>,
     },
     /// The answer is not the JSON expected.
     Malformed { route: &'static str, reason: String },
     /// The answer is longer than [`MAX_ANSWER_BYTES`].
     TooLarge { route: &'static str },
+}
+
+/// A duration as the messages show it: seconds with one decimal.
+fn secs(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
 }
 
 impl FetchError {
@@ -195,6 +387,17 @@ impl FetchError {
             FetchError::Unavailable { .. } => Exit::Unavailable,
             FetchError::Malformed { .. } | FetchError::TooLarge { .. } => Exit::InvalidData,
         }
+    }
+
+    /// The same failure, knowing where the list call was aimed (for the messages naming it).
+    pub fn at(mut self, at: Place) -> Self {
+        match &mut self {
+            FetchError::Refused { place, .. } | FetchError::NotFound { place, .. } => {
+                *place = Some(at);
+            }
+            _ => {}
+        }
+        self
     }
 
     /// A one-line message: route, status, reason, and the server's words redacted by
@@ -216,14 +419,34 @@ impl FetchError {
                 route,
                 status,
                 body,
-            } => format!(
-                "{route}: refused with status {status} (check the credentials and the identity's access to this project, environment and path){}",
-                said(body)
-            ),
+                meaning,
+                place,
+            } => {
+                let hint = match (meaning, place) {
+                    (Meaning::ReadValueDenied, Some(p)) => format!(
+                        "the identity can see the secrets at {} in environment {} but lacks the read-value permission there (readValue): grant it read access to secret values on that path and environment",
+                        p.path, p.environment
+                    ),
+                    (Meaning::DescribeDenied, Some(p)) => format!(
+                        "the identity may not see any secret (no describe permission): grant it read access to the secrets at {} in environment {}",
+                        p.path, p.environment
+                    ),
+                    (Meaning::IdentityNotInOrg, _) => "the identity does not belong to the project's organization any more (a credentials problem, not a bad request): add it back or use another identity".to_owned(),
+                    (Meaning::TokenUseLimit, _) => "the access token has reached its number-of-uses limit (every list call, every --path and every retry uses one): issue a new token or raise its limit".to_owned(),
+                    (Meaning::Locked, _) => "Universal Auth is locked for this identity after failed logins (300 s by default): wait for the lock to end, then check the client secret".to_owned(),
+                    (Meaning::IpNotAllowed, _) => "the request came from an IP address the identity's trusted IPs do not allow: run from an allowed address or add this one".to_owned(),
+                    _ => "check the credentials and the identity's access to this project, environment and path".to_owned(),
+                };
+                format!(
+                    "{route}: refused with status {status} ({hint}){}",
+                    said(body)
+                )
+            }
             FetchError::NotFound {
                 route,
                 status,
                 body,
+                ..
             } if *route == UA_LOGIN => format!(
                 "{route}: not found (status {status}: does --api-url name an Infisical API with Universal Auth?){}",
                 said(body)
@@ -232,10 +455,26 @@ impl FetchError {
                 route,
                 status,
                 body,
-            } => format!(
-                "{route}: not found (status {status}: check the project ID and the environment){}",
-                said(body)
-            ),
+                meaning,
+                place,
+            } => {
+                let hint = match (meaning, place) {
+                    (Meaning::FolderNotFound, Some(p)) => format!(
+                        "no folder {} in environment {}: check --path and --env (a current server answers so for an unknown environment too)",
+                        p.path, p.environment
+                    ),
+                    (Meaning::EnvironmentNotFound, Some(p)) => format!(
+                        "no environment {} in project {}: check --env against the project's environment slugs",
+                        p.environment, p.project_id
+                    ),
+                    (Meaning::ProjectNotFound, Some(p)) => format!(
+                        "no project {}: check --project-id, and that --api-url names the instance holding it",
+                        p.project_id
+                    ),
+                    _ => "check the project ID and the environment".to_owned(),
+                };
+                format!("{route}: not found (status {status}: {hint}){}", said(body))
+            }
             FetchError::Rejected {
                 route,
                 status,
@@ -257,11 +496,28 @@ impl FetchError {
                 reason,
                 attempts,
                 body,
-            } => format!(
-                "{route}: unavailable after {attempts} attempt{}: {reason}{}",
-                if *attempts == 1 { "" } else { "s" },
-                said(body)
-            ),
+                waited,
+                gave_up,
+            } => {
+                let why = match gave_up {
+                    None => String::new(),
+                    Some(GaveUp::NoAttemptLeft) => format!(
+                        " (gave up: no attempt left; {} spent waiting)",
+                        secs(*waited)
+                    ),
+                    Some(GaveUp::WaitTooLong { asked, cap }) => format!(
+                        " (gave up: the server asked to wait {}, more than --max-retry-wait {}; {} spent waiting)",
+                        secs(*asked),
+                        secs(*cap),
+                        secs(*waited)
+                    ),
+                };
+                format!(
+                    "{route}: unavailable after {attempts} attempt{}{why}: {reason}{}",
+                    if *attempts == 1 { "" } else { "s" },
+                    said(body)
+                )
+            }
             FetchError::Malformed { route, reason } => {
                 format!("{route}: the answer is not the JSON expected: {reason}")
             }
@@ -274,15 +530,34 @@ impl FetchError {
 }
 
 /// The words worth quoting from an Infisical error body: `error: message` of its error shape
-/// (`{"statusCode", "message", "error"}`), else the whole body trimmed.
+/// (`{"statusCode", "message", "error"}`), else the whole body trimmed. A `message` that is an
+/// array (a 422's zod issues) is each issue's `path: message`, joined by `; `.
 fn error_words(body: &str) -> String {
     #[derive(Deserialize)]
     struct ErrorBody {
         message: Option<serde_json::Value>,
         error: Option<serde_json::Value>,
     }
+    fn issue(v: &serde_json::Value) -> String {
+        match (v.get("path"), v.get("message")) {
+            (Some(serde_json::Value::Array(path)), Some(serde_json::Value::String(m)))
+                if !path.is_empty() =>
+            {
+                let path: Vec<String> = path
+                    .iter()
+                    .map(|p| p.as_str().map_or_else(|| p.to_string(), str::to_owned))
+                    .collect();
+                format!("{}: {m}", path.join("."))
+            }
+            (_, Some(serde_json::Value::String(m))) => m.clone(),
+            _ => v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+        }
+    }
     let text = |v: &Option<serde_json::Value>| match v {
         Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Array(items)) => {
+            Some(items.iter().map(issue).collect::<Vec<_>>().join("; "))
+        }
         Some(other) => Some(other.to_string()),
         None => None,
     };
@@ -296,13 +571,15 @@ fn error_words(body: &str) -> String {
     }
 }
 
-/// How long [`RULES`] waits before attempt `attempt + 1` after attempt `attempt` (1-based)
-/// failed, given the raw `Retry-After` header: its seconds capped at [`RETRY_AFTER_CAP`], else
-/// [`BACKOFF_BASE`] doubled per attempt.
-pub fn retry_delay(attempt: u32, retry_after: Option<&str>) -> Duration {
-    RULES
-        .retry
-        .delay(attempt, retry_after.and_then(http::parse_retry_after))
+/// How long the default [`Patience`] waits after attempt `attempt` (1-based) failed with a
+/// 429 carrying the raw `Retry-After` header `retry_after`: `Ok(wait)`, or why it gives up.
+pub fn retry_delay(attempt: u32, retry_after: Option<&str>) -> Result<Duration, Option<GaveUp>> {
+    let outcome = Outcome::Status {
+        code: 429,
+        body: String::new(),
+        retry_after: retry_after.and_then(http::parse_retry_after),
+    };
+    Patience::default().next(attempt, &outcome)
 }
 
 /// The Infisical client for one run.
@@ -310,6 +587,7 @@ pub fn retry_delay(attempt: u32, retry_after: Option<&str>) -> Duration {
 pub struct Client {
     http: http::Client,
     base: Url,
+    patience: Patience,
 }
 
 /// The raw JSON shapes.
@@ -327,6 +605,8 @@ mod wire {
     pub struct Import {
         #[serde(rename = "secretPath", default)]
         pub secret_path: Option<String>,
+        #[serde(default)]
+        pub environment: Option<String>,
         #[serde(default)]
         pub secrets: Vec<RawSecret>,
     }
@@ -408,6 +688,8 @@ fn answer_of(
         reason,
         attempts,
         body,
+        waited: Duration::ZERO,
+        gave_up: None,
     };
     Err(match outcome {
         Outcome::Ok { body, .. } => return Ok(body),
@@ -418,14 +700,16 @@ fn answer_of(
             body,
         },
         Outcome::Status {
-            code: status @ (401 | 403),
-            body,
-            ..
-        } => FetchError::Refused {
-            route,
-            status,
-            body,
-        },
+            code: status, body, ..
+        } if matches!(status, 401 | 403) || meaning(status, &body) == Meaning::IdentityNotInOrg => {
+            FetchError::Refused {
+                route,
+                status,
+                meaning: meaning(status, &body),
+                body,
+                place: None,
+            }
+        }
         Outcome::Status {
             code: status @ 404,
             body,
@@ -433,7 +717,9 @@ fn answer_of(
         } => FetchError::NotFound {
             route,
             status,
+            meaning: meaning(status, &body),
             body,
+            place: None,
         },
         Outcome::Status { code, body, .. } if http::TRANSIENT_STATUSES.contains(&code) => {
             unavailable(format!("status {code}"), body)
@@ -460,15 +746,51 @@ fn answer_of(
 }
 
 impl Client {
-    /// A client for the API at `base` (see [`api_base`]), using `http` for every request.
-    pub fn new(http: http::Client, base: Url) -> Self {
-        Client { http, base }
+    /// A client for the API at `base` (see [`api_base`]), using `http` for every request and
+    /// retrying under `patience`.
+    pub fn new(http: http::Client, base: Url, patience: Patience) -> Self {
+        Client {
+            http,
+            base,
+            patience,
+        }
     }
 
-    /// Sends `request` on `route` under [`RULES`] and reads what came back.
+    /// Sends `request` on `route`, one attempt at a time under [`RULES`], trying again while
+    /// [`Patience::next`] says so, and reads what came back.
     async fn call(&self, route: &'static str, request: Request<'_>) -> Result<Vec<u8>, FetchError> {
-        let exchange = self.http.send(&request, &RULES).await;
-        answer_of(route, exchange, self.http.timeout())
+        let mut attempts = 0;
+        let mut waited = Duration::ZERO;
+        loop {
+            attempts += 1;
+            let Exchange { outcome, .. } = self.http.send(&request, &RULES).await;
+            match self.patience.next(attempts, &outcome) {
+                Ok(wait) => {
+                    waited += wait;
+                    tokio::time::sleep(wait).await;
+                }
+                Err(gave_up) => {
+                    let exchange = Exchange { outcome, attempts };
+                    return answer_of(route, exchange, self.http.timeout()).map_err(|e| match e {
+                        FetchError::Unavailable {
+                            route,
+                            reason,
+                            attempts,
+                            body,
+                            ..
+                        } => FetchError::Unavailable {
+                            route,
+                            reason,
+                            attempts,
+                            body,
+                            waited,
+                            gave_up,
+                        },
+                        other => other,
+                    });
+                }
+            }
+        }
     }
 
     fn url(&self, route: &str) -> Url {
@@ -524,9 +846,15 @@ impl Client {
             route: SECRETS_RAW,
             reason: "the access token holds characters an HTTP header cannot carry".into(),
         })?;
+        let place = Place {
+            project_id: query.project_id.clone(),
+            environment: query.environment.clone(),
+            path: path.to_owned(),
+        };
         let answer = self
             .call(SECRETS_RAW, Request::get(&url).bearer(&bearer))
-            .await?;
+            .await
+            .map_err(|e| e.at(place))?;
         let list: wire::ListAnswer =
             serde_json::from_slice(&answer).map_err(|e| FetchError::Malformed {
                 route: SECRETS_RAW,
@@ -540,7 +868,16 @@ impl Client {
                 .unwrap_or_default()
                 .into_iter()
                 .map(|import| {
-                    let origin = import.secret_path.unwrap_or_else(|| path.to_owned());
+                    // Imported secrets carry no `secretPath`: their origin is the import's
+                    // folder, and its environment when it is not the one asked for (`/shared`
+                    // from two environments is two origins).
+                    let folder = import.secret_path.unwrap_or_else(|| path.to_owned());
+                    let origin = match import.environment {
+                        Some(env) if !env.is_empty() && env != query.environment => {
+                            format!("{folder} (environment {env})")
+                        }
+                        _ => folder,
+                    };
                     import
                         .secrets
                         .into_iter()
@@ -610,11 +947,13 @@ mod tests {
                 route,
                 status,
                 body,
+                ..
             } => format!("{route} refused {status} {body}"),
             FetchError::NotFound {
                 route,
                 status,
                 body,
+                ..
             } => format!("{route} not found {status} {body}"),
             FetchError::Rejected {
                 route,
@@ -626,6 +965,7 @@ mod tests {
                 reason,
                 attempts,
                 body,
+                ..
             } => {
                 format!("{route} unavailable {reason} x{attempts} {body}")
             }
@@ -764,18 +1104,12 @@ mod tests {
         );
     }
 
-    /// The road's rules: three attempts, 100 ms doubled, Retry-After capped at 5 s, answers
-    /// over 16 MiB refused, error bodies kept up to 64 KiB on a best-effort basis.
+    /// The road's rules: one attempt per send (retries are [`Patience`]'s), answers over
+    /// 16 MiB refused, error bodies kept up to 64 KiB on a best-effort basis; by default three
+    /// attempts, 100 ms doubled, a server's wait honoured up to 60 s.
     #[test]
     fn rules() {
-        assert_eq!(
-            RULES.retry,
-            Retry::Transient {
-                attempts: 3,
-                backoff: Duration::from_millis(100),
-                retry_after_cap: Duration::from_secs(5),
-            }
-        );
+        assert_eq!(RULES.retry, Retry::Never);
         assert_eq!(
             RULES.body,
             BodyRules {
@@ -784,8 +1118,101 @@ mod tests {
                 error_best_effort: true,
             }
         );
-        assert_eq!(retry_delay(3, None), Duration::from_millis(400));
-        assert_eq!(retry_delay(1, Some(" 4 ")), Duration::from_secs(4));
+        assert_eq!(
+            Patience::default(),
+            Patience {
+                attempts: 3,
+                backoff: Duration::from_millis(100),
+                max_wait: Duration::from_secs(60),
+            }
+        );
+        assert_eq!(retry_delay(2, None), Ok(Duration::from_millis(200)));
+        assert_eq!(retry_delay(1, Some(" 4 ")), Ok(Duration::from_secs(4)));
+        assert_eq!(retry_delay(3, None), Err(Some(GaveUp::NoAttemptLeft)));
+    }
+
+    /// The wait a server asks: `Retry-After` first, else a 429 body's "try again in N
+    /// seconds" (Infisical's text is always plural), never another status's body.
+    #[test]
+    fn asked_waits() {
+        let with = |code: u16, body: &str, after: Option<u64>| Outcome::Status {
+            code,
+            body: body.into(),
+            retry_after: after.map(Duration::from_secs),
+        };
+        let said = r#"{"statusCode":429,"message":"Rate limit exceeded. Please try again in 42 seconds","error":"RateLimitExceeded"}"#;
+        assert_eq!(
+            asked_wait(&with(429, said, None)),
+            Some(Duration::from_secs(42))
+        );
+        assert_eq!(
+            asked_wait(&with(429, said, Some(7))),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(asked_wait(&with(503, said, None)), None);
+        assert_eq!(
+            asked_wait(&with(429, "try again in 1 second", None)),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(asked_wait(&with(429, "try again in a while", None)), None);
+        assert_eq!(asked_wait(&with(429, "try again in 5 minutes", None)), None);
+        let patience = Patience {
+            max_wait: Duration::from_secs(10),
+            ..Patience::default()
+        };
+        assert_eq!(
+            patience.next(1, &with(429, said, None)),
+            Err(Some(GaveUp::WaitTooLong {
+                asked: Duration::from_secs(42),
+                cap: Duration::from_secs(10)
+            }))
+        );
+        assert_eq!(patience.next(1, &with(500, said, None)), Err(None));
+    }
+
+    /// Infisical's reference syntax, and nothing else.
+    #[test]
+    fn references() {
+        for yes in ["${A}", "x${env.path.KEY}y", "${a-b_c.d}", "$ ${} ${K}"] {
+            assert!(holds_reference(yes), "{yes}");
+        }
+        for no in ["$A", "${}", "${ A }", "${A", "$${", "{A}", "${A B}"] {
+            assert!(!holds_reference(no), "{no}");
+        }
+    }
+
+    /// Each body's meaning, by class first, message second.
+    #[test]
+    fn meanings() {
+        let f = |status: u16, name: &str| {
+            let body = std::fs::read_to_string(format!(
+                "{}/fixtures/infisical/{name}.json",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap();
+            meaning(status, &body)
+        };
+        assert_eq!(
+            f(404, "error-404-secret-path-not-found"),
+            Meaning::FolderNotFound
+        );
+        assert_eq!(
+            f(404, "error-404-environment"),
+            Meaning::EnvironmentNotFound
+        );
+        assert_eq!(f(404, "error-404-project"), Meaning::ProjectNotFound);
+        assert_eq!(f(403, "error-403-read-value"), Meaning::ReadValueDenied);
+        assert_eq!(f(403, "error-403-permission-denied"), Meaning::Plain);
+        assert_eq!(f(403, "error-403-describe-denied"), Meaning::DescribeDenied);
+        assert_eq!(
+            f(400, "error-400-identity-not-in-org"),
+            Meaning::IdentityNotInOrg
+        );
+        assert_eq!(f(400, "error-400"), Meaning::Plain);
+        assert_eq!(f(401, "error-401-token-use-limit"), Meaning::TokenUseLimit);
+        assert_eq!(f(401, "error-401-ua-locked"), Meaning::Locked);
+        assert_eq!(f(403, "error-403-ip-not-allowed"), Meaning::IpNotAllowed);
+        assert_eq!(meaning(404, "<html>"), Meaning::Plain);
     }
 
     /// Visible ASCII only: no space, no control character, no DEL, no non-ASCII, not empty.
@@ -809,7 +1236,9 @@ mod tests {
             d(FetchError::Refused {
                 route: SECRETS_RAW,
                 status: 401,
-                body: body.into()
+                body: body.into(),
+                meaning: Meaning::Plain,
+                place: None,
             }),
             format!(
                 "{SECRETS_RAW}: refused with status 401 (check the credentials and the identity's access to this project, environment and path){said}"
@@ -819,7 +1248,9 @@ mod tests {
             d(FetchError::NotFound {
                 route: UA_LOGIN,
                 status: 404,
-                body: String::new()
+                body: String::new(),
+                meaning: Meaning::Plain,
+                place: None,
             }),
             format!(
                 "{UA_LOGIN}: not found (status 404: does --api-url name an Infisical API with Universal Auth?)"
@@ -829,7 +1260,9 @@ mod tests {
             d(FetchError::NotFound {
                 route: SECRETS_RAW,
                 status: 404,
-                body: " ".into()
+                body: " ".into(),
+                meaning: Meaning::Plain,
+                place: None,
             }),
             format!(
                 "{SECRETS_RAW}: not found (status 404: check the project ID and the environment)"
@@ -860,7 +1293,9 @@ mod tests {
                 route: SECRETS_RAW,
                 reason: "status 503".into(),
                 attempts: 1,
-                body: String::new()
+                body: String::new(),
+                waited: Duration::ZERO,
+                gave_up: None,
             }),
             format!("{SECRETS_RAW}: unavailable after 1 attempt: status 503")
         );
@@ -869,9 +1304,27 @@ mod tests {
                 route: SECRETS_RAW,
                 reason: "status 503".into(),
                 attempts: 3,
-                body: body.into()
+                body: body.into(),
+                waited: Duration::ZERO,
+                gave_up: None,
             }),
             format!("{SECRETS_RAW}: unavailable after 3 attempts: status 503{said}")
+        );
+        assert_eq!(
+            d(FetchError::Unavailable {
+                route: SECRETS_RAW,
+                reason: "status 429".into(),
+                attempts: 1,
+                body: String::new(),
+                waited: Duration::from_millis(300),
+                gave_up: Some(GaveUp::WaitTooLong {
+                    asked: Duration::from_secs(42),
+                    cap: Duration::from_secs(30)
+                }),
+            }),
+            format!(
+                "{SECRETS_RAW}: unavailable after 1 attempt (gave up: the server asked to wait 42.0 s, more than --max-retry-wait 30.0 s; 0.3 s spent waiting): status 429"
+            )
         );
         assert_eq!(
             d(FetchError::Malformed {
@@ -901,7 +1354,13 @@ mod tests {
     fn words_of_every_shape() {
         assert_eq!(error_words(r#"{"error":"E"}"#), "E");
         assert_eq!(error_words(r#"{"message":"M"}"#), "M");
-        assert_eq!(error_words(r#"{"message":["a",1]}"#), r#"["a",1]"#);
+        assert_eq!(error_words(r#"{"message":["a",1]}"#), "a; 1");
+        assert_eq!(
+            error_words(
+                r#"{"error":"ValidationFailure","message":[{"path":["recursive"],"message":"Bad"},{"path":[],"message":"Root"},{"code":"x"}]}"#
+            ),
+            r#"ValidationFailure: recursive: Bad; Root; {"code":"x"}"#
+        );
         assert_eq!(
             error_words(r#"{"statusCode":500} "#),
             r#"{"statusCode":500}"#

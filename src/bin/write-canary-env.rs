@@ -20,7 +20,8 @@ const NAME: &str = "write-canary-env";
 /// never printing a value.
 ///
 /// Credentials come only from the environment or from files (never from a flag value):
-/// Token Auth reads $INFISICAL_TOKEN or --token-file; Universal Auth reads
+/// Token Auth reads --token-file, else $INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN, else
+/// $INFISICAL_TOKEN (the official CLI's order); Universal Auth reads
 /// $INFISICAL_UNIVERSAL_AUTH_CLIENT_ID (or --client-id) and
 /// $INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET or --client-secret-file. A flag wins over its
 /// variable.
@@ -85,7 +86,7 @@ pub(crate) struct Args {
     auth: AuthMethod,
 
     /// File holding the Token Auth access token (must not be readable by others)
-    /// [default: $INFISICAL_TOKEN].
+    /// [default: $INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN, else $INFISICAL_TOKEN].
     #[arg(long, value_name = "F")]
     token_file: Option<PathBuf>,
 
@@ -104,7 +105,7 @@ pub(crate) struct Args {
     client_secret_file: Option<PathBuf>,
 
     /// Infisical URL, with or without a trailing /api [env: INFISICAL_DOMAIN, then
-    /// INFISICAL_API_URL] [default: https://app.infisical.com].
+    /// INFISICAL_API_URL, the official CLI's order] [default: https://app.infisical.com].
     #[arg(long, value_name = "URL")]
     api_url: Option<String>,
 
@@ -173,6 +174,12 @@ pub(crate) struct Args {
         value_parser = ["dotenv", "docker", "systemd", "shell", "json"]
     )]
     format: String,
+
+    /// Longest wait honoured when the server asks for one (Retry-After, or a 429's "try again
+    /// in N seconds"); a longer one gives up at once (exit 5). Infisical's rate-limit window
+    /// is 60 s.
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = canary::parse_wait)]
+    max_retry_wait: Seconds,
 }
 
 fn env_nonempty(var: &str) -> Option<String> {
@@ -211,6 +218,7 @@ impl From<Args> for Settings {
             ca_cert: args.ca_cert,
             format: provider_bridge::format::Format::parse(&args.format)
                 .expect("clap checked the value"),
+            max_retry_wait: args.max_retry_wait.0,
         }
     }
 }

@@ -22,6 +22,8 @@ pub const DEFAULT_TIMEOUT: Seconds = Seconds::from_secs(30);
 pub const MAX_TIMEOUT: Seconds = Seconds::from_secs(86_400);
 /// The variable read for the Token Auth access token (the official CLI's name).
 pub const ENV_TOKEN: &str = "INFISICAL_TOKEN";
+/// The variable the official CLI reads for an access token before [`ENV_TOKEN`] (INF-038).
+pub const ENV_ACCESS_TOKEN: &str = "INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN";
 /// The variable read for the Universal Auth client ID (the official CLI's name).
 pub const ENV_CLIENT_ID: &str = "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID";
 /// The variable read for the Universal Auth client secret (the official CLI's name).
@@ -104,6 +106,8 @@ pub struct Settings {
     pub ca_cert: Option<PathBuf>,
     /// `--format`: the output format (default dotenv).
     pub format: crate::format::Format,
+    /// `--max-retry-wait`: the longest wait a server may ask for that is still honoured.
+    pub max_retry_wait: Duration,
 }
 
 /// A checked run: the settings, and what was derived from them before any request.
@@ -121,6 +125,24 @@ pub struct Config {
     pub base: Url,
     /// Warnings to print before running (value-free).
     pub warnings: Vec<String>,
+}
+
+/// The largest `--max-retry-wait` accepted.
+pub const MAX_RETRY_WAIT: Seconds = Seconds::from_secs(3600);
+
+/// Parses `--max-retry-wait`: seconds from 0 (never wait for what a server asks) to
+/// [`MAX_RETRY_WAIT`], fractions allowed.
+pub fn parse_wait(raw: &str) -> Result<Seconds, String> {
+    let secs: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a number of seconds"))?;
+    if !(secs.is_finite() && secs >= 0.0 && secs <= MAX_RETRY_WAIT.0.as_secs_f64()) {
+        return Err(format!(
+            "{raw:?} must be at least 0 and at most {MAX_RETRY_WAIT} seconds"
+        ));
+    }
+    Ok(Seconds(Duration::from_secs_f64(secs)))
 }
 
 /// Parses an octal permission mode such as `0600` or `640` (permission bits only).
@@ -193,20 +215,38 @@ fn credential(file: Option<&PathBuf>, var: &str, flag: &str) -> Result<SecretStr
     })
 }
 
-/// The credentials of `cfg.auth`, read and checked.
-fn auth(cfg: &Settings) -> Result<Auth, Error> {
+/// Whether `var` is set to something other than blanks (its value is not kept).
+fn is_set(var: &str) -> bool {
+    std::env::var_os(var).is_some_and(|v| !v.to_string_lossy().trim().is_empty())
+}
+
+/// The credentials of `cfg.auth`, read and checked, and the value-free warnings reading them
+/// gave. Token Auth without `--token-file` reads [`ENV_ACCESS_TOKEN`] when set, else
+/// [`ENV_TOKEN`] (the official CLI's order).
+fn auth(cfg: &Settings) -> Result<(Auth, Vec<String>), Error> {
     match cfg.auth {
         AuthMethod::TokenAuth => {
-            let token = credential(cfg.token_file.as_ref(), ENV_TOKEN, "--token-file")?;
+            let mut warnings = Vec::new();
+            let var = if cfg.token_file.is_none() && is_set(ENV_ACCESS_TOKEN) {
+                if is_set(ENV_TOKEN) {
+                    warnings.push(format!(
+                        "warning: both ${ENV_ACCESS_TOKEN} and ${ENV_TOKEN} are set; using ${ENV_ACCESS_TOKEN}, as the official CLI does"
+                    ));
+                }
+                ENV_ACCESS_TOKEN
+            } else {
+                ENV_TOKEN
+            };
+            let token = credential(cfg.token_file.as_ref(), var, "--token-file")?;
             if !infisical::header_safe(token.expose_secret()) {
                 return Err(Error::Config(format!(
                     "the token from {} holds characters an HTTP header cannot carry (spaces, control characters or non-ASCII)",
                     cfg.token_file
                         .as_ref()
-                        .map_or(format!("${ENV_TOKEN}"), |p| p.display().to_string())
+                        .map_or(format!("${var}"), |p| p.display().to_string())
                 )));
             }
-            Ok(Auth::Token(token))
+            Ok((Auth::Token(token), warnings))
         }
         AuthMethod::UniversalAuth => {
             let client_id = cfg
@@ -218,14 +258,15 @@ fn auth(cfg: &Settings) -> Result<Auth, Error> {
                         what: format!("set ${ENV_CLIENT_ID} or pass --client-id"),
                     })
                 })?;
-            Ok(Auth::Universal {
+            let auth = Auth::Universal {
                 client_id: client_id.trim().to_owned(),
                 client_secret: credential(
                     cfg.client_secret_file.as_ref(),
                     ENV_CLIENT_SECRET,
                     "--client-secret-file",
                 )?,
-            })
+            };
+            Ok((auth, Vec::new()))
         }
     }
 }
@@ -288,13 +329,12 @@ impl TryFrom<Settings> for Config {
         if cfg.output.as_os_str().is_empty() {
             return Err(Error::Config("--output must name a file".into()));
         }
-        let auth = auth(&cfg)?;
+        let (auth, mut warnings) = auth(&cfg)?;
         let (base, verdict) =
             http::check_url(&infisical::api_base(&cfg.api_url), cfg.allow_insecure_http)?;
-        let warnings = match verdict {
-            UrlVerdict::Safe => Vec::new(),
-            UrlVerdict::InsecureAllowed { warning } => vec![warning],
-        };
+        if let UrlVerdict::InsecureAllowed { warning } = verdict {
+            warnings.push(warning);
+        }
         Ok(Config {
             settings: cfg,
             paths,

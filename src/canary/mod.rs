@@ -21,8 +21,8 @@ use crate::http::SetupError;
 use crate::secret::CredentialError;
 
 pub use config::{
-    AuthMethod, Config, DEFAULT_API_URL, DEFAULT_TIMEOUT, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
-    ENV_TOKEN, MAX_TIMEOUT, Settings, parse_mode,
+    AuthMethod, Config, DEFAULT_API_URL, DEFAULT_TIMEOUT, ENV_ACCESS_TOKEN, ENV_CLIENT_ID,
+    ENV_CLIENT_SECRET, ENV_TOKEN, MAX_RETRY_WAIT, MAX_TIMEOUT, Settings, parse_mode, parse_wait,
 };
 pub use report::{Report, error_json};
 pub use run::run;
@@ -47,9 +47,14 @@ pub enum Error {
     /// Keys asked for with `--key` that no path holds (exit 4).
     MissingKeys(Vec<String>),
     /// Nothing to write and `--allow-empty` not given (exit 4).
-    Empty { paths: Vec<String> },
+    Empty {
+        paths: Vec<String>,
+        environment: String,
+    },
     /// The identity may list but not read these values (exit 7).
     Hidden(Vec<String>),
+    /// Values still holding a secret reference after the server's expansion (exit 7).
+    Unresolved(Vec<String>),
     /// Keys or values that cannot be written (exit 7).
     Render(Vec<RenderError>),
     /// The file could not be written safely (exit 6).
@@ -63,7 +68,10 @@ impl Error {
             Error::Config(_) | Error::Credential(_) | Error::Setup(_) => Exit::Usage,
             Error::Fetch { exit, .. } => *exit,
             Error::MissingKeys(_) | Error::Empty { .. } => Exit::NotFound,
-            Error::DuplicateKey { .. } | Error::Hidden(_) | Error::Render(_) => Exit::InvalidData,
+            Error::DuplicateKey { .. }
+            | Error::Hidden(_)
+            | Error::Unresolved(_)
+            | Error::Render(_) => Exit::InvalidData,
             Error::Write(_) => Exit::UnsafeWrite,
         }
     }
@@ -86,14 +94,20 @@ impl fmt::Display for Error {
                 if keys.len() == 1 { "" } else { "s" },
                 keys.join(", ")
             ),
-            Error::Empty { paths } => write!(
+            Error::Empty { paths, environment } => write!(
                 f,
-                "no secrets found at {} (a mistyped path answers with an empty list; pass --allow-empty if an empty file is intended)",
-                paths.join(", ")
+                "no secrets found at {} in environment {}: either no such folder (an older server answers a missing folder with an empty list: check --path and --env) or the identity may not see the secrets there (a server silently drops what an identity may not describe: check its permissions on that path and environment); pass --allow-empty if an empty file is intended",
+                paths.join(", "),
+                environment
             ),
             Error::Hidden(keys) => write!(
                 f,
                 "the identity may not read the value of {} (secretValueHidden): grant it read access to secret values",
+                keys.join(", ")
+            ),
+            Error::Unresolved(keys) => write!(
+                f,
+                "unresolved secret reference in {}: the value still holds a ${{...}} reference after the server's expansion (the secret it names does not exist, or is empty): fix or remove the reference in Infisical",
                 keys.join(", ")
             ),
             Error::Render(errors) => {

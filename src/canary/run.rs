@@ -16,7 +16,8 @@ use crate::secret::Redactor;
 
 /// Runs the whole road for a checked `cfg`: builds the HTTP client (a bad `--ca-cert` is
 /// reported here, before any request), logs in when asked, fetches, chooses, renders, writes.
-/// Warnings that arise on the way (a dead run's temporary file removed) are pushed to
+/// Warnings that arise on the way (an empty file written under `--allow-empty`, a dead run's
+/// temporary file removed) are pushed to
 /// `warnings`, value-free, for the caller to print as it prints `cfg.warnings` — whether the
 /// run then succeeds or fails.
 pub async fn run(cfg: &Config, warnings: &mut Vec<String>) -> Result<Report, Error> {
@@ -25,7 +26,11 @@ pub async fn run(cfg: &Config, warnings: &mut Vec<String>) -> Result<Report, Err
         timeout: s.timeout,
         ca_cert: s.ca_cert.clone(),
     })?;
-    let client = Client::new(http, cfg.base.clone());
+    let patience = infisical::Patience {
+        max_wait: s.max_retry_wait,
+        ..infisical::Patience::default()
+    };
+    let client = Client::new(http, cfg.base.clone(), patience);
     let mut redactor = Redactor::new();
     match &cfg.auth {
         Auth::Token(t) => redactor.add(t),
@@ -47,6 +52,13 @@ pub async fn run(cfg: &Config, warnings: &mut Vec<String>) -> Result<Report, Err
     let folders = fetch_all(&client, &cfg.paths, &token, &query, &mut redactor).await?;
 
     let chosen = choose(cfg, &folders)?;
+    if chosen.is_empty() {
+        warnings.push(format!(
+            "warning: no secrets found at {} in environment {}; writing a file with only the header because --allow-empty was given (an empty answer can also mean a missing folder or an identity not allowed to see it)",
+            cfg.paths.join(", "),
+            s.environment
+        ));
+    }
     let header = Header {
         project_id: &s.project_id,
         environment: &s.environment,
@@ -134,8 +146,10 @@ async fn fetch_all(
 /// 2. a key that two folders hold, among the keys kept — exit 7 ([`Error::DuplicateKey`]);
 ///    a duplicate that `--key` filtered out does not count;
 /// 3. nothing left and no `--allow-empty` — exit 4 ([`Error::Empty`]);
-/// 4. a kept value the identity may not read — exit 7 ([`Error::Hidden`]), last, so that only
-///    kept keys are named.
+/// 4. a kept value the identity may not read — exit 7 ([`Error::Hidden`]), so that only kept
+///    keys are named;
+/// 5. a kept value still holding a secret reference (`${NAME}`) — exit 7
+///    ([`Error::Unresolved`]), last: a hidden value is not worth inspecting.
 fn choose<'a>(
     cfg: &Config,
     folders: &'a [Folder],
@@ -186,7 +200,8 @@ fn choose<'a>(
     // 3. Then emptiness (exit 4).
     if merged.is_empty() && !s.allow_empty {
         return Err(Error::Empty {
-            paths: s.paths.clone(),
+            paths: cfg.paths.clone(),
+            environment: s.environment.clone(),
         });
     }
     // 4. Hidden values last (exit 7).
@@ -197,6 +212,15 @@ fn choose<'a>(
         .collect();
     if !hidden.is_empty() {
         return Err(Error::Hidden(hidden));
+    }
+    // 5. Then a reference the server left unexpanded (exit 7).
+    let unresolved: Vec<String> = merged
+        .values()
+        .filter(|secret| infisical::holds_reference(secret.value.expose_secret()))
+        .map(|secret| secret.key.clone())
+        .collect();
+    if !unresolved.is_empty() {
+        return Err(Error::Unresolved(unresolved));
     }
     // Borrowed: ten thousand values are not copied once more.
     Ok(merged

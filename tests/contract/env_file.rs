@@ -550,7 +550,7 @@ async fn file_015_json_report() {
     assert_eq!(j["dry_run"], false);
     let failing = Infisical::start().await;
     failing
-        .fail_secrets(403, "infisical/error-403-forbidden.json", 1)
+        .fail_secrets(403, "infisical/error-403-read-value.json", 1)
         .await;
     let run = canary(&failing.url(), &wd.join("f.env"))
         .arg("--json")
@@ -597,7 +597,7 @@ fn faults() -> Vec<Fault> {
         },
         Fault {
             name: "403 forbidden",
-            response: err(403, "infisical/error-403-forbidden.json"),
+            response: err(403, "infisical/error-403-read-value.json"),
             code: 3,
             requests: 1,
         },
@@ -612,7 +612,7 @@ fn faults() -> Vec<Fault> {
             response: Some(
                 ResponseTemplate::new(429)
                     .insert_header("retry-after", "0")
-                    .set_body_json(fixture_json("infisical/error-429.json")),
+                    .set_body_json(fixture_json("infisical/error-429-rate-limit.json")),
             ),
             code: 5,
             requests: 3,
@@ -625,7 +625,7 @@ fn faults() -> Vec<Fault> {
         },
         Fault {
             name: "503",
-            response: err(503, "infisical/error-503.json"),
+            response: err(503, "infisical/error-503-proxy.json"),
             code: 5,
             requests: 3,
         },

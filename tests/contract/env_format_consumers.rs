@@ -101,7 +101,7 @@ async fn fmt_011_docker_writes_values_literally() {
         ("A_SPACES", "  synthetic # not a comment =x=  "),
         (
             "M_SHELL",
-            "synthetic ${HOME} $(id) `id` \\ \\n\t\ttabs\rmid-cr",
+            "synthetic ${HOME:-} $(id) `id` \\ \\n\t\ttabs\rmid-cr",
         ),
         ("EMPTY", ""),
     ];
@@ -111,7 +111,7 @@ async fn fmt_011_docker_writes_values_literally() {
     assert_eq!(
         std::fs::read_to_string(wd.output()).unwrap(),
         format!(
-            "{}A_SPACES=  synthetic # not a comment =x=  \nEMPTY=\nM_SHELL=synthetic ${{HOME}} $(id) `id` \\ \\n\t\ttabs\rmid-cr\nZ_QUOTES='synthetic' \"double\" it's\n",
+            "{}A_SPACES=  synthetic # not a comment =x=  \nEMPTY=\nM_SHELL=synthetic ${{HOME:-}} $(id) `id` \\ \\n\t\ttabs\rmid-cr\nZ_QUOTES='synthetic' \"double\" it's\n",
             header()
         )
     );
@@ -168,7 +168,7 @@ async fn fmt_013_systemd_quoting() {
     let secrets = [
         (
             "A_PLAIN",
-            "synthetic \"d\" $HOME ${X} `id` \\ # ;\nline\ttwo ",
+            "synthetic \"d\" $HOME ${X:-x} `id` \\ # ;\nline\ttwo ",
         ),
         ("B_QUOTE", "synthetic it's \"d\" $HOME `id` \\n \\"),
     ];
@@ -212,7 +212,7 @@ async fn fmt_013_systemd_quoting() {
     assert_eq!(
         std::fs::read_to_string(wd.output()).unwrap(),
         format!(
-            "{}A_PLAIN='synthetic \"d\" $HOME ${{X}} `id` \\ # ;\nline\ttwo '\nB_QUOTE=\"synthetic it's \\\"d\\\" \\$HOME \\`id\\` \\\\n \\\\\"\n",
+            "{}A_PLAIN='synthetic \"d\" $HOME ${{X:-x}} `id` \\ # ;\nline\ttwo '\nB_QUOTE=\"synthetic it's \\\"d\\\" \\$HOME \\`id\\` \\\\n \\\\\"\n",
             header.replace("/trailing\\\n", "/trailing\\ \n")
         )
     );
@@ -258,7 +258,7 @@ async fn fmt_015_shell_export_single_quoted() {
     let secrets = [
         (
             "B",
-            "synthetic it's 'q' $(id) `id` ${X} \\ \"d\"\nline\r\u{1b}",
+            "synthetic it's 'q' $(id) `id` ${X:-x} \\ \"d\"\nline\r\u{1b}",
         ),
         ("A", "synthetic-a-0001"),
     ];
@@ -268,7 +268,7 @@ async fn fmt_015_shell_export_single_quoted() {
     assert_eq!(
         std::fs::read_to_string(wd.output()).unwrap(),
         format!(
-            "{}export A='synthetic-a-0001'\nexport B='synthetic it'\\''s '\\''q'\\'' $(id) `id` ${{X}} \\ \"d\"\nline\r\u{1b}'\n",
+            "{}export A='synthetic-a-0001'\nexport B='synthetic it'\\''s '\\''q'\\'' $(id) `id` ${{X:-x}} \\ \"d\"\nline\r\u{1b}'\n",
             header()
         )
     );
@@ -314,7 +314,7 @@ async fn fmt_017_json_one_sorted_object() {
     let wd = Workdir::new();
     let secrets = [
         ("Z", "synthetic\0nul\r\n\"q\" \\ é 🙂"),
-        ("A", "synthetic ${X} it's"),
+        ("A", "synthetic ${X:-x} it's"),
         ("M", ""),
     ];
     run_format(&secrets, &wd.output(), &["--format", "json"])
@@ -323,7 +323,7 @@ async fn fmt_017_json_one_sorted_object() {
     let text = std::fs::read_to_string(wd.output()).unwrap();
     assert_eq!(
         text,
-        "{\n  \"A\": \"synthetic ${X} it's\",\n  \"M\": \"\",\n  \"Z\": \"synthetic\\u0000nul\\r\\n\\\"q\\\" \\\\ é 🙂\"\n}\n"
+        "{\n  \"A\": \"synthetic ${X:-x} it's\",\n  \"M\": \"\",\n  \"Z\": \"synthetic\\u0000nul\\r\\n\\\"q\\\" \\\\ é 🙂\"\n}\n"
     );
     let read: serde_json::Value = serde_json::from_str(&text).unwrap();
     for (k, v) in secrets {

@@ -9,7 +9,7 @@ use wiremock::ResponseTemplate;
 
 use crate::support::fixture_json;
 use crate::support::infisical::*;
-use crate::support::{Workdir, canary, refused_url};
+use crate::support::{Cli, Workdir, canary, refused_url};
 
 fn providers() -> serde_json::Value {
     fixture_json("infisical/secrets-providers.json")
@@ -662,7 +662,10 @@ async fn inf_017_refused_is_exit_3_never_retried() {
         (401, "infisical/error-401-invalid-credentials.json"),
         (403, "infisical/error-403-token-expired.json"),
         (403, "infisical/error-403-permission-denied.json"),
-        (403, "infisical/error-403-forbidden.json"),
+        (403, "infisical/error-403-read-value.json"),
+        (403, "infisical/error-403-not-member.json"),
+        (401, "infisical/error-401-token-revoked.json"),
+        (403, "infisical/error-403-reference-expansion.json"),
     ] {
         let inf = Infisical::start().await;
         let wd = Workdir::new();
@@ -776,19 +779,27 @@ async fn inf_019_connection_and_timeout_retried_then_exit_5() {
         .no_leak();
 }
 
-/// The wait honours `Retry-After` up to the 5 s cap; otherwise 100 ms doubled per attempt;
-/// and a real `Retry-After: 1` makes the run wait about a second before the next attempt.
+/// The wait honours `Retry-After` (else a 429 body's "try again in N seconds") up to
+/// `--max-retry-wait` (default 60 s); otherwise 100 ms doubled per attempt; and a real
+/// `Retry-After: 1` makes the run wait about a second before the next attempt.
 #[tokio::test]
 async fn inf_020_retry_after_honoured_up_to_cap() {
-    use provider_bridge::infisical::retry_delay;
-    assert_eq!(retry_delay(1, Some("0")), Duration::ZERO);
-    assert_eq!(retry_delay(1, Some("2")), Duration::from_secs(2));
-    assert_eq!(retry_delay(1, Some("3600")), Duration::from_secs(5));
-    assert_eq!(retry_delay(1, None), Duration::from_millis(100));
-    assert_eq!(retry_delay(2, None), Duration::from_millis(200));
+    use provider_bridge::infisical::{GaveUp, retry_delay};
+    assert_eq!(retry_delay(1, Some("0")), Ok(Duration::ZERO));
+    assert_eq!(retry_delay(1, Some("2")), Ok(Duration::from_secs(2)));
+    assert_eq!(retry_delay(1, Some("60")), Ok(Duration::from_secs(60)));
+    assert_eq!(
+        retry_delay(1, Some("3600")),
+        Err(Some(GaveUp::WaitTooLong {
+            asked: Duration::from_secs(3600),
+            cap: Duration::from_secs(60)
+        }))
+    );
+    assert_eq!(retry_delay(1, None), Ok(Duration::from_millis(100)));
+    assert_eq!(retry_delay(2, None), Ok(Duration::from_millis(200)));
     assert_eq!(
         retry_delay(2, Some("Wed, 21 Oct 2015 07:28:00 GMT")),
-        Duration::from_millis(200)
+        Ok(Duration::from_millis(200))
     );
     let inf = Infisical::start().await;
     let wd = Workdir::new();
@@ -801,6 +812,24 @@ async fn inf_020_retry_after_honoured_up_to_cap() {
         .await;
     let started = Instant::now();
     canary(&inf.url(), &wd.output())
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .no_leak();
+    assert!(started.elapsed() >= Duration::from_millis(950));
+
+    // Without the header, the body's "try again in 1 seconds" is the wait.
+    let inf = Infisical::start().await;
+    inf.respond_first(
+        ResponseTemplate::new(429)
+            .set_body_json(fixture_json("infisical/error-429-rate-limit.json")),
+        1,
+    )
+    .await;
+    inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 1)
+        .await;
+    let started = Instant::now();
+    canary(&inf.url(), &wd.join("body.env"))
         .secret(PROVIDER_VALUE)
         .run()
         .success()
@@ -951,6 +980,7 @@ fn inf_026_help_shows_flags_variables_and_defaults() {
         "--json",
         "--timeout",
         "--ca-cert",
+        "--max-retry-wait",
     ] {
         if !run.stdout.contains(&format!("{flag} ")) && !run.stdout.contains(&format!("{flag}\n")) {
             run.fail(&format!("--help does not list {flag}"));
@@ -966,6 +996,7 @@ fn inf_026_help_shows_flags_variables_and_defaults() {
         "INFISICAL_PROJECT_ID",
         "INFISICAL_ENVIRONMENT",
         "INFISICAL_SECRET_PATH",
+        "INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN",
     ] {
         run.stdout_has(var);
     }
@@ -976,6 +1007,7 @@ fn inf_026_help_shows_flags_variables_and_defaults() {
         "[default: 0600]",
         "[default: 0700]",
         "[default: 30]",
+        "[default: 60]",
     ] {
         run.stdout_has(default);
     }
@@ -1040,4 +1072,417 @@ async fn inf_028_unusable_access_token_names_the_list_route() {
         )
         .no_leak();
     assert!(!wd.output().exists());
+}
+
+/// What a list route answering `status` with `fixture` once makes the canary print, with
+/// `args` added: exit `code`, exactly one request, stderr exactly `stderr`.
+async fn one_answer(status: u16, fixture: &str, args: &[&str], code: i32, stderr: &str) {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.fail_secrets(status, fixture, 1).await;
+    canary(&inf.url(), &wd.output())
+        .args(args.iter().copied())
+        .run()
+        .code(code)
+        .stdout_is("")
+        .stderr_is(&format!("write-canary-env: error: {stderr}\n"))
+        .no_leak();
+    assert!(!wd.output().exists());
+}
+
+/// A 404 `SecretPathNotFound` names the path and the environment; with several `--path`, the
+/// one that failed (the other answers normally).
+#[tokio::test]
+async fn inf_029_missing_folder_names_path_and_environment() {
+    let said = "the server said: SecretPathNotFound: Folder with path '/home-platform/provders' in environment 'prod' was not found. Please ensure the environment slug and secret path is correct.";
+    one_answer(
+        404,
+        "infisical/error-404-secret-path-not-found.json",
+        &["--path", "/home-platform/provders"],
+        4,
+        &format!("{SECRETS_RAW}: not found (status 404: no folder /home-platform/provders in environment prod: check --path and --env (a current server answers so for an unknown environment too)); {said}"),
+    )
+    .await;
+    // Two paths: the good one answers, the mistyped one is named.
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.serve_folder(PROVIDER_PATH, TOKEN, providers(), 1).await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path(SECRETS_RAW))
+        .and(wiremock::matchers::query_param(
+            "secretPath",
+            "/home-platform/provders",
+        ))
+        .respond_with(ResponseTemplate::new(404).set_body_json(fixture_json(
+            "infisical/error-404-secret-path-not-found.json",
+        )))
+        .expect(1)
+        .mount(&inf.server)
+        .await;
+    canary(&inf.url(), &wd.output())
+        .args(["--path", PROVIDER_PATH, "--path", "/home-platform/provders"])
+        .secret(PROVIDER_VALUE)
+        .run()
+        .code(4)
+        .stderr_has("no folder /home-platform/provders in environment prod")
+        .stderr_lacks(&format!("no folder {PROVIDER_PATH} "))
+        .no_leak();
+    assert!(!wd.output().exists());
+}
+
+/// An unknown environment (recursive) and an unknown project: each its own hint.
+#[tokio::test]
+async fn inf_030_unknown_environment_or_project_has_its_own_hint() {
+    one_answer(
+        404,
+        "infisical/error-404-environment.json",
+        &["--recursive"],
+        4,
+        &format!("{SECRETS_RAW}: not found (status 404: no environment prod in project {PROJECT}: check --env against the project's environment slugs); the server said: NotFound: Environment with slug 'prod' in project with ID proj-synthetic-0001 not found"),
+    )
+    .await;
+    one_answer(
+        404,
+        "infisical/error-404-project.json",
+        &[],
+        4,
+        &format!("{SECRETS_RAW}: not found (status 404: no project {PROJECT}: check --project-id, and that --api-url names the instance holding it); the server said: NotFound: Project with proj-synthetic-0001 not found"),
+    )
+    .await;
+    // Another 404 body keeps the generic hint.
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.respond(
+        ResponseTemplate::new(404).set_body_string("File Not Found"),
+        1,
+    )
+    .await;
+    canary(&inf.url(), &wd.output())
+        .run()
+        .code(4)
+        .stderr_is(&format!("write-canary-env: error: {SECRETS_RAW}: not found (status 404: check the project ID and the environment); the server said: File Not Found\n"))
+        .no_leak();
+}
+
+/// 403 readValue (and describeSecret): exit 3, one request, the message names path and
+/// environment.
+#[tokio::test]
+async fn inf_031_read_value_denied_names_path_and_environment() {
+    one_answer(
+        403,
+        "infisical/error-403-describe-denied.json",
+        &["--path", PROVIDER_PATH],
+        3,
+        &format!("{SECRETS_RAW}: refused with status 403 (the identity may not see any secret (no describe permission): grant it read access to the secrets at {PROVIDER_PATH} in environment prod); the server said: PermissionDenied: You are not allowed to describeSecret on secrets"),
+    )
+    .await;
+    one_answer(
+        403,
+        "infisical/error-403-read-value.json",
+        &["--path", PROVIDER_PATH],
+        3,
+        &format!("{SECRETS_RAW}: refused with status 403 (the identity can see the secrets at {PROVIDER_PATH} in environment prod but lacks the read-value permission there (readValue): grant it read access to secret values on that path and environment); the server said: PermissionDenied: You are not allowed to readValue on secrets"),
+    )
+    .await;
+}
+
+/// An empty answer names both causes; `--allow-empty` writes the header-only file and warns
+/// on stderr, on every run.
+#[tokio::test]
+async fn inf_032_empty_answer_names_both_causes_and_allowed_empty_warns() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.respond(
+        ResponseTemplate::new(200).set_body_json(fixture_json("infisical/secrets-empty.json")),
+        3,
+    )
+    .await;
+    canary(&inf.url(), &wd.output())
+        .args(["--path", "/home-platform/provders"])
+        .run()
+        .code(4)
+        .stderr_is("write-canary-env: error: no secrets found at /home-platform/provders in environment prod: either no such folder (an older server answers a missing folder with an empty list: check --path and --env) or the identity may not see the secrets there (a server silently drops what an identity may not describe: check its permissions on that path and environment); pass --allow-empty if an empty file is intended\n")
+        .no_leak();
+    assert!(!wd.output().exists());
+    let warning = "write-canary-env: warning: no secrets found at /home-platform/provders in environment prod; writing a file with only the header because --allow-empty was given (an empty answer can also mean a missing folder or an identity not allowed to see it)\n";
+    for _ in 0..2 {
+        canary(&inf.url(), &wd.output())
+            .args(["--path", "/home-platform/provders", "--allow-empty"])
+            .run()
+            .success()
+            .stderr_is(warning)
+            .no_leak();
+        let text = std::fs::read_to_string(wd.output()).unwrap();
+        assert!(text.lines().all(|l| l.starts_with('#')), "{text}");
+    }
+}
+
+/// Credential problems whatever the status: exit 3 after exactly one request, each its cause.
+#[tokio::test]
+async fn inf_033_credential_problems_are_refused_whatever_the_status() {
+    for (status, fixture, hint, said) in [
+        (
+            400,
+            "error-400-identity-not-in-org",
+            "the identity does not belong to the project's organization any more (a credentials problem, not a bad request): add it back or use another identity",
+            "BadRequest: Identity does not belong to this organization",
+        ),
+        (
+            401,
+            "error-401-token-use-limit",
+            "the access token has reached its number-of-uses limit (every list call, every --path and every retry uses one): issue a new token or raise its limit",
+            "UnauthorizedError: Unable to renew because access token number of uses limit reached",
+        ),
+        (
+            401,
+            "error-401-ua-locked",
+            "Universal Auth is locked for this identity after failed logins (300 s by default): wait for the lock to end, then check the client secret",
+            "UnauthorizedError: This identity auth method is temporarily locked, please try again later",
+        ),
+        (
+            403,
+            "error-403-ip-not-allowed",
+            "the request came from an IP address the identity's trusted IPs do not allow: run from an allowed address or add this one",
+            "ForbiddenError: You are not allowed to access this resource from the current IP address",
+        ),
+    ] {
+        one_answer(
+            status,
+            &format!("infisical/{fixture}.json"),
+            &[],
+            3,
+            &format!(
+                "{SECRETS_RAW}: refused with status {status} ({hint}); the server said: {said}"
+            ),
+        )
+        .await;
+    }
+    // The lockout on the login route: exit 3, one login, no list call.
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.login(
+        ResponseTemplate::new(401)
+            .set_body_json(fixture_json("infisical/error-401-ua-locked.json")),
+        1,
+    )
+    .await;
+    inf.respond(ResponseTemplate::new(200), 0).await;
+    canary(&inf.url(), &wd.output())
+        .args(["--auth", "universal-auth", "--client-id", "id-1"])
+        .secret_env("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET", "synthetic-cs-Kk1")
+        .run()
+        .code(3)
+        .stderr_has(&format!(
+            "{UA_LOGIN}: refused with status 401 (Universal Auth is locked"
+        ))
+        .no_leak();
+}
+
+/// A 422 with an array `message`: exit 2, each issue as `path: message`.
+#[tokio::test]
+async fn inf_034_validation_failure_is_readable_usage_error() {
+    one_answer(
+        422,
+        "infisical/error-422-validation.json",
+        &[],
+        2,
+        &format!("{SECRETS_RAW}: the request was rejected with status 422 (check --project-id, --env and --path); the server said: ValidationFailure: recursive: Invalid enum value. Expected 'true' | 'false', received 'yes'; environment: Required"),
+    )
+    .await;
+}
+
+/// A wait asked beyond `--max-retry-wait` gives up at once, saying so; exhausting the
+/// attempts says so too, with the time spent waiting.
+#[tokio::test]
+async fn inf_035_wait_beyond_cap_gives_up_and_says_so() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.respond(
+        ResponseTemplate::new(429)
+            .insert_header("retry-after", "42")
+            .insert_header("x-ratelimit-limit", "60")
+            .insert_header("x-ratelimit-remaining", "0")
+            .insert_header("x-ratelimit-reset", "42")
+            .set_body_json(error_body(
+                429,
+                "RateLimitExceeded",
+                "Rate limit exceeded. Please try again in 42 seconds",
+            )),
+        1,
+    )
+    .await;
+    let started = Instant::now();
+    canary(&inf.url(), &wd.output())
+        .args(["--max-retry-wait", "30"])
+        .run()
+        .code(5)
+        .stderr_is(&format!("write-canary-env: error: {SECRETS_RAW}: unavailable after 1 attempt (gave up: the server asked to wait 42.0 s, more than --max-retry-wait 30.0 s; 0.0 s spent waiting): status 429; the server said: RateLimitExceeded: Rate limit exceeded. Please try again in 42 seconds\n"))
+        .no_leak();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(inf);
+    // The default (60 s) waits out the real window's 1 s twice, then gives up.
+    let inf = Infisical::start().await;
+    inf.respond(
+        ResponseTemplate::new(429)
+            .insert_header("retry-after", "1")
+            .set_body_json(fixture_json("infisical/error-429-rate-limit.json")),
+        3,
+    )
+    .await;
+    canary(&inf.url(), &wd.output())
+        .run()
+        .code(5)
+        .stderr_is(&format!("write-canary-env: error: {SECRETS_RAW}: unavailable after 3 attempts (gave up: no attempt left; 2.0 s spent waiting): status 429; the server said: RateLimitExceeded: Rate limit exceeded. Please try again in 1 seconds\n"))
+        .no_leak();
+    drop(inf);
+    // `--max-retry-wait 0` takes no wait the server asks; bad values are usage errors.
+    let inf = Infisical::start().await;
+    inf.respond(
+        ResponseTemplate::new(429)
+            .insert_header("retry-after", "1")
+            .set_body_json(fixture_json("infisical/error-429-rate-limit.json")),
+        1,
+    )
+    .await;
+    canary(&inf.url(), &wd.output())
+        .args(["--max-retry-wait", "0"])
+        .run()
+        .code(5)
+        .stderr_has("gave up: the server asked to wait 1.0 s, more than --max-retry-wait 0.0 s");
+    let wd2 = Workdir::new();
+    for bad in ["-1", "x", "3601"] {
+        canary("http://127.0.0.1:9", &wd2.output())
+            .arg(format!("--max-retry-wait={bad}"))
+            .run()
+            .code(2)
+            .stderr_has("--max-retry-wait");
+    }
+}
+
+/// A value still holding `${NAME}` is exit 7 naming the key; nothing is written.
+#[tokio::test]
+async fn inf_036_unresolved_reference_is_refused() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.serve_secrets("infisical/secrets-unresolved-reference.json", 2)
+        .await;
+    canary(&inf.url(), &wd.output())
+        .secret(PROVIDER_VALUE)
+        .secret("https://synthetic.example/${shared.UPSTREAM_HOST}/v1")
+        .run()
+        .code(7)
+        .stderr_is("write-canary-env: error: unresolved secret reference in UPSTREAM_URL: the value still holds a ${...} reference after the server's expansion (the secret it names does not exist, or is empty): fix or remove the reference in Infisical\n")
+        .no_leak();
+    assert!(!wd.output().exists());
+    // Only kept keys count.
+    canary(&inf.url(), &wd.output())
+        .args(["--key", PROVIDER_KEY])
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .no_leak();
+    // `${` not in reference syntax stays a quoting refusal (FMT-004).
+    let other = Infisical::start().await;
+    other
+        .respond(
+            ResponseTemplate::new(200)
+                .set_body_json(list_answer("/", &[("ODD_KEY", "synthetic ${ odd }")])),
+            1,
+        )
+        .await;
+    canary(&other.url(), &wd.join("odd.env"))
+        .secret("synthetic ${ odd }")
+        .run()
+        .code(7)
+        .stderr_lacks("unresolved secret reference")
+        .stderr_has("ODD_KEY")
+        .no_leak();
+}
+
+/// Imports in the server's shape: the origin is the import's folder and, when another,
+/// its environment; the same key from two imported environments is a conflict naming both.
+#[tokio::test]
+async fn inf_037_imported_origins_include_the_environment() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    let answer = fixture_json("infisical/secrets-imports-two-environments.json");
+    let one = |i: usize| {
+        let mut a = answer.clone();
+        let imports = a["imports"].as_array().unwrap()[i].clone();
+        a["imports"] = json!([imports]);
+        a
+    };
+    inf.serve_folder("/apps/a", TOKEN, one(0), 1).await;
+    inf.serve_folder("/apps/b", TOKEN, one(1), 1).await;
+    canary(&inf.url(), &wd.output())
+        .args(["--path", "/apps/a", "--path", "/apps/b", "--include-imports"])
+        .secret("synthetic-app-local-Ab1")
+        .secret("synthetic-endpoint-prod-Pr1")
+        .secret("synthetic-endpoint-staging-St2")
+        .run()
+        .code(7)
+        .stderr_is("write-canary-env: error: key SHARED_ENDPOINT comes from two folders, /shared and /shared (environment staging): refusing to pick one (fetch them into separate files, or remove one)\n")
+        .no_leak();
+    assert!(!wd.output().exists());
+    // In one folder, the later import wins (INF-013), whatever its environment.
+    let single = Infisical::start().await;
+    single
+        .serve_secrets("infisical/secrets-imports-two-environments.json", 1)
+        .await;
+    canary(&single.url(), &wd.output())
+        .args(["--include-imports"])
+        .secret("synthetic-app-local-Ab1")
+        .secret("synthetic-endpoint-prod-Pr1")
+        .secret("synthetic-endpoint-staging-St2")
+        .run()
+        .success()
+        .no_leak();
+    let text = std::fs::read_to_string(wd.output()).unwrap();
+    assert!(
+        text.contains("SHARED_ENDPOINT='synthetic-endpoint-staging-St2'"),
+        "{text}"
+    );
+}
+
+/// `$INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN` before `$INFISICAL_TOKEN`, with a value-free
+/// warning when both are set; `--token-file` before both.
+#[tokio::test]
+async fn inf_038_token_variables_in_the_official_cli_order() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    let access = "synthetic-ua-access-env-Yy5Zz6";
+    inf.serve_folder("/", access, providers(), 2).await;
+    inf.serve_folder("/", TOKEN, providers(), 0).await;
+    canary(&inf.url(), &wd.output())
+        .secret_env("INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN", access)
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .stderr_is("write-canary-env: warning: both $INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN and $INFISICAL_TOKEN are set; using $INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN, as the official CLI does\n")
+        .no_leak();
+    Cli::canary()
+        .args(["--project-id", PROJECT, "--env", ENV, "--api-url"])
+        .arg(inf.url())
+        .arg("--output")
+        .path_arg(wd.join("two.env"))
+        .secret_env("INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN", access)
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .stderr_is("")
+        .no_leak();
+    let file_token = "synthetic-file-token-Pp3Qq4";
+    let files = Infisical::start().await;
+    files.serve_folder("/", file_token, providers(), 1).await;
+    let f = wd.credential_file("token", file_token, 0o600);
+    canary(&files.url(), &wd.join("three.env"))
+        .arg("--token-file")
+        .path_arg(&f)
+        .secret_env("INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN", access)
+        .secret(file_token)
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .stderr_is("")
+        .no_leak();
 }

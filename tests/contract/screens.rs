@@ -76,7 +76,7 @@ const LIST_SCREENS: &[ListScreen] = &[
     ListScreen {
         screen: "inf_019_canary_exit_5_unavailable_after_retries",
         status: 503,
-        fixture: "infisical/error-503.json",
+        fixture: "infisical/error-503-proxy.json",
         times: 3,
         args: &[],
     },
@@ -111,6 +111,71 @@ async fn file_014_file_015_inf_014_inf_015_inf_016_inf_017_inf_018_inf_019_fmt_0
             .args(case.args)
             .secret(PROVIDER_VALUE)
             .secret("synthetic-visible-value-Pp0")
+            .run();
+        assert_screen(&run, Some(wd.path()), case.screen);
+    }
+}
+
+/// The answers of a real server (issue 12), one screen each.
+const REAL_SERVER_SCREENS: &[ListScreen] = &[
+    ListScreen {
+        screen: "inf_029_canary_exit_4_secret_path_not_found",
+        status: 404,
+        fixture: "infisical/error-404-secret-path-not-found.json",
+        times: 1,
+        args: &["--path", "/home-platform/provders"],
+    },
+    ListScreen {
+        screen: "inf_031_canary_exit_3_read_value_denied",
+        status: 403,
+        fixture: "infisical/error-403-read-value.json",
+        times: 1,
+        args: &["--path", PROVIDER_PATH],
+    },
+    ListScreen {
+        screen: "inf_032_canary_exit_0_allow_empty_warns",
+        status: 200,
+        fixture: "infisical/secrets-empty.json",
+        times: 1,
+        args: &["--path", "/home-platform/provders", "--allow-empty"],
+    },
+    ListScreen {
+        screen: "inf_033_canary_exit_3_identity_not_in_org",
+        status: 400,
+        fixture: "infisical/error-400-identity-not-in-org.json",
+        times: 1,
+        args: &[],
+    },
+    ListScreen {
+        screen: "inf_035_canary_exit_5_rate_limited_no_attempt_left",
+        status: 429,
+        fixture: "infisical/error-429-rate-limit.json",
+        times: 3,
+        args: &[],
+    },
+    ListScreen {
+        screen: "inf_036_canary_exit_7_unresolved_reference",
+        status: 200,
+        fixture: "infisical/secrets-unresolved-reference.json",
+        times: 1,
+        args: &[],
+    },
+];
+
+/// A missing folder (4), a missing read-value permission and an identity out of its
+/// organization (3), an allowed empty answer (0, with its warning), a rate limit waited out
+/// twice (5) and an unresolved reference (7): each whole screen, and no value anywhere.
+#[tokio::test]
+async fn inf_029_inf_031_inf_032_inf_033_inf_035_inf_036_real_server_screens() {
+    for case in REAL_SERVER_SCREENS {
+        let inf = Infisical::start().await;
+        let wd = Workdir::new();
+        let answer = ResponseTemplate::new(case.status).set_body_json(fixture_json(case.fixture));
+        inf.respond(answer, case.times).await;
+        let run = canary(&inf.url(), &wd.output())
+            .args(case.args)
+            .secret(PROVIDER_VALUE)
+            .secret("https://synthetic.example/${shared.UPSTREAM_HOST}/v1")
             .run();
         assert_screen(&run, Some(wd.path()), case.screen);
     }

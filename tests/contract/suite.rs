@@ -289,3 +289,52 @@ fn suite_010_every_exit_code_has_a_whole_screen_test() {
     // The checker itself: a name without an exit code does not count.
     assert!(screened_codes(["inf_001_canary_exit_x_y"], "canary").is_empty());
 }
+
+/// `fixtures/README.md`'s table of files (its section "Fixture files") lists exactly the files under `fixtures/` (but the
+/// README itself), each row with a source and a verdict.
+#[test]
+fn suite_011_fixture_provenance_table_is_complete() {
+    let readme = std::fs::read_to_string(fixtures::dir().join("README.md")).unwrap();
+    let mut listed = std::collections::BTreeSet::new();
+    let section = readme
+        .lines()
+        .skip_while(|l| *l != "## Fixture files")
+        .skip(1)
+        .take_while(|l| !l.starts_with("## "));
+    for line in section {
+        let Some(rest) = line.strip_prefix("| `") else {
+            continue;
+        };
+        let Some((file, rest)) = rest.split_once('`') else {
+            continue;
+        };
+        let cells: Vec<&str> = rest.split(" | ").collect();
+        assert!(
+            cells.len() >= 4 && cells.iter().skip(1).all(|c| !c.trim().is_empty()),
+            "fixtures/README.md: the row of {file} needs what it stands for, a source and a verdict"
+        );
+        assert!(listed.insert(file.to_owned()), "{file} is listed twice");
+    }
+    let mut present = std::collections::BTreeSet::new();
+    let mut stack = vec![fixtures::dir()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path.strip_prefix(fixtures::dir()).unwrap();
+            let rel = rel.to_string_lossy().into_owned();
+            if rel != "README.md" {
+                present.insert(rel);
+            }
+        }
+    }
+    let unlisted: Vec<_> = present.difference(&listed).collect();
+    let missing: Vec<_> = listed.difference(&present).collect();
+    assert!(
+        unlisted.is_empty() && missing.is_empty(),
+        "fixtures/README.md: files without a row: {unlisted:?}; rows without a file: {missing:?}"
+    );
+}

@@ -117,14 +117,28 @@ class Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         for name in BOOLEAN_PARAMS:
             if name in query and query[name] not in ("true", "false"):
-                self.record(400)
-                return self.error(400, "BadRequest", f"{name} must be true or false")
+                # The real route validates its query with zod: 422, `message` an array of issues
+                # (backend/src/server/plugins/error-handler.ts, ZodError branch).
+                self.record(422)
+                return self.send(422, json.dumps({
+                    "reqId": "req-standin", "statusCode": 422, "error": "ValidationFailure",
+                    "message": [{"code": "invalid_enum_value", "options": ["true", "false"],
+                                 "path": [name], "received": query[name],
+                                 "message": f"Invalid enum value. Expected 'true' | 'false', received '{query[name]}'"}]}))
         if not (query.get("workspaceId") or query.get("workspaceSlug")) or not query.get("environment"):
             self.record(400)
             return self.send(400, load(cfg["fixtures"], routes["missingProject"]))
         folder = query.get("secretPath", "/")
         env_routes = routes["secrets"].get(query["environment"], {})
-        rel = env_routes.get(folder, routes["emptyFolder"])
+        rel = env_routes.get(folder)
+        if rel is None and routes.get("unknownFolder") != "empty":
+            # A current server: 404 SecretPathNotFound naming the path and environment
+            # (services/secret-v2-bridge/secret-v2-bridge-service.ts, getSecrets).
+            self.record(404)
+            return self.error(404, "SecretPathNotFound",
+                              f"Folder with path '{folder}' in environment '{query['environment']}' was not found. "
+                              "Please ensure the environment slug and secret path is correct.")
+        rel = rel or routes["emptyFolder"]
         self.record(200, {"fixture": rel})
         return self.send(200, load(cfg["fixtures"], rel))
 

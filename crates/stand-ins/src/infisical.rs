@@ -1,9 +1,11 @@
-//! The Infisical stand-in: a wiremock server answering in the shapes of
-//! `../shared/reference/infisical-api.md`. Every secret object carries the fields the official
-//! Python SDK requires (`id, _id, workspace, environment, version, type, secretKey,
-//! secretValue, secretComment, createdAt, updatedAt`), error bodies have Infisical's `{reqId,
-//! statusCode, message, error}` shape, and a missing folder answers 200 with an empty list, as
-//! the real service does.
+//! The Infisical stand-in: a wiremock server answering in the shapes of Infisical's own source
+//! (`fixtures/README.md` names the file and commit of each answer). Every secret object
+//! carries the fields the real list route sends (`id, _id, workspace, environment, version,
+//! type, secretKey, secretValue, secretComment, createdAt, updatedAt, secretPath, tags, …`;
+//! imported secrets have no `secretPath`, `tags`, `createdAt`, `updatedAt`), error bodies have
+//! Infisical's `{reqId, statusCode, message, error}` shape, and with the route table a missing
+//! folder answers a current server's 404 `SecretPathNotFound` (an older server's 200 with an
+//! empty list when the table says `"unknownFolder": "empty"`).
 //!
 //! Two ways to use it, on the one type:
 //! - **Standing answers**, set on the builder before it starts ([`Infisical::builder`]): what
@@ -86,6 +88,18 @@ pub fn list_answer(folder: &str, secrets: &[(&str, &str)]) -> Value {
         "secrets": secrets.iter().map(|(k, v)| secret_obj(k, v, folder)).collect::<Vec<_>>(),
         "imports": []
     })
+}
+
+/// A current server's 404 for a folder (or, non-recursive, an environment) that does not
+/// exist (`getSecrets` in `secret-v2-bridge-service.ts`).
+pub fn path_not_found(folder: &str, environment: &str) -> Value {
+    error_body(
+        404,
+        "SecretPathNotFound",
+        &format!(
+            "Folder with path '{folder}' in environment '{environment}' was not found. Please ensure the environment slug and secret path is correct."
+        ),
+    )
 }
 
 /// An Infisical error body.
@@ -174,13 +188,25 @@ impl Routes {
             .to_owned()
     }
 
-    /// The fixture (relative to `fixtures/`) the table maps `(environment, folder)` to, or its
-    /// `emptyFolder` fixture for a folder it does not name (the real service answers 200 with
-    /// no secrets there).
+    /// The fixture (relative to `fixtures/`) the table maps `(environment, folder)` to, or
+    /// its `emptyFolder` fixture for a folder it does not name (what an older server answers;
+    /// see [`Self::answer_for`] for the current one).
     pub fn fixture_for(&self, environment: &str, folder: &str) -> String {
         self.0["secrets"][environment][folder]
             .as_str()
             .map_or_else(|| self.str("emptyFolder"), str::to_owned)
+    }
+
+    /// What the list route answers for `(environment, folder)`: 200 with its fixture; for a
+    /// folder the table does not name, a current server's 404 `SecretPathNotFound` naming
+    /// both ([`path_not_found`]), or, when the table's `unknownFolder` is `"empty"`, an older
+    /// server's 200 with its `emptyFolder` fixture.
+    pub fn answer_for(&self, environment: &str, folder: &str) -> (u16, Value) {
+        let known = self.0["secrets"][environment][folder].is_string();
+        if !known && self.0["unknownFolder"].as_str() != Some("empty") {
+            return (404, path_not_found(folder, environment));
+        }
+        (200, fixture_json(&self.fixture_for(environment, folder)))
     }
 }
 
@@ -223,9 +249,9 @@ impl InfisicalBuilder {
         self
     }
 
-    /// `GET /api/v3/secrets/raw` answers 200 with the fixture the peer route table maps
-    /// `(environment, secretPath)` to — its `emptyFolder` fixture for an unknown folder — any
-    /// number of times.
+    /// `GET /api/v3/secrets/raw` answers what the peer route table gives for
+    /// `(environment, secretPath)` ([`Routes::answer_for`]: its fixture, or for an unknown
+    /// folder the current server's 404 `SecretPathNotFound`), any number of times.
     pub fn routes(mut self, routes: Routes) -> Self {
         self.listing = Some(Listing::Routes(routes));
         self
@@ -305,8 +331,8 @@ type Folder = (String, String);
 struct Lister {
     listing: Listing,
     delay: Duration,
-    /// Rendered bodies by `(environment, secretPath)`, so each payload is built once.
-    cache: Mutex<HashMap<Folder, Vec<u8>>>,
+    /// Rendered answers by `(environment, secretPath)`, so each payload is built once.
+    cache: Mutex<HashMap<Folder, (u16, Vec<u8>)>>,
 }
 
 impl Respond for Lister {
@@ -323,15 +349,15 @@ impl Respond for Lister {
         let body = cache
             .entry((environment.clone(), folder.clone()))
             .or_insert_with(|| {
-                let value = match &self.listing {
-                    Listing::Fixture(f) => fixture_json(f),
-                    Listing::Generate(n) => generated(*n, &folder),
-                    Listing::Routes(r) => fixture_json(&r.fixture_for(&environment, &folder)),
+                let (status, value) = match &self.listing {
+                    Listing::Fixture(f) => (200, fixture_json(f)),
+                    Listing::Generate(n) => (200, generated(*n, &folder)),
+                    Listing::Routes(r) => r.answer_for(&environment, &folder),
                 };
-                serde_json::to_vec(&value).unwrap()
+                (status, serde_json::to_vec(&value).unwrap())
             });
-        ResponseTemplate::new(200)
-            .set_body_raw(body.clone(), "application/json")
+        ResponseTemplate::new(body.0)
+            .set_body_raw(body.1.clone(), "application/json")
             .set_delay(self.delay)
     }
 }
@@ -522,7 +548,11 @@ mod tests {
                 .contains(PROVIDER_KEY)
         );
         let (status, body) = http(&routed.url(), "GET", &list, None);
-        assert_eq!((status, body.contains(PROVIDER_KEY)), (200, false));
+        assert_eq!(
+            (status, body.contains("SecretPathNotFound")),
+            (404, true),
+            "{body}"
+        );
     }
 
     #[tokio::test]
@@ -535,7 +565,8 @@ mod tests {
             1,
         )
         .await;
-        inf.fail_secrets(503, "infisical/error-503.json", 1).await;
+        inf.fail_secrets(503, "infisical/error-503-proxy.json", 1)
+            .await;
         let a = format!("{SECRETS_RAW}?secretPath=%2Fa");
         let (status, body) = http(&inf.url(), "GET", &a, Some("synthetic-t"));
         assert_eq!((status, body.contains("A_KEY")), (200, true));
@@ -567,12 +598,24 @@ mod tests {
     }
 
     #[test]
-    fn routes_map_known_folders_and_default_to_empty() {
+    fn routes_map_known_folders_and_answer_unknown_ones_404() {
         let routes = Routes::load();
         assert_eq!(routes.fixture_for(ENV, PROVIDER_PATH), PROVIDERS_FIXTURE);
         assert_eq!(
             routes.fixture_for(ENV, "/no/such/folder"),
             routes.str("emptyFolder")
+        );
+        assert_eq!(routes.answer_for(ENV, PROVIDER_PATH).0, 200);
+        assert_eq!(
+            routes.answer_for(ENV, "/no/such/folder"),
+            (404, path_not_found("/no/such/folder", ENV))
+        );
+        let mut old = routes.json().clone();
+        old["unknownFolder"] = "empty".into();
+        let old = Routes(old);
+        assert_eq!(
+            old.answer_for(ENV, "/no/such/folder"),
+            (200, fixture_json(&routes.str("emptyFolder")))
         );
     }
 }

@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::chat::{Chat, MODEL};
-use super::infisical::{Infisical, PROJECT, PROVIDER_KEY, PROVIDERS_FIXTURE};
+use super::infisical::{Infisical, PROJECT, PROVIDER_KEY, PROVIDERS_FIXTURE, Routes};
 use super::leak;
 use super::markdown::{Block, parse_values};
 use super::workflow::{github_env_exports, parse_workflow};
@@ -104,11 +104,12 @@ pub fn served() -> BTreeMap<String, String> {
     super::fixtures::values(PROVIDERS_FIXTURE)
 }
 
-/// Infisical as the docs meet it: the list route answers the providers fixture to exactly
-/// `Bearer <TOKEN>`, anything else is a 401.
+/// Infisical as the docs meet it, answering as a current server does: the list route answers
+/// the route table (`/home-platform/providers` is the providers fixture; a folder it does not
+/// name is a 404 `SecretPathNotFound`) to exactly `Bearer <TOKEN>`; anything else is a 401.
 pub async fn infisical() -> Infisical {
     Infisical::builder()
-        .list(PROVIDERS_FIXTURE)
+        .routes(Routes::load())
         .only_token(TOKEN)
         .start()
         .await
