@@ -327,56 +327,84 @@ pub struct BodyRules {
 /// three a proxy answers while the service behind it restarts.
 pub const TRANSIENT_STATUSES: [u16; 4] = [429, 502, 503, 504];
 
-/// When to try again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// When to try again. Not comparable: it holds a road's function, and function addresses
+/// are not unique.
+#[derive(Debug, Clone, Copy)]
 pub enum Retry {
     /// One attempt, whatever happens.
     Never,
     /// Up to `attempts` in all (the first included) while the outcome is transient
-    /// ([`Outcome::is_transient`]): waiting the server's `Retry-After` (at most
-    /// `retry_after_cap`), else `backoff` doubled per attempt made.
+    /// ([`Outcome::is_transient`]), waiting what the server asked — its `Retry-After`, else
+    /// what the road's `hint` reads in the outcome — when it asked, else `backoff` doubled per
+    /// attempt made. A server asking for more than `max_wait` is not waited for: the exchange
+    /// gives up at once ([`GaveUp::WaitTooLong`]); a shorter wait would only spend another
+    /// request inside the same window.
     Transient {
         /// Attempts in all, the first included.
         attempts: u32,
-        /// The wait after the first failed attempt; doubled after each later one.
+        /// The wait after the first failed attempt when the server asked none; doubled after
+        /// each later one.
         backoff: Duration,
-        /// The longest `Retry-After` honoured.
-        retry_after_cap: Duration,
+        /// The longest wait a server may ask for that is still honoured.
+        max_wait: Duration,
+        /// The wait a server asked for in its answer's body, when `Retry-After` gave none (a
+        /// road's own words: [`no_hint`] when it has none).
+        hint: fn(&Outcome) -> Option<Duration>,
+    },
+}
+
+/// A road that reads no wait from bodies.
+pub fn no_hint(_: &Outcome) -> Option<Duration> {
+    None
+}
+
+/// Why an exchange stopped on a transient outcome under [`Retry::Transient`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GaveUp {
+    /// The last attempt allowed failed too.
+    NoAttemptLeft,
+    /// The server asked to wait `asked`, longer than the policy's `max_wait` (`cap`).
+    WaitTooLong {
+        /// The wait the server asked for.
+        asked: Duration,
+        /// The longest wait honoured.
+        cap: Duration,
     },
 }
 
 impl Retry {
-    /// Whether to try again after attempt `attempt` (1-based) came back with `outcome`, and
-    /// after how long; `None` ends the exchange with that outcome.
-    pub fn wait(&self, attempt: u32, outcome: &Outcome) -> Option<Duration> {
-        match *self {
-            Retry::Never => None,
-            Retry::Transient { attempts, .. } if attempt < attempts && outcome.is_transient() => {
-                Some(self.delay(attempt, outcome.retry_after()))
-            }
-            Retry::Transient { .. } => None,
+    /// After attempt `attempt` (1-based) came back with `outcome`: the wait before the next
+    /// one, or why there is none — `Err(None)` when the outcome stands as it is (not
+    /// transient, or the policy is [`Retry::Never`]), else what was given up on.
+    pub fn next(&self, attempt: u32, outcome: &Outcome) -> Result<Duration, Option<GaveUp>> {
+        let Retry::Transient {
+            attempts,
+            backoff,
+            max_wait,
+            hint,
+        } = *self
+        else {
+            return Err(None);
+        };
+        if !outcome.is_transient() {
+            return Err(None);
         }
-    }
-
-    /// The wait after attempt `attempt` (1-based): `retry_after` capped at `retry_after_cap`
-    /// when the server gave one, else `backoff × 2^(attempt − 1)`. Zero under [`Retry::Never`].
-    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        match *self {
-            Retry::Never => Duration::ZERO,
-            Retry::Transient {
-                backoff,
-                retry_after_cap,
-                ..
-            } => match retry_after {
-                Some(wait) => wait.min(retry_after_cap),
-                None => backoff.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1))),
-            },
+        if attempt >= attempts {
+            return Err(Some(GaveUp::NoAttemptLeft));
+        }
+        match outcome.retry_after().or_else(|| hint(outcome)) {
+            Some(asked) if asked > max_wait => Err(Some(GaveUp::WaitTooLong {
+                asked,
+                cap: max_wait,
+            })),
+            Some(asked) => Ok(asked),
+            None => Ok(backoff.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))),
         }
     }
 }
 
 /// A road's rules for [`Client::send`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Rules {
     /// When to try again.
     pub retry: Retry,
@@ -492,13 +520,19 @@ impl Outcome {
     }
 }
 
-/// The last outcome of an exchange and how many attempts it took.
+/// The last outcome of an exchange, how many attempts it took, how long it waited in all and
+/// why it stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exchange {
     /// The last attempt's outcome.
     pub outcome: Outcome,
     /// How many attempts were made.
     pub attempts: u32,
+    /// The time spent waiting between attempts.
+    pub waited: Duration,
+    /// Why no further attempt was made on a transient outcome (`None`: the outcome was not
+    /// worth one, or the policy never retries).
+    pub gave_up: Option<GaveUp>,
 }
 
 impl Client {
@@ -507,19 +541,26 @@ impl Client {
         self.timeout
     }
 
-    /// Sends `request` under `rules`: attempt after attempt while [`Retry::wait`] says so,
-    /// sleeping in between; returns the last outcome.
+    /// Sends `request` under `rules`: attempt after attempt while [`Retry::next`] says so,
+    /// sleeping in between; returns the last outcome, the attempts, the time waited and why
+    /// it stopped.
     pub async fn send(&self, request: &Request<'_>, rules: &Rules) -> Exchange {
-        let mut attempt = 0;
+        let mut attempts = 0;
+        let mut waited = Duration::ZERO;
         loop {
-            attempt += 1;
+            attempts += 1;
             let outcome = self.attempt(request, &rules.body).await;
-            match rules.retry.wait(attempt, &outcome) {
-                Some(delay) => tokio::time::sleep(delay).await,
-                None => {
+            match rules.retry.next(attempts, &outcome) {
+                Ok(wait) => {
+                    waited += wait;
+                    tokio::time::sleep(wait).await;
+                }
+                Err(gave_up) => {
                     return Exchange {
                         outcome,
-                        attempts: attempt,
+                        attempts,
+                        waited,
+                        gave_up,
                     };
                 }
             }
@@ -694,10 +735,22 @@ mod tests {
         assert_eq!(format!("{bearer:?}"), "Bearer([REDACTED])");
     }
 
+    /// A test road's body hint: "wait N" anywhere in a status body is N seconds.
+    fn wait_word(outcome: &Outcome) -> Option<Duration> {
+        match outcome {
+            Outcome::Status { body, .. } => body
+                .strip_prefix("wait ")
+                .and_then(|n| n.parse().ok())
+                .map(Duration::from_secs),
+            _ => None,
+        }
+    }
+
     const TRANSIENT: Retry = Retry::Transient {
         attempts: 3,
         backoff: Duration::from_millis(100),
-        retry_after_cap: Duration::from_secs(5),
+        max_wait: Duration::from_secs(5),
+        hint: wait_word,
     };
 
     fn status(code: u16, retry_after: Option<u64>) -> Outcome {
@@ -748,39 +801,111 @@ mod tests {
         assert_eq!(Outcome::Timeout.retry_after(), None);
     }
 
-    /// Another attempt only while attempts are left and the outcome is transient; the wait is
-    /// `Retry-After` capped, else the backoff doubled per attempt; `Never` never waits.
+    /// Another attempt only while attempts are left and the outcome is transient: a timeout,
+    /// no answer, 429, 502, 503, 504 — never a 401, 403, 404, 500 or an answer; `Never` never
+    /// tries again.
     #[test]
     fn retry_decisions() {
         let ms = Duration::from_millis;
-        assert_eq!(TRANSIENT.wait(1, &Outcome::Timeout), Some(ms(100)));
-        assert_eq!(TRANSIENT.wait(2, &unreachable()), Some(ms(200)));
-        assert_eq!(TRANSIENT.wait(3, &Outcome::Timeout), None);
-        assert_eq!(TRANSIENT.wait(4, &Outcome::Timeout), None);
-        assert_eq!(TRANSIENT.wait(1, &status(401, Some(1))), None);
-        assert_eq!(TRANSIENT.wait(1, &status(500, None)), None);
+        let s = Duration::from_secs;
+        assert_eq!(TRANSIENT.next(1, &Outcome::Timeout), Ok(ms(100)));
+        assert_eq!(TRANSIENT.next(2, &unreachable()), Ok(ms(200)));
+        for code in [429, 502, 503, 504] {
+            assert_eq!(
+                TRANSIENT.next(1, &status(code, Some(1))),
+                Ok(s(1)),
+                "{code}"
+            );
+            assert_eq!(
+                TRANSIENT.next(2, &status(code, None)),
+                Ok(ms(200)),
+                "{code}"
+            );
+        }
+        for code in [400, 401, 403, 404, 500] {
+            assert_eq!(
+                TRANSIENT.next(1, &status(code, Some(1))),
+                Err(None),
+                "{code}"
+            );
+        }
+        let ok = Outcome::Ok {
+            status: 200,
+            body: Vec::new(),
+        };
+        assert_eq!(TRANSIENT.next(1, &ok), Err(None));
+        assert_eq!(TRANSIENT.next(1, &Outcome::TooLarge), Err(None));
+        assert_eq!(Retry::Never.next(1, &Outcome::Timeout), Err(None));
+        assert_eq!(Retry::Never.next(1, &status(429, Some(1))), Err(None));
+    }
+
+    /// Three attempts in all: after the third (or any later) transient outcome there is none
+    /// left, whatever the server asked; a non-transient last outcome just stands.
+    #[test]
+    fn retry_attempt_counts() {
+        let none_left = Err(Some(GaveUp::NoAttemptLeft));
         assert_eq!(
-            TRANSIENT.wait(1, &status(429, Some(2))),
-            Some(Duration::from_secs(2))
+            TRANSIENT.next(2, &Outcome::Timeout),
+            Ok(Duration::from_millis(200))
         );
+        assert_eq!(TRANSIENT.next(3, &Outcome::Timeout), none_left);
+        assert_eq!(TRANSIENT.next(4, &Outcome::Timeout), none_left);
+        assert_eq!(TRANSIENT.next(3, &status(429, Some(3600))), none_left);
+        assert_eq!(TRANSIENT.next(3, &status(404, None)), Err(None));
+        let once = Retry::Transient {
+            attempts: 1,
+            backoff: Duration::from_millis(100),
+            max_wait: Duration::from_secs(5),
+            hint: no_hint,
+        };
+        assert_eq!(once.next(1, &Outcome::Timeout), none_left);
+    }
+
+    /// The wait table: the server's `Retry-After`, else the road's body hint, honoured up to
+    /// `max_wait` inclusive; a longer ask gives up at once, naming the ask and the cap; no
+    /// ask: the backoff doubled per attempt made (saturating).
+    #[test]
+    fn retry_waits() {
+        let ms = Duration::from_millis;
+        let s = Duration::from_secs;
+        let too_long = |asked| {
+            Err(Some(GaveUp::WaitTooLong {
+                asked: s(asked),
+                cap: s(5),
+            }))
+        };
+        assert_eq!(TRANSIENT.next(1, &status(429, Some(0))), Ok(Duration::ZERO));
+        assert_eq!(TRANSIENT.next(1, &status(429, Some(2))), Ok(s(2)));
+        assert_eq!(TRANSIENT.next(2, &status(503, Some(5))), Ok(s(5)));
+        assert_eq!(TRANSIENT.next(2, &status(503, Some(6))), too_long(6));
+        assert_eq!(TRANSIENT.next(1, &status(429, Some(3600))), too_long(3600));
+        // The body hint, when no Retry-After; Retry-After first when both.
+        let hinted = |after| status(429, after).with_body("wait 4");
+        assert_eq!(TRANSIENT.next(1, &hinted(None)), Ok(s(4)));
+        assert_eq!(TRANSIENT.next(1, &hinted(Some(2))), Ok(s(2)));
+        let too = status(429, None).with_body("wait 9");
+        assert_eq!(TRANSIENT.next(1, &too), too_long(9));
+        // No hint: the backoff.
+        let plain = Retry::Transient {
+            attempts: u32::MAX,
+            backoff: ms(100),
+            max_wait: s(5),
+            hint: no_hint,
+        };
+        assert_eq!(no_hint(&hinted(None)), None);
+        assert_eq!(plain.next(1, &hinted(None)), Ok(ms(100)));
+        assert_eq!(plain.next(2, &Outcome::Timeout), Ok(ms(200)));
+        assert_eq!(plain.next(3, &Outcome::Timeout), Ok(ms(400)));
+        assert_eq!(plain.next(4, &Outcome::Timeout), Ok(ms(800)));
         assert_eq!(
-            TRANSIENT.wait(2, &status(503, Some(3600))),
-            Some(Duration::from_secs(5))
+            plain.next(u32::MAX - 1, &Outcome::Timeout),
+            Ok(ms(100).saturating_mul(u32::MAX))
         );
-        assert_eq!(Retry::Never.wait(1, &Outcome::Timeout), None);
-        assert_eq!(Retry::Never.delay(2, None), Duration::ZERO);
-        assert_eq!(TRANSIENT.delay(1, None), ms(100));
-        assert_eq!(TRANSIENT.delay(2, None), ms(200));
-        assert_eq!(TRANSIENT.delay(3, None), ms(400));
-        assert_eq!(TRANSIENT.delay(1, Some(Duration::ZERO)), Duration::ZERO);
-        assert_eq!(
-            TRANSIENT.delay(1, Some(Duration::from_secs(5))),
-            Duration::from_secs(5)
-        );
-        assert_eq!(
-            TRANSIENT.delay(u32::MAX, None),
-            ms(100).saturating_mul(u32::MAX)
-        );
+    }
+
+    /// `Retry-After` in seconds, trimmed; a date or a negative number is no ask.
+    #[test]
+    fn retry_after_header() {
         assert_eq!(parse_retry_after(" 2 "), Some(Duration::from_secs(2)));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
         assert_eq!(parse_retry_after("-1"), None);
@@ -906,7 +1031,8 @@ mod tests {
     const FAST: Retry = Retry::Transient {
         attempts: 3,
         backoff: Duration::from_millis(1),
-        retry_after_cap: Duration::from_millis(1),
+        max_wait: Duration::from_millis(1),
+        hint: no_hint,
     };
 
     fn rules(retry: Retry, answer: Cap, error: Cap, best_effort: bool) -> Rules {
@@ -934,15 +1060,17 @@ mod tests {
     }
 
     /// Transient outcomes are tried again up to the attempts: a later answer is used; after
-    /// the last attempt the last outcome stands, with its status, body and Retry-After.
+    /// the last attempt the last outcome stands, with its status, body and Retry-After, and
+    /// no attempt left. The waits (`Retry-After: 0`, then 1 ms and 2 ms of backoff) add up.
     #[tokio::test]
     async fn send_retries_transient_outcomes() {
+        let ms = Duration::from_millis;
         let last = Outcome::Status {
             code: 503,
             body: "c".into(),
             retry_after: Some(Duration::from_secs(7)),
         };
-        for (responses, want) in [
+        for (responses, want, waited, gave_up) in [
             (
                 vec![
                     answer(503, "Retry-After: 0\r\n", "busy"),
@@ -950,6 +1078,8 @@ mod tests {
                     answer(200, "", "fine"),
                 ],
                 ok("fine"),
+                ms(2),
+                None,
             ),
             (
                 vec![
@@ -959,6 +1089,8 @@ mod tests {
                     answer(200, "", "never asked"),
                 ],
                 last,
+                ms(3),
+                Some(GaveUp::NoAttemptLeft),
             ),
         ] {
             let raw = Raw::start(responses);
@@ -967,9 +1099,42 @@ mod tests {
             let want = Exchange {
                 outcome: want,
                 attempts: 3,
+                waited,
+                gave_up,
             };
             assert_eq!((got, raw.requests().len()), (want, 3));
         }
+    }
+
+    /// A server asking for longer than `max_wait` ends the exchange at once: one request, no
+    /// wait, the ask and the cap named; the body hint is read from the body as received.
+    #[tokio::test]
+    async fn send_gives_up_on_a_longer_ask() {
+        let refuse = Cap::Refuse(64);
+        let raw = Raw::start(vec![
+            answer(429, "Retry-After: 3600\r\n", ""),
+            answer(200, "", ""),
+        ]);
+        let got = get(&raw, rules(FAST, refuse, refuse, true)).await;
+        assert_eq!(
+            (got, raw.requests().len()),
+            (
+                Exchange {
+                    outcome: status(429, Some(3600)),
+                    attempts: 1,
+                    waited: Duration::ZERO,
+                    gave_up: Some(GaveUp::WaitTooLong {
+                        asked: Duration::from_secs(3600),
+                        cap: Duration::from_millis(1),
+                    }),
+                },
+                1
+            )
+        );
+        let raw = Raw::start(vec![answer(503, "", "wait 1"), answer(200, "", "")]);
+        let got = get(&raw, rules(TRANSIENT, refuse, refuse, true)).await;
+        assert_eq!((got.attempts, got.waited), (2, Duration::from_secs(1)));
+        assert_eq!(got.gave_up, None);
     }
 
     /// A 401 is never tried again, nor anything under `Never`; a 3xx is a redirect, not
@@ -984,6 +1149,7 @@ mod tests {
         let raw = Raw::start(vec![answer(503, "", ""), answer(200, "", "")]);
         let got = get(&raw, rules(Retry::Never, refuse, refuse, true)).await;
         assert_eq!((got.attempts, raw.requests().len()), (1, 1));
+        assert_eq!((got.waited, got.gave_up), (Duration::ZERO, None));
         let raw = Raw::start(vec![answer(302, "Location: /elsewhere\r\n", "moved")]);
         let got = get(&raw, rules(FAST, refuse, refuse, true)).await;
         assert_eq!(

@@ -14,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::exit::Exit;
+pub use crate::http::GaveUp;
 use crate::http::{self, Bearer, BodyRules, Cap, Exchange, Outcome, Request, Retry, Stage, Url};
 use crate::secret::Redactor;
 
@@ -34,96 +35,46 @@ pub const BODY_QUOTE_CAP: usize = 200;
 /// How much of an error body is kept for quoting.
 const ERROR_BODY_KEEP: usize = 64 * 1024;
 
-/// The rules of one attempt on the Infisical road ([`Client::call`] decides on retries
-/// itself, with [`Patience`]): a 2xx answer over [`MAX_ANSWER_BYTES`] is refused; an error
-/// body is kept for quoting when it fits in 64 KiB and arrives whole.
-pub const RULES: http::Rules = http::Rules {
-    retry: Retry::Never,
-    body: BodyRules {
-        answer: Cap::Refuse(MAX_ANSWER_BYTES),
-        error: Cap::Refuse(ERROR_BODY_KEEP),
-        error_best_effort: true,
-    },
-};
-
-/// When the Infisical road tries again: a transient outcome (timeout, refused connection,
-/// 429, 502, 503, 504) up to `attempts` in all, waiting what the server asked (its
-/// `Retry-After`, else a 429 body's "try again in N seconds") when it asked, else `backoff`
-/// doubled per attempt; a server asking for more than `max_wait` ends the run at once (a
-/// shorter wait would only spend another request of the same window).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Patience {
-    /// Attempts in all, the first included.
-    pub attempts: u32,
-    /// The wait after the first failed attempt when the server asked none; doubled after each.
-    pub backoff: Duration,
-    /// `--max-retry-wait`: the longest wait honoured.
-    pub max_wait: Duration,
-}
-
-impl Default for Patience {
-    fn default() -> Self {
-        Patience {
+/// The road's rules for [`http::Client::send`], `max_wait` being `--max-retry-wait`: a
+/// transient outcome (timeout, refused connection, 429, 502, 503, 504) is tried again up to
+/// [`MAX_ATTEMPTS`] in all, waiting what the server asked (its `Retry-After`, else a 429 body's
+/// "try again in N seconds": [`try_again_in`]) when it asked, else [`BACKOFF_BASE`] doubled
+/// per attempt; a server asking for more than `max_wait` ends the run at once. A 2xx answer
+/// over [`MAX_ANSWER_BYTES`] is refused; an error body is kept for quoting when it fits in
+/// 64 KiB and arrives whole.
+pub const fn rules(max_wait: Duration) -> http::Rules {
+    http::Rules {
+        retry: Retry::Transient {
             attempts: MAX_ATTEMPTS,
             backoff: BACKOFF_BASE,
-            max_wait: DEFAULT_MAX_RETRY_WAIT,
-        }
+            max_wait,
+            hint: try_again_in,
+        },
+        body: BodyRules {
+            answer: Cap::Refuse(MAX_ANSWER_BYTES),
+            error: Cap::Refuse(ERROR_BODY_KEEP),
+            error_best_effort: true,
+        },
     }
 }
 
-/// Why retrying stopped on a transient outcome.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GaveUp {
-    /// The last attempt allowed failed too.
-    NoAttemptLeft,
-    /// The server asked to wait longer than `--max-retry-wait`.
-    WaitTooLong { asked: Duration, cap: Duration },
-}
-
-/// The wait a server asked for: its `Retry-After`, else (429 only) the seconds of Infisical's
-/// "Please try again in N seconds".
-pub fn asked_wait(outcome: &Outcome) -> Option<Duration> {
-    if let Some(wait) = outcome.retry_after() {
-        return Some(wait);
-    }
-    match outcome {
-        Outcome::Status {
-            code: 429, body, ..
-        } => {
-            let words = error_words(body);
-            let rest = &words[words.find("try again in ")? + "try again in ".len()..];
-            let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            let unit = rest[n.len()..].trim_start();
-            if unit.starts_with("second") {
-                n.parse().ok().map(Duration::from_secs)
-            } else {
-                None
-            }
-        }
-        _ => None,
-    }
-}
-
-impl Patience {
-    /// After attempt `attempt` (1-based) came back with `outcome`: the wait before the next
-    /// one, or why there is none (`None` when the outcome is not transient: it stands).
-    pub fn next(&self, attempt: u32, outcome: &Outcome) -> Result<Duration, Option<GaveUp>> {
-        if !outcome.is_transient() {
-            return Err(None);
-        }
-        if attempt >= self.attempts {
-            return Err(Some(GaveUp::NoAttemptLeft));
-        }
-        match asked_wait(outcome) {
-            Some(asked) if asked > self.max_wait => Err(Some(GaveUp::WaitTooLong {
-                asked,
-                cap: self.max_wait,
-            })),
-            Some(asked) => Ok(asked),
-            None => Ok(self
-                .backoff
-                .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))),
-        }
+/// The wait a 429's body asks for: the seconds of Infisical's "Please try again in N
+/// seconds" (the road's body hint; a `Retry-After` header, read by [`http`], comes first).
+pub fn try_again_in(outcome: &Outcome) -> Option<Duration> {
+    let Outcome::Status {
+        code: 429, body, ..
+    } = outcome
+    else {
+        return None;
+    };
+    let words = error_words(body);
+    let rest = &words[words.find("try again in ")? + "try again in ".len()..];
+    let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let unit = rest[n.len()..].trim_start();
+    if unit.starts_with("second") {
+        n.parse().ok().map(Duration::from_secs)
+    } else {
+        None
     }
 }
 
@@ -571,15 +522,16 @@ fn error_words(body: &str) -> String {
     }
 }
 
-/// How long the default [`Patience`] waits after attempt `attempt` (1-based) failed with a
-/// 429 carrying the raw `Retry-After` header `retry_after`: `Ok(wait)`, or why it gives up.
+/// How long the road waits at the default `--max-retry-wait` after attempt `attempt`
+/// (1-based) failed with a 429 carrying the raw `Retry-After` header `retry_after`:
+/// `Ok(wait)`, or why it gives up ([`http::Retry::next`]).
 pub fn retry_delay(attempt: u32, retry_after: Option<&str>) -> Result<Duration, Option<GaveUp>> {
     let outcome = Outcome::Status {
         code: 429,
         body: String::new(),
         retry_after: retry_after.and_then(http::parse_retry_after),
     };
-    Patience::default().next(attempt, &outcome)
+    rules(DEFAULT_MAX_RETRY_WAIT).retry.next(attempt, &outcome)
 }
 
 /// The Infisical client for one run.
@@ -587,9 +539,8 @@ pub fn retry_delay(attempt: u32, retry_after: Option<&str>) -> Result<Duration, 
 pub struct Client {
     http: http::Client,
     base: Url,
-    patience: Patience,
+    rules: http::Rules,
 }
-
 /// The raw JSON shapes.
 mod wire {
     use serde::Deserialize;
@@ -682,14 +633,19 @@ fn answer_of(
     exchange: Exchange,
     timeout: Duration,
 ) -> Result<Vec<u8>, FetchError> {
-    let Exchange { outcome, attempts } = exchange;
+    let Exchange {
+        outcome,
+        attempts,
+        waited,
+        gave_up,
+    } = exchange;
     let unavailable = |reason: String, body: String| FetchError::Unavailable {
         route,
         reason,
         attempts,
         body,
-        waited: Duration::ZERO,
-        gave_up: None,
+        waited,
+        gave_up: gave_up.clone(),
     };
     Err(match outcome {
         Outcome::Ok { body, .. } => return Ok(body),
@@ -747,50 +703,19 @@ fn answer_of(
 
 impl Client {
     /// A client for the API at `base` (see [`api_base`]), using `http` for every request and
-    /// retrying under `patience`.
-    pub fn new(http: http::Client, base: Url, patience: Patience) -> Self {
+    /// honouring a server's wait up to `max_retry_wait` ([`rules`]).
+    pub fn new(http: http::Client, base: Url, max_retry_wait: Duration) -> Self {
         Client {
             http,
             base,
-            patience,
+            rules: rules(max_retry_wait),
         }
     }
 
-    /// Sends `request` on `route`, one attempt at a time under [`RULES`], trying again while
-    /// [`Patience::next`] says so, and reads what came back.
+    /// Sends `request` on `route` under the road's [`rules`] and reads what came back.
     async fn call(&self, route: &'static str, request: Request<'_>) -> Result<Vec<u8>, FetchError> {
-        let mut attempts = 0;
-        let mut waited = Duration::ZERO;
-        loop {
-            attempts += 1;
-            let Exchange { outcome, .. } = self.http.send(&request, &RULES).await;
-            match self.patience.next(attempts, &outcome) {
-                Ok(wait) => {
-                    waited += wait;
-                    tokio::time::sleep(wait).await;
-                }
-                Err(gave_up) => {
-                    let exchange = Exchange { outcome, attempts };
-                    return answer_of(route, exchange, self.http.timeout()).map_err(|e| match e {
-                        FetchError::Unavailable {
-                            route,
-                            reason,
-                            attempts,
-                            body,
-                            ..
-                        } => FetchError::Unavailable {
-                            route,
-                            reason,
-                            attempts,
-                            body,
-                            waited,
-                            gave_up,
-                        },
-                        other => other,
-                    });
-                }
-            }
-        }
+        let exchange = self.http.send(&request, &self.rules).await;
+        answer_of(route, exchange, self.http.timeout())
     }
 
     fn url(&self, route: &str) -> Url {
@@ -920,7 +845,12 @@ mod tests {
     const TIMEOUT: Duration = Duration::from_millis(300);
 
     fn exchange(outcome: Outcome, attempts: u32) -> Exchange {
-        Exchange { outcome, attempts }
+        Exchange {
+            outcome,
+            attempts,
+            waited: Duration::ZERO,
+            gave_up: None,
+        }
     }
 
     fn status(code: u16, body: &str) -> Outcome {
@@ -1104,70 +1034,130 @@ mod tests {
         );
     }
 
-    /// The road's rules: one attempt per send (retries are [`Patience`]'s), answers over
-    /// 16 MiB refused, error bodies kept up to 64 KiB on a best-effort basis; by default three
-    /// attempts, 100 ms doubled, a server's wait honoured up to 60 s.
+    /// The road's rules: three attempts, 100 ms doubled, a server's wait honoured up to
+    /// `--max-retry-wait` with Infisical's body hint; answers over 16 MiB refused, error
+    /// bodies kept up to 64 KiB on a best-effort basis.
     #[test]
-    fn rules() {
-        assert_eq!(RULES.retry, Retry::Never);
+    fn rules_of_the_road() {
+        let max = Duration::from_secs(10);
+        let road = rules(max);
+        match road.retry {
+            Retry::Transient {
+                attempts,
+                backoff,
+                max_wait,
+                hint,
+            } => {
+                assert_eq!(
+                    (attempts, backoff, max_wait),
+                    (3, Duration::from_millis(100), max)
+                );
+                let said = with(429, RATE_LIMITED, None);
+                assert_eq!(hint(&said), Some(Duration::from_secs(42)));
+            }
+            Retry::Never => panic!("the Infisical road retries"),
+        }
         assert_eq!(
-            RULES.body,
+            road.body,
             BodyRules {
                 answer: Cap::Refuse(16 * 1024 * 1024),
                 error: Cap::Refuse(64 * 1024),
                 error_best_effort: true,
             }
         );
-        assert_eq!(
-            Patience::default(),
-            Patience {
-                attempts: 3,
-                backoff: Duration::from_millis(100),
-                max_wait: Duration::from_secs(60),
-            }
-        );
+        assert_eq!(DEFAULT_MAX_RETRY_WAIT, Duration::from_secs(60));
         assert_eq!(retry_delay(2, None), Ok(Duration::from_millis(200)));
         assert_eq!(retry_delay(1, Some(" 4 ")), Ok(Duration::from_secs(4)));
         assert_eq!(retry_delay(3, None), Err(Some(GaveUp::NoAttemptLeft)));
+        // The body's ask, through the policy: more than the cap gives up, naming both; a
+        // Retry-After comes first; a 500 is not retried at all.
+        assert_eq!(
+            road.retry.next(1, &with(429, RATE_LIMITED, None)),
+            Err(Some(GaveUp::WaitTooLong {
+                asked: Duration::from_secs(42),
+                cap: max
+            }))
+        );
+        assert_eq!(
+            road.retry.next(1, &with(429, RATE_LIMITED, Some(7))),
+            Ok(Duration::from_secs(7))
+        );
+        assert_eq!(
+            road.retry.next(1, &with(500, RATE_LIMITED, None)),
+            Err(None)
+        );
     }
 
-    /// The wait a server asks: `Retry-After` first, else a 429 body's "try again in N
-    /// seconds" (Infisical's text is always plural), never another status's body.
-    #[test]
-    fn asked_waits() {
-        let with = |code: u16, body: &str, after: Option<u64>| Outcome::Status {
+    const RATE_LIMITED: &str = r#"{"statusCode":429,"message":"Rate limit exceeded. Please try again in 42 seconds","error":"RateLimitExceeded"}"#;
+
+    fn with(code: u16, body: &str, after: Option<u64>) -> Outcome {
+        Outcome::Status {
             code,
             body: body.into(),
             retry_after: after.map(Duration::from_secs),
-        };
-        let said = r#"{"statusCode":429,"message":"Rate limit exceeded. Please try again in 42 seconds","error":"RateLimitExceeded"}"#;
+        }
+    }
+
+    /// The wait a 429's body asks: "try again in N seconds" (Infisical's text is always
+    /// plural; the singular is read too), never another status's body, never minutes or
+    /// words, never a Retry-After (http reads that).
+    #[test]
+    fn body_asks() {
         assert_eq!(
-            asked_wait(&with(429, said, None)),
+            try_again_in(&with(429, RATE_LIMITED, None)),
             Some(Duration::from_secs(42))
         );
         assert_eq!(
-            asked_wait(&with(429, said, Some(7))),
-            Some(Duration::from_secs(7))
+            try_again_in(&with(429, RATE_LIMITED, Some(7))),
+            Some(Duration::from_secs(42))
         );
-        assert_eq!(asked_wait(&with(503, said, None)), None);
+        assert_eq!(try_again_in(&with(503, RATE_LIMITED, None)), None);
+        assert_eq!(try_again_in(&with(429, "", Some(7))), None);
         assert_eq!(
-            asked_wait(&with(429, "try again in 1 second", None)),
+            try_again_in(&with(429, "try again in 1 second", None)),
             Some(Duration::from_secs(1))
         );
-        assert_eq!(asked_wait(&with(429, "try again in a while", None)), None);
-        assert_eq!(asked_wait(&with(429, "try again in 5 minutes", None)), None);
-        let patience = Patience {
-            max_wait: Duration::from_secs(10),
-            ..Patience::default()
-        };
         assert_eq!(
-            patience.next(1, &with(429, said, None)),
-            Err(Some(GaveUp::WaitTooLong {
-                asked: Duration::from_secs(42),
-                cap: Duration::from_secs(10)
-            }))
+            try_again_in(&with(429, "try again in  3 seconds", None)),
+            None
         );
-        assert_eq!(patience.next(1, &with(500, said, None)), Err(None));
+        assert_eq!(try_again_in(&with(429, "try again in a while", None)), None);
+        assert_eq!(
+            try_again_in(&with(429, "try again in 5 minutes", None)),
+            None
+        );
+        assert_eq!(try_again_in(&with(429, "in 5 seconds", None)), None);
+        assert_eq!(try_again_in(&Outcome::Timeout), None);
+    }
+
+    /// The exchange's waits and why it stopped reach the unavailable error as they are; any
+    /// other error does not carry them.
+    #[test]
+    fn waits_reach_the_message() {
+        let gave_up = Some(GaveUp::WaitTooLong {
+            asked: Duration::from_secs(42),
+            cap: Duration::from_secs(30),
+        });
+        let exchange = Exchange {
+            outcome: with(429, RATE_LIMITED, None),
+            attempts: 2,
+            waited: Duration::from_millis(100),
+            gave_up: gave_up.clone(),
+        };
+        match answer_of(SECRETS_RAW, exchange, TIMEOUT) {
+            Err(FetchError::Unavailable {
+                attempts,
+                waited,
+                gave_up: got,
+                ..
+            }) => {
+                assert_eq!(
+                    (attempts, waited, got),
+                    (2, Duration::from_millis(100), gave_up)
+                );
+            }
+            other => panic!("{:?}", other.map(|_| "an answer")),
+        }
     }
 
     /// Infisical's reference syntax, and nothing else.

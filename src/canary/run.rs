@@ -26,11 +26,7 @@ pub async fn run(cfg: &Config, warnings: &mut Vec<String>) -> Result<Report, Err
         timeout: s.timeout,
         ca_cert: s.ca_cert.clone(),
     })?;
-    let patience = infisical::Patience {
-        max_wait: s.max_retry_wait,
-        ..infisical::Patience::default()
-    };
-    let client = Client::new(http, cfg.base.clone(), patience);
+    let client = Client::new(http, cfg.base.clone(), s.max_retry_wait);
     let mut redactor = Redactor::new();
     match &cfg.auth {
         Auth::Token(t) => redactor.add(t),
