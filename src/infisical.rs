@@ -232,6 +232,40 @@ pub enum Meaning {
     IpNotAllowed,
 }
 
+impl Meaning {
+    /// What to check for this meaning, naming where the list call was aimed when the hint
+    /// needs it (`None`: the status's own hint applies).
+    fn hint(self, place: Option<&Place>) -> Option<String> {
+        Some(match (self, place) {
+            (Meaning::ReadValueDenied, Some(p)) => format!(
+                "the identity can see the secrets at {} in environment {} but lacks the read-value permission there (readValue): grant it read access to secret values on that path and environment",
+                p.path, p.environment
+            ),
+            (Meaning::DescribeDenied, Some(p)) => format!(
+                "the identity may not see any secret (no describe permission): grant it read access to the secrets at {} in environment {}",
+                p.path, p.environment
+            ),
+            (Meaning::IdentityNotInOrg, _) => "the identity does not belong to the project's organization any more (a credentials problem, not a bad request): add it back or use another identity".to_owned(),
+            (Meaning::TokenUseLimit, _) => "the access token has reached its number-of-uses limit (every list call, every --path and every retry uses one): issue a new token or raise its limit".to_owned(),
+            (Meaning::Locked, _) => "Universal Auth is locked for this identity after failed logins (300 s by default): wait for the lock to end, then check the client secret".to_owned(),
+            (Meaning::IpNotAllowed, _) => "the request came from an IP address the identity's trusted IPs do not allow: run from an allowed address or add this one".to_owned(),
+            (Meaning::FolderNotFound, Some(p)) => format!(
+                "no folder {} in environment {}: check --path and --env (a current server answers so for an unknown environment too)",
+                p.path, p.environment
+            ),
+            (Meaning::EnvironmentNotFound, Some(p)) => format!(
+                "no environment {} in project {}: check --env against the project's environment slugs",
+                p.environment, p.project_id
+            ),
+            (Meaning::ProjectNotFound, Some(p)) => format!(
+                "no project {}: check --project-id, and that --api-url names the instance holding it",
+                p.project_id
+            ),
+            _ => return None,
+        })
+    }
+}
+
 /// Reads what an error body means (see [`Meaning`]).
 pub fn meaning(status: u16, body: &str) -> Meaning {
     #[derive(Deserialize)]
@@ -366,33 +400,6 @@ impl FetchError {
             }
         };
         match self {
-            FetchError::Refused {
-                route,
-                status,
-                body,
-                meaning,
-                place,
-            } => {
-                let hint = match (meaning, place) {
-                    (Meaning::ReadValueDenied, Some(p)) => format!(
-                        "the identity can see the secrets at {} in environment {} but lacks the read-value permission there (readValue): grant it read access to secret values on that path and environment",
-                        p.path, p.environment
-                    ),
-                    (Meaning::DescribeDenied, Some(p)) => format!(
-                        "the identity may not see any secret (no describe permission): grant it read access to the secrets at {} in environment {}",
-                        p.path, p.environment
-                    ),
-                    (Meaning::IdentityNotInOrg, _) => "the identity does not belong to the project's organization any more (a credentials problem, not a bad request): add it back or use another identity".to_owned(),
-                    (Meaning::TokenUseLimit, _) => "the access token has reached its number-of-uses limit (every list call, every --path and every retry uses one): issue a new token or raise its limit".to_owned(),
-                    (Meaning::Locked, _) => "Universal Auth is locked for this identity after failed logins (300 s by default): wait for the lock to end, then check the client secret".to_owned(),
-                    (Meaning::IpNotAllowed, _) => "the request came from an IP address the identity's trusted IPs do not allow: run from an allowed address or add this one".to_owned(),
-                    _ => "check the credentials and the identity's access to this project, environment and path".to_owned(),
-                };
-                format!(
-                    "{route}: refused with status {status} ({hint}){}",
-                    said(body)
-                )
-            }
             FetchError::NotFound {
                 route,
                 status,
@@ -402,29 +409,35 @@ impl FetchError {
                 "{route}: not found (status {status}: does --api-url name an Infisical API with Universal Auth?){}",
                 said(body)
             ),
-            FetchError::NotFound {
+            FetchError::Refused {
+                route,
+                status,
+                body,
+                meaning,
+                place,
+            }
+            | FetchError::NotFound {
                 route,
                 status,
                 body,
                 meaning,
                 place,
             } => {
-                let hint = match (meaning, place) {
-                    (Meaning::FolderNotFound, Some(p)) => format!(
-                        "no folder {} in environment {}: check --path and --env (a current server answers so for an unknown environment too)",
-                        p.path, p.environment
-                    ),
-                    (Meaning::EnvironmentNotFound, Some(p)) => format!(
-                        "no environment {} in project {}: check --env against the project's environment slugs",
-                        p.environment, p.project_id
-                    ),
-                    (Meaning::ProjectNotFound, Some(p)) => format!(
-                        "no project {}: check --project-id, and that --api-url names the instance holding it",
-                        p.project_id
-                    ),
-                    _ => "check the project ID and the environment".to_owned(),
+                let hint = meaning.hint(place.as_ref());
+                let what = if matches!(self, FetchError::Refused { .. }) {
+                    format!(
+                        "refused with status {status} ({})",
+                        hint.unwrap_or_else(|| "check the credentials and the identity's access to this project, environment and path".to_owned())
+                    )
+                } else {
+                    format!(
+                        "not found (status {status}: {})",
+                        hint.unwrap_or_else(
+                            || "check the project ID and the environment".to_owned()
+                        )
+                    )
                 };
-                format!("{route}: not found (status {status}: {hint}){}", said(body))
+                format!("{route}: {what}{}", said(body))
             }
             FetchError::Rejected {
                 route,
