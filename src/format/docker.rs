@@ -17,7 +17,7 @@
 //! and fits, with its key and `=`, in 65,535 bytes. A NUL passes the CLI but no process
 //! environment can hold it (`execve` takes C strings): refused too.
 
-use super::{Format, refuse};
+use super::{Format, push_assignments, refuse};
 use crate::dotenv::{Header, RenderError, render_header};
 
 /// The longest `KEY=value` line docker reads (its scanner's 64 KiB buffer holds the newline).
@@ -59,12 +59,7 @@ pub fn check(key: &str, value: &str) -> Result<(), RenderError> {
 /// The header comment, then `KEY=value` per checked entry (already sorted).
 pub fn render(header: &Header<'_>, entries: &[(&str, &str)]) -> String {
     let mut out = render_header(header);
-    for (key, value) in entries {
-        out.push_str(key);
-        out.push('=');
-        out.push_str(value);
-        out.push('\n');
-    }
+    push_assignments(&mut out, "", entries, str::to_owned);
     out
 }
 

@@ -71,6 +71,23 @@ pub(crate) fn refuse(key: &str, format: Format, why: &'static str) -> RenderErro
     }
 }
 
+/// Appends one `{prefix}KEY=quoted` line per entry, `quote` being the format's rule (docker:
+/// the value as is; systemd: its quoting; shell: `export ` and its quoting).
+pub(crate) fn push_assignments(
+    out: &mut String,
+    prefix: &str,
+    entries: &[(&str, &str)],
+    quote: impl Fn(&str) -> String,
+) {
+    for (key, value) in entries {
+        out.push_str(prefix);
+        out.push_str(key);
+        out.push('=');
+        out.push_str(&quote(value));
+        out.push('\n');
+    }
+}
+
 /// Renders the whole file in `format`: every key checked and every value checked by the
 /// format's rule; all errors are returned, in key order, so one run names every bad key.
 pub fn render<'v, I>(

@@ -7,7 +7,7 @@
 //! internal quoting bytes) and UTF-8 whose bytes are dash's internal markers (0x81–0x88).
 //! A shell variable is a C string: a NUL cannot be carried and is refused.
 
-use super::{Format, refuse};
+use super::{Format, push_assignments, refuse};
 use crate::dotenv::{Header, RenderError, render_header};
 
 /// Whether sourcing the line gives back exactly `value` for `key`.
@@ -30,13 +30,7 @@ pub fn quote(value: &str) -> String {
 /// The header comment, then `export KEY='…'` per checked entry.
 pub fn render(header: &Header<'_>, entries: &[(&str, &str)]) -> String {
     let mut out = render_header(header);
-    for (key, value) in entries {
-        out.push_str("export ");
-        out.push_str(key);
-        out.push('=');
-        out.push_str(&quote(value));
-        out.push('\n');
-    }
+    push_assignments(&mut out, "export ", entries, quote);
     out
 }
 

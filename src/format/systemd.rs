@@ -23,7 +23,7 @@
 //! character than TAB and newline (refused so that the file means the same on every systemd
 //! a Debian host runs, old ones included).
 
-use super::{Format, refuse};
+use super::{Format, push_assignments, refuse};
 use crate::dotenv::{Header, RenderError, render_header};
 
 /// Whether systemd's `EnvironmentFile=` gives back exactly `value` for `key`.
@@ -83,12 +83,7 @@ pub fn render(header: &Header<'_>, entries: &[(&str, &str)]) -> String {
         }
         out.push('\n');
     }
-    for (key, value) in entries {
-        out.push_str(key);
-        out.push('=');
-        out.push_str(&quote(value));
-        out.push('\n');
-    }
+    push_assignments(&mut out, "", entries, quote);
     out
 }
 
