@@ -1216,6 +1216,14 @@ mod tests {
         assert_eq!(f(401, "error-401-ua-locked"), Meaning::Locked);
         assert_eq!(f(403, "error-403-ip-not-allowed"), Meaning::IpNotAllowed);
         assert_eq!(meaning(404, "<html>"), Meaning::Plain);
+        // A 404 of another kind (an unknown route) names no project.
+        assert_eq!(
+            meaning(
+                404,
+                r#"{"statusCode":404,"message":"Route GET:/api/v3/x not found","error":"NotFound"}"#
+            ),
+            Meaning::Plain
+        );
     }
 
     /// Visible ASCII only: no space, no control character, no DEL, no non-ASCII, not empty.
