@@ -69,10 +69,11 @@ pub async fn chat_completion(client: &ChatClient) -> RunOutcome {
         json!([{"role": "user", "content": "Reply with the single word: pong"}]),
         json!({}),
     );
-    let (reply, latency) = client.send(&body).await;
-    let result = classify_reply(&reply)
+    let sent = client.send(&body).await;
+    let result = classify_reply(&sent.reply)
+        .map_err(|f| f.with_retry_after(sent.retry_after))
         .and_then(|answer| classify::judge_chat(&answer).map_err(Failure::new));
-    simple(result, latency)
+    simple(result, sent.latency)
 }
 
 /// The question of the JSON check, naming every asked key and its type.
@@ -144,9 +145,9 @@ pub async fn json_response(client: &ChatClient, mode: JsonMode) -> RunOutcome {
     let mut steps = Vec::new();
     let mut latency = Duration::ZERO;
     for (i, step) in ladder.iter().enumerate() {
-        let (reply, took) = client.send(&json_body(client, *step)).await;
-        latency += took;
-        let result = match classify_json(&reply) {
+        let sent = client.send(&json_body(client, *step)).await;
+        latency += sent.latency;
+        let result = match classify_json(&sent.reply) {
             JsonVerdict::Object(map) if classify::has_asked_keys(&map) => {
                 steps.push((*step, StepOutcome::Pass));
                 Ok(())
@@ -170,7 +171,7 @@ pub async fn json_response(client: &ChatClient, mode: JsonMode) -> RunOutcome {
             }
             JsonVerdict::Fail(failure) => {
                 steps.push((*step, StepOutcome::Failed(failure.reason)));
-                Err(failure)
+                Err(failure.with_retry_after(sent.retry_after))
             }
         };
         return RunOutcome {
@@ -198,8 +199,9 @@ pub async fn tool_call(client: &ChatClient) -> RunOutcome {
             }
         }}]}),
     );
-    let (reply, latency) = client.send(&body).await;
-    let result = classify_reply(&reply)
+    let sent = client.send(&body).await;
+    let result = classify_reply(&sent.reply)
+        .map_err(|f| f.with_retry_after(sent.retry_after))
         .and_then(|answer| classify::judge_tool(&answer).map_err(Failure::new));
-    simple(result, latency)
+    simple(result, sent.latency)
 }

@@ -64,6 +64,22 @@ pub fn reply_of(outcome: Outcome) -> Reply {
     }
 }
 
+/// One request's reply, how long it took, and the server's `Retry-After` when it gave one.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub reply: Reply,
+    pub latency: Duration,
+    pub retry_after: Option<Duration>,
+}
+
+/// The `Retry-After` an outcome carries (only a non-2xx status has one).
+pub fn retry_after_of(outcome: &Outcome) -> Option<Duration> {
+    match outcome {
+        Outcome::Status { retry_after, .. } => *retry_after,
+        _ => None,
+    }
+}
+
 /// The parts of `choices[0]` the checks judge.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Answer {
@@ -201,7 +217,7 @@ impl ChatClient {
     }
 
     /// One POST — never retried — and how long it took.
-    pub async fn send(&self, body: &Value) -> (Reply, Duration) {
+    pub async fn send(&self, body: &Value) -> Sent {
         let start = Instant::now();
         let body = SecretString::from(body.to_string());
         let mut request = Request::post_json(&self.url, &body).accept_json();
@@ -209,7 +225,12 @@ impl ChatClient {
             request = request.bearer(auth);
         }
         let exchange = self.http.send(&request, &RULES).await;
-        (reply_of(exchange.outcome), start.elapsed())
+        let retry_after = retry_after_of(&exchange.outcome);
+        Sent {
+            reply: reply_of(exchange.outcome),
+            latency: start.elapsed(),
+            retry_after,
+        }
     }
 }
 

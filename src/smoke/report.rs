@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::checks::RunOutcome;
-use super::classify::{Failure, JSON_KEYS, Reason, TOOL_NAME};
+use super::classify::{Failure, Hint, JSON_KEYS, Reason, TOOL_NAME};
 use super::config::{Check, Config, Format, JsonStep, Settings};
 use crate::exit::Exit;
 use crate::secret::{Redactor, xml_escape};
@@ -155,11 +155,19 @@ impl Report {
             if let Some(status) = f.status {
                 t.push(format!("status={status}"));
             }
+            if let Some(what) = f.unsupported {
+                t.push(format!("unsupported={what}"));
+            }
             if f.reason == Reason::Auth {
                 t.push(format!("auth={}", self.auth()));
             }
             if f.reason.wants_more_tokens() {
                 t.push("hint=--max-tokens".to_owned());
+            } else if let Some(hint) = f.hint {
+                t.push(format!("hint={}", hint.as_str()));
+            }
+            if let Some(secs) = f.retry_after {
+                t.push(format!("retry_after={secs}"));
             }
         }
         if let Some(l) = c.representative().and_then(ladder) {
@@ -204,6 +212,11 @@ impl Report {
             .map(|(k, t)| format!("\"{k}\" ({t})"))
             .collect();
         let what = match f.reason {
+            Reason::Auth if f.hint == Some(Hint::CloudDisabled) => format!(
+                "this Ollama server has cloud models disabled{status}, so it will not forward \
+                 the request to ollama.com (the key was not refused): enable cloud access in that \
+                 Ollama, or use a local model or --base-url https://ollama.com/v1"
+            ),
             Reason::Auth if self.has_key => format!("the server refused the API key{status}"),
             Reason::Auth => format!(
                 "the server refused the request{status}: no API key was sent (auth=none); set \
@@ -217,7 +230,33 @@ impl Report {
                 "no answer within {}s (--timeout)",
                 self.settings.timeout.as_secs_f64()
             ),
+            Reason::Unavailable if f.hint == Some(Hint::Loading) => format!(
+                "the server is up but still loading the model{status}: wait until it has loaded \
+                 and run again"
+            ),
             Reason::Unavailable => format!("the endpoint is unavailable{status}"),
+            Reason::Quota => format!(
+                "the account's usage limit is reached{status}: a quota, not an outage; wait for \
+                 the limit to reset or raise the plan, retrying sooner will not help"
+            ),
+            Reason::RateLimited => match f.retry_after {
+                Some(secs) => format!(
+                    "the endpoint is rate-limiting requests{status}: it asks to wait {secs}s \
+                     (Retry-After)"
+                ),
+                None => {
+                    format!("the endpoint is rate-limiting requests{status}: wait and run again")
+                }
+            },
+            Reason::Unsupported if f.hint == Some(Hint::Jinja) => format!(
+                "the server cannot do {}{status}: llama-server takes tools only when started \
+                 with --jinja (and a chat template that knows tools)",
+                f.unsupported.unwrap_or("tools")
+            ),
+            Reason::Unsupported => format!(
+                "the model cannot do {}{status}: choose a model that supports it",
+                f.unsupported.unwrap_or("this")
+            ),
             Reason::BadRequest => format!("the server rejected the request{status}"),
             Reason::Redirect => format!(
                 "the base URL redirects{status}; redirects are not followed: give the final URL \
@@ -298,6 +337,13 @@ impl Report {
                     "runs": c.runs.len(),
                     "reason": f.map(|f| f.reason.as_str()),
                     "status": f.and_then(|f| f.status),
+                    "unsupported": f.and_then(|f| f.unsupported),
+                    "hint": f.and_then(|f| if f.reason.wants_more_tokens() {
+                        Some("--max-tokens")
+                    } else {
+                        f.hint.map(Hint::as_str)
+                    }),
+                    "retry_after_s": f.and_then(|f| f.retry_after),
                     "message": f.and_then(|f| self.quoted(f)),
                     "explanation": self.explain(c),
                     "latency_ms": c.latency_ms() as u64,

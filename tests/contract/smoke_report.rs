@@ -605,3 +605,210 @@ async fn smk_018_smk_007_no_retries() {
         .no_leak();
     chat.verify().await;
 }
+
+/// One check (`--check <check>`) against a stand-in answering `step` once with `status` and
+/// `fixture`; the exit code, the whole line and the whole stderr explanation as given.
+async fn one_failure(
+    check: &str,
+    step: Step,
+    answer: ResponseTemplate,
+    exit: i32,
+    expected_line: &str,
+    expected_stderr: &str,
+) {
+    let chat = Chat::start().await;
+    chat.on_with(step, answer, 1).await;
+    let run = chat.smoke().args(["--check", check]).run();
+    run.code(exit).no_leak();
+    assert_eq!(line(&run), expected_line);
+    let stderr: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(stderr.len(), 2, "{}", run.report());
+    assert_eq!(stderr[1], expected_stderr, "{}", run.report());
+    chat.verify().await;
+}
+
+/// Ollama's 400 `<model> does not support tools` (wrapped on `/v1`) and llama.cpp's 500
+/// `tools param requires --jinja flag` / `tool_choice param requires --jinja flag`:
+/// `reason=unsupported`, exit 1, the line and stderr name what the server cannot do — never
+/// `bad_request` or `unavailable`. Ollama's `does not support thinking` is `unsupported=thinking`.
+#[tokio::test]
+async fn smk_019_cannot_do_tools_is_unsupported() {
+    one_failure(
+        "tool_call",
+        Step::Tool,
+        reply(400, "openai/error-ollama-400-no-tools.json"),
+        1,
+        "tool_call=fail reason=unsupported status=400 unsupported=tools",
+        "tool_call: the model cannot do tools (HTTP 400): choose a model that supports it; the \
+         server said: \"registry.ollama.ai/library/gemma3:270m does not support tools\"",
+    )
+    .await;
+    one_failure(
+        "tool_call",
+        Step::Tool,
+        reply(500, "openai/error-llamacpp-jinja-500.json"),
+        1,
+        "tool_call=fail reason=unsupported status=500 unsupported=tools hint=--jinja",
+        "tool_call: the server cannot do tools (HTTP 500): llama-server takes tools only when \
+         started with --jinja (and a chat template that knows tools); the server said: \"tools \
+         param requires --jinja flag\"",
+    )
+    .await;
+    one_failure(
+        "tool_call",
+        Step::Tool,
+        reply(500, "openai/error-llamacpp-tool-choice-jinja-500.json"),
+        1,
+        "tool_call=fail reason=unsupported status=500 unsupported=tool_choice hint=--jinja",
+        "tool_call: the server cannot do tool_choice (HTTP 500): llama-server takes tools only \
+         when started with --jinja (and a chat template that knows tools); the server said: \
+         \"tool_choice param requires --jinja flag\"",
+    )
+    .await;
+    // the bare native envelope, and thinking
+    one_failure(
+        "chat_completion",
+        Step::Chat,
+        ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error": "registry.ollama.ai/library/gemma3:270m does not support thinking"})),
+        1,
+        "chat_completion=fail reason=unsupported status=400 unsupported=thinking",
+        "chat_completion: the model cannot do thinking (HTTP 400): choose a model that supports \
+         it; the server said: \"registry.ollama.ai/library/gemma3:270m does not support \
+         thinking\"",
+    )
+    .await;
+    // the same words on another status are not this clause: a 503 stays unavailable
+    one_failure(
+        "tool_call",
+        Step::Tool,
+        ResponseTemplate::new(503).set_body_json(serde_json::json!({
+            "error": {"message": "tools param requires --jinja flag", "type": "server_error"}})),
+        5,
+        "tool_call=fail reason=unavailable status=503",
+        "tool_call: the endpoint is unavailable (HTTP 503); the server said: \"tools param \
+         requires --jinja flag\"",
+    )
+    .await;
+}
+
+/// llama.cpp's 503 `Loading model`: `reason=unavailable status=503 hint=loading`, exit 5, and
+/// stderr says the server is still loading; one request (no retry).
+#[tokio::test]
+async fn smk_020_loading_model_is_unavailable_with_hint() {
+    one_failure(
+        "chat_completion",
+        Step::Chat,
+        reply(503, "openai/error-llamacpp-503-loading.json"),
+        5,
+        "chat_completion=fail reason=unavailable status=503 hint=loading",
+        "chat_completion: the server is up but still loading the model (HTTP 503): wait until \
+         it has loaded and run again; the server said: \"Loading model\"",
+    )
+    .await;
+}
+
+/// A local Ollama with cloud disabled (403, unwrapped): `reason=auth status=403 auth=bearer
+/// hint=cloud_disabled`, exit 3, and stderr says so — never "refused the API key".
+#[tokio::test]
+async fn smk_021_cloud_disabled_is_named() {
+    let chat = Chat::start().await;
+    chat.on(
+        Step::Chat,
+        403,
+        "openai/error-ollama-403-cloud-disabled.json",
+        1,
+    )
+    .await;
+    let run = chat.smoke().args(["--check", "chat_completion"]).run();
+    run.code(3)
+        .no_leak()
+        .stderr_lacks("refused the API key")
+        .stderr_has(
+            "chat_completion: this Ollama server has cloud models disabled (HTTP 403), so it \
+             will not forward the request to ollama.com (the key was not refused): enable cloud \
+             access in that Ollama, or use a local model or --base-url https://ollama.com/v1; \
+             the server said: \"ollama cloud is disabled: remote model is unavailable\"",
+        );
+    assert_eq!(
+        line(&run),
+        "chat_completion=fail reason=auth status=403 auth=bearer hint=cloud_disabled"
+    );
+    chat.verify().await;
+}
+
+/// Ollama Cloud's usage-limit 429s (hourly, session, weekly; bare-string and object
+/// envelopes, no Retry-After): `reason=quota status=429`, exit 5, stderr says quota, not
+/// outage; one request each.
+#[tokio::test]
+async fn smk_022_usage_limit_is_quota() {
+    for (fixture, said) in [
+        (
+            "openai/error-ollama-cloud-429-weekly.json",
+            "you (synthetic-user) have reached your weekly usage limit, upgrade for higher \
+             limits: https://ollama.com/upgrade",
+        ),
+        (
+            "openai/error-ollama-cloud-429-hourly.json",
+            "you've reached your hourly usage limit, please wait or upgrade to continue",
+        ),
+        (
+            "openai/error-ollama-cloud-429-session.json",
+            "you (synthetic-user) have reached your session usage limit, please wait or upgrade \
+             to continue",
+        ),
+    ] {
+        one_failure(
+            "tool_call",
+            Step::Tool,
+            reply(429, fixture),
+            5,
+            "tool_call=fail reason=quota status=429",
+            &format!(
+                "tool_call: the account's usage limit is reached (HTTP 429): a quota, not an \
+                 outage; wait for the limit to reset or raise the plan, retrying sooner will not \
+                 help; the server said: \"{said}\""
+            ),
+        )
+        .await;
+    }
+}
+
+/// Any other 429: `reason=rate_limited status=429`, exit 5; with `Retry-After: 7` (seconds)
+/// the line adds `retry_after=7` and stderr says how long to wait; without one, or with an
+/// HTTP-date, no `retry_after`. One request each, no retry.
+#[tokio::test]
+async fn smk_023_other_too_many_requests_is_rate_limited_with_retry_after() {
+    one_failure(
+        "chat_completion",
+        Step::Chat,
+        reply(429, "openai/error-429.json").insert_header("retry-after", "7"),
+        5,
+        "chat_completion=fail reason=rate_limited status=429 retry_after=7",
+        "chat_completion: the endpoint is rate-limiting requests (HTTP 429): it asks to wait 7s \
+         (Retry-After); the server said: \"Rate limit reached for requests\"",
+    )
+    .await;
+    one_failure(
+        "chat_completion",
+        Step::Chat,
+        reply(429, "openai/error-429.json"),
+        5,
+        "chat_completion=fail reason=rate_limited status=429",
+        "chat_completion: the endpoint is rate-limiting requests (HTTP 429): wait and run \
+         again; the server said: \"Rate limit reached for requests\"",
+    )
+    .await;
+    // an HTTP-date is not read: no retry_after token (never a guess)
+    one_failure(
+        "chat_completion",
+        Step::Chat,
+        reply(429, "openai/error-429.json")
+            .insert_header("retry-after", "Wed, 21 Oct 2026 07:28:00 GMT"),
+        5,
+        "chat_completion=fail reason=rate_limited status=429",
+        "chat_completion: the endpoint is rate-limiting requests (HTTP 429): wait and run \
+         again; the server said: \"Rate limit reached for requests\"",
+    )
+    .await;
+}

@@ -169,6 +169,45 @@ fn peer_003_builtin_template_tool_call_is_no_tool_call() {
     assert!(seen[0].body.get("tools").is_some());
 }
 
+/// Started with `--no-jinja`, the real server refuses `tools` with 500 `tools param requires
+/// --jinja flag`: `tool_call=fail reason=unsupported status=500 unsupported=tools hint=--jinja`,
+/// exit 1, one tool request; chat still passes there.
+#[test]
+#[ignore = "peer tier: run by scripts/peers"]
+fn peer_009_no_jinja_tool_call_is_unsupported() {
+    let p = peers();
+    let proxy = CountingProxy::start(&p.llm_nojinja_url);
+    let run = smoke(&proxy.url(&p.llm_nojinja_url), None)
+        .args(["--check", "tool_call", "--check", "chat_completion"])
+        .run();
+    run.code(1)
+        .stderr_has("tool_call: the server cannot do tools (HTTP 500): llama-server takes tools");
+    let report = lines(&run);
+    assert!(report["chat_completion"].pass, "{}", run.report());
+    let line = &report["tool_call"];
+    assert!(!line.pass, "{}", run.report());
+    for (key, value) in [
+        ("reason", "unsupported"),
+        ("status", "500"),
+        ("unsupported", "tools"),
+        ("hint", "--jinja"),
+    ] {
+        assert_eq!(
+            line.tokens.get(key).map(String::as_str),
+            Some(value),
+            "{key}: {}",
+            run.report()
+        );
+    }
+    let seen = proxy.seen();
+    let tools: Vec<_> = seen
+        .iter()
+        .filter(|s| s.body.get("tools").is_some())
+        .collect();
+    assert_eq!(tools.len(), 1, "{seen:#?}");
+    assert_eq!(tools[0].status, 500, "{seen:#?}");
+}
+
 /// A wrong key against `--api-key`: every check `reason=auth`, exit 3, and the server saw
 /// exactly one request per check, each answered 401 — no fallback request.
 #[test]
