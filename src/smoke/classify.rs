@@ -61,10 +61,22 @@ pub enum Reason {
     /// `tool_calls[0].function.arguments` is not a JSON string of an object with a string
     /// `city`.
     BadArguments,
+    /// `stream: true` answered with one JSON body instead of Server-Sent Events.
+    NotStreamed,
+    /// The stream ended without its finish reason or without `data: [DONE]` (`missing=`).
+    StreamIncomplete,
+    /// A streamed tool call without an `id`.
+    NoCallId,
+    /// A streamed tool-call delta without an `index`.
+    NoCallIndex,
+    /// A streamed tool call whose stream did not finish with `tool_calls`.
+    WrongFinishReason,
+    /// A forced function or `tool_choice: "none"` was not obeyed (`ignored=`).
+    IgnoredToolChoice,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 20] = [
+    pub const ALL: [Reason; 26] = [
         Reason::Auth,
         Reason::NotFound,
         Reason::Timeout,
@@ -85,6 +97,12 @@ impl Reason {
         Reason::NoToolCall,
         Reason::WrongFunction,
         Reason::BadArguments,
+        Reason::NotStreamed,
+        Reason::StreamIncomplete,
+        Reason::NoCallId,
+        Reason::NoCallIndex,
+        Reason::WrongFinishReason,
+        Reason::IgnoredToolChoice,
     ];
 
     /// The `reason=` token.
@@ -110,6 +128,12 @@ impl Reason {
             Reason::NoToolCall => "no_tool_call",
             Reason::WrongFunction => "wrong_function",
             Reason::BadArguments => "bad_arguments",
+            Reason::NotStreamed => "not_streamed",
+            Reason::StreamIncomplete => "stream_incomplete",
+            Reason::NoCallId => "no_call_id",
+            Reason::NoCallIndex => "no_call_index",
+            Reason::WrongFinishReason => "wrong_finish_reason",
+            Reason::IgnoredToolChoice => "ignored_tool_choice",
         }
     }
 

@@ -282,15 +282,10 @@ async fn fb_005_not_found_never_falls_back() {
     chat.verify().await;
 }
 
-/// 408, 429 (a usage limit: `quota`; any other: `rate_limited`), 500, 502, 503 (Ollama's
-/// wrapped and native "server busy", llama.cpp's "Loading model") at either step:
-/// `reason=timeout`, `quota`, `rate_limited` or `unavailable`, exit 5, zero fallback — also
-/// llama.cpp's `response_format` words on a 5xx other than 500, or on a 500 that is not its
-/// `server_error` envelope (FB-015 is that one case only).
+/// 408 and 429 (a usage limit: `quota`; any other: `rate_limited`) at the first step:
+/// `reason=timeout`, `quota` or `rate_limited`, exit 5, zero fallback.
 #[tokio::test]
-async fn fb_006_fb_015_unavailable_statuses_never_fall_back() {
-    let llama_words = r#"{"error":{"code":503,"message":"response_format type must be one of \"text\" or \"json_object\", but got: json_schema","type":"unavailable_error"}}"#;
-    let llama_words_500 = r#"{"error":{"message":"response_format type must be one of \"text\" or \"json_object\", but got: json_schema","type":"api_error","param":null,"code":null}}"#;
+async fn fb_006_timeout_and_429_never_fall_back() {
     for (status, fixture, tail) in [
         (408, "openai/error-408.json", "reason=timeout status=408"),
         (
@@ -340,6 +335,14 @@ async fn fb_006_fb_015_unavailable_statuses_never_fall_back() {
         )
         .await;
     }
+}
+
+/// llama.cpp's `response_format` words on a 5xx other than 500, or on a 500 that is not its
+/// `server_error` envelope, never fall back (FB-015 is that one case only): exit 5.
+#[tokio::test]
+async fn fb_006_fb_015_format_words_on_other_5xx_never_fall_back() {
+    let llama_words = r#"{"error":{"code":503,"message":"response_format type must be one of \"text\" or \"json_object\", but got: json_schema","type":"unavailable_error"}}"#;
+    let llama_words_500 = r#"{"error":{"message":"response_format type must be one of \"text\" or \"json_object\", but got: json_schema","type":"api_error","param":null,"code":null}}"#;
     for (status, body) in [
         (503, llama_words),
         (502, llama_words),
@@ -365,6 +368,11 @@ async fn fb_006_fb_015_unavailable_statuses_never_fall_back() {
         );
         chat.verify().await;
     }
+}
+
+/// At the second step too: a 503 and a usage-limit 429 after a rejection end the ladder.
+#[tokio::test]
+async fn fb_006_second_step_unavailable_never_falls_back() {
     no_fallback(
         503,
         "openai/error-ollama-503.json",
