@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::checks::RunOutcome;
+use super::checks::{RunOutcome, StepOutcome};
 use super::classify::{Failure, Hint, JSON_KEYS, Reason, TOOL_NAME};
 use super::config::{Check, Config, Format, JsonStep, Settings};
 use super::models::{ModelList, closest};
@@ -494,6 +494,7 @@ impl Report {
                         "steps": run.map(|r| r.steps.iter().map(|(s, o)| json!({
                             "step": s.as_str(),
                             "outcome": o.as_str(),
+                            "structured": structured(*s, *o),
                         })).collect::<Vec<_>>()).unwrap_or_default(),
                     });
                     if let (Some(v), Value::Object(extra)) = (v.as_object_mut(), extra) {
@@ -589,6 +590,22 @@ impl Report {
         }
         x.push_str("  </testsuite>\n</testsuites>\n");
         x
+    }
+}
+
+/// What a `response_format` step says about structured output: `enforced` (the answer
+/// satisfied the asked keys and types), `ignored` (a 2xx that did not honour it: not JSON, or
+/// JSON without the asked keys), `rejected` (refused); `None` for the plain prompt and for a
+/// step that failed for another reason (nothing learnt about the format).
+pub fn structured(step: JsonStep, outcome: StepOutcome) -> Option<&'static str> {
+    if step == JsonStep::PlainPrompt {
+        return None;
+    }
+    match outcome {
+        StepOutcome::Pass => Some("enforced"),
+        StepOutcome::Ignored | StepOutcome::Failed(Reason::Schema) => Some("ignored"),
+        StepOutcome::Rejected => Some("rejected"),
+        StepOutcome::Failed(_) => None,
     }
 }
 

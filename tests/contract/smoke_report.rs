@@ -1262,3 +1262,59 @@ async fn smk_034_reasoning_effort_passed_through() {
     );
     chat.verify().await;
 }
+
+/// `structured` per step: Ollama Cloud's shape (json_schema accepted, prose back: `ignored`),
+/// a rejection (`rejected`), a pass (`enforced`), the plain prompt (`null`).
+#[tokio::test]
+async fn smk_035_structured_output_in_three_words() {
+    let chat = Chat::start().await;
+    chat.on(Step::JsonSchema, 200, "openai/json-prose.json", 1)
+        .await;
+    chat.on(
+        Step::JsonObject,
+        400,
+        "openai/error-openai-json-schema.json",
+        1,
+    )
+    .await;
+    chat.on(Step::Plain, 200, "openai/json-ok.json", 1).await;
+    let run = chat
+        .smoke()
+        .args(["--check", "json_response", "--format", "json"])
+        .run();
+    run.code(0).no_leak();
+    let doc = run.stdout_json();
+    let steps = &doc["checks"][0]["steps"];
+    assert_eq!(steps[0]["structured"], "ignored", "{doc:#}");
+    assert_eq!(steps[1]["structured"], "rejected", "{doc:#}");
+    assert!(steps[2]["structured"].is_null(), "{doc:#}");
+    chat.verify().await;
+
+    let chat = Chat::start().await;
+    chat.on(Step::JsonSchema, 200, "openai/json-ok.json", 1)
+        .await;
+    let run = chat
+        .smoke()
+        .args(["--check", "json_response", "--format", "json"])
+        .run();
+    run.code(0);
+    assert_eq!(
+        run.stdout_json()["checks"][0]["steps"][0]["structured"],
+        "enforced"
+    );
+    chat.verify().await;
+
+    let chat = Chat::start().await;
+    chat.on(Step::JsonSchema, 200, "openai/json-missing-keys.json", 1)
+        .await;
+    let run = chat
+        .smoke()
+        .args(["--check", "json_response", "--format", "json"])
+        .run();
+    run.code(1);
+    assert_eq!(
+        run.stdout_json()["checks"][0]["steps"][0]["structured"],
+        "ignored"
+    );
+    chat.verify().await;
+}

@@ -77,7 +77,7 @@ fn every_check_failed_once(run: &Run, proxy: &CountingProxy, reason: &str, statu
             run.report()
         );
     }
-    let seen = chat_posts(&proxy);
+    let seen = chat_posts(proxy);
     assert_eq!(seen.len(), 3, "one request per check: {seen:#?}");
     assert!(seen.iter().all(|s| s.status == status), "{seen:#?}");
     assert!(seen.iter().all(is_chat_post), "{seen:#?}");
