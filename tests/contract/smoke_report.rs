@@ -251,7 +251,7 @@ async fn smk_008_exit_code_names_the_root_cause() {
 /// `--format json`: one document with the endpoint, model, auth, modes, reasons, statuses,
 /// quoted messages and latencies; never the key.
 #[tokio::test]
-async fn smk_009_json_report() {
+async fn smk_009_smk_035_json_report() {
     let chat = Chat::start().await;
     chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
     chat.on(
@@ -296,8 +296,8 @@ async fn smk_009_json_report() {
     assert_eq!(
         checks[1]["steps"],
         serde_json::json!([
-            {"step": "json_schema", "outcome": "rejected"},
-            {"step": "json_object", "outcome": "pass"}
+            {"step": "json_schema", "outcome": "rejected", "structured": "rejected"},
+            {"step": "json_object", "outcome": "pass", "structured": "enforced"}
         ])
     );
     assert_eq!(checks[2]["result"], "fail");
