@@ -282,7 +282,7 @@ fn peer_008_repeat_reports_passes_per_check() {
 /// The streamed chat against the real server: `stream_chat=pass` with a `ttft_ms=` token.
 #[test]
 #[ignore = "peer tier: run by scripts/peers"]
-fn peer_014_stream_chat_passes_with_ttft() {
+fn peer_050_stream_chat_passes_with_ttft() {
     let p = peers();
     let run = smoke(&p.llm_tools_url, Some(&p.llm_key))
         .args(["--check", "stream_chat"])
@@ -301,7 +301,7 @@ fn peer_014_stream_chat_passes_with_ttft() {
 /// them: `stream_tool_call=pass`.
 #[test]
 #[ignore = "peer tier: run by scripts/peers"]
-fn peer_015_stream_tool_call_passes() {
+fn peer_051_stream_tool_call_passes() {
     let p = peers();
     let run = smoke(&p.llm_tools_url, Some(&p.llm_key))
         .args(["--check", "stream_tool_call"])
@@ -317,7 +317,7 @@ fn peer_015_stream_tool_call_passes() {
 /// `tool_choice=pass none=call_as_text`: obeyed in form only.
 #[test]
 #[ignore = "peer tier: run by scripts/peers"]
-fn peer_016_tool_choice_none_obeyed_in_form_only() {
+fn peer_052_tool_choice_none_obeyed_in_form_only() {
     let p = peers();
     let run = smoke(&p.llm_tools_url, Some(&p.llm_key))
         .args(["--check", "tool_choice"])
@@ -339,7 +339,7 @@ fn peer_016_tool_choice_none_obeyed_in_form_only() {
 /// pass, exit 0.
 #[test]
 #[ignore = "peer tier: run by scripts/peers"]
-fn peer_017_all_six_checks_pass() {
+fn peer_053_all_six_checks_pass() {
     let p = peers();
     let run = smoke(&p.llm_tools_url, Some(&p.llm_key))
         .args(["--check", "all"])
