@@ -580,6 +580,94 @@ impl Client {
                 Err(Unread::Broken(e)) => transport(&e),
             };
         }
+        self.finish(response, rules).await
+    }
+}
+
+/// How a streamed exchange ([`Client::stream`]) ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Streamed {
+    /// A 2xx whose body was handed to the sink chunk by chunk as it arrived.
+    Body {
+        /// The 2xx status.
+        status: u16,
+        /// The answer's `Content-Type`, when given (`text/event-stream` for SSE).
+        content_type: Option<String>,
+        /// Whether the body was cut at the cap (the sink saw exactly `cap` bytes).
+        capped: bool,
+        /// Set when the stream broke after some bytes: a timeout or a transport error.
+        broken: Option<Box<Outcome>>,
+    },
+    /// No 2xx: the same outcome [`Client::send`] gives (status with its capped body,
+    /// redirect, timeout, unreachable).
+    Other(Outcome),
+}
+
+impl Client {
+    /// One attempt, never retried, whose 2xx body is read **incrementally**: each chunk goes to
+    /// `sink` as it arrives (at most `cap` bytes in all; the rest is not read), so a caller can
+    /// parse Server-Sent Events and time the first token without buffering the whole body.
+    /// Any other answer is read as [`Client::send`] reads it under `rules`.
+    pub async fn stream(
+        &self,
+        request: &Request<'_>,
+        rules: &BodyRules,
+        cap: usize,
+        sink: &mut (dyn FnMut(&[u8]) + Send),
+    ) -> Streamed {
+        let mut response = match request.build(&self.inner).send().await {
+            Ok(response) => response,
+            Err(e) => return Streamed::Other(transport(&e)),
+        };
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Streamed::Other(self.finish(response, rules).await);
+        }
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut seen = 0usize;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = cap - seen;
+                    if chunk.len() >= room {
+                        sink(&chunk[..room]);
+                        return Streamed::Body {
+                            status,
+                            content_type,
+                            capped: true,
+                            broken: None,
+                        };
+                    }
+                    seen += chunk.len();
+                    sink(&chunk);
+                }
+                Ok(None) => {
+                    return Streamed::Body {
+                        status,
+                        content_type,
+                        capped: false,
+                        broken: None,
+                    };
+                }
+                Err(e) => {
+                    return Streamed::Body {
+                        status,
+                        content_type,
+                        capped: false,
+                        broken: Some(Box::new(transport(&e))),
+                    };
+                }
+            }
+        }
+    }
+
+    /// A non-2xx answer read as [`Client::send`] reads it.
+    async fn finish(&self, response: reqwest::Response, rules: &BodyRules) -> Outcome {
+        let code = response.status().as_u16();
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)

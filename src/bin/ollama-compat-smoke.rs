@@ -13,8 +13,8 @@ use clap::Parser;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use provider_bridge::http::{self, Seconds};
 use provider_bridge::smoke::{
-    self, Check, Config, DEFAULT_BASE_URL, DEFAULT_MODEL, Format, JsonMode, KeySource, Settings,
-    SmokeError,
+    self, Check, CheckChoice, Config, DEFAULT_BASE_URL, DEFAULT_MODEL, Format, JsonMode, KeySource,
+    ReasoningEffort, Settings, SmokeError,
 };
 
 /// The program name, the prefix of every line on stderr.
@@ -60,14 +60,15 @@ pub(crate) struct Args {
     #[arg(long, value_name = "F")]
     api_key_file: Option<PathBuf>,
 
-    /// A check to run; repeat the flag for several
+    /// A check to run; repeat the flag for several; `all` runs every check (the stream checks
+    /// and tool_choice only run when named or with `all`)
     #[arg(
         long = "check",
         value_name = "CHECK",
-        value_parser = one_of(Check::ALL, Check::as_str),
-        default_values_t = Check::ALL
+        value_parser = one_of(CheckChoice::ALL, CheckChoice::as_str),
+        default_values_t = Check::DEFAULT.map(CheckChoice::One)
     )]
-    checks: Vec<Check>,
+    checks: Vec<CheckChoice>,
 
     /// JSON mode: auto falls back json_schema -> json_object -> plain_prompt on format errors
     /// only; any other value pins one step and never falls back
@@ -98,6 +99,19 @@ pub(crate) struct Args {
     /// Allow plain http:// to a host that is not loopback (prints a warning)
     #[arg(long)]
     allow_insecure_http: bool,
+
+    /// Do not ask <URL>/models which models the endpoint lists
+    #[arg(long)]
+    no_model_list: bool,
+
+    /// reasoning_effort sent in every request (not sent when not given)
+    #[arg(long, value_name = "EFFORT",
+          value_parser = one_of(ReasoningEffort::ALL, ReasoningEffort::as_str))]
+    reasoning_effort: Option<ReasoningEffort>,
+
+    /// Also write the report (in --format) atomically to FILE; stdout keeps the text lines
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 impl From<Args> for Settings {
@@ -111,13 +125,20 @@ impl From<Args> for Settings {
             base_url: args.base_url,
             model: args.model,
             key,
-            checks: args.checks,
+            checks: args
+                .checks
+                .into_iter()
+                .flat_map(CheckChoice::checks)
+                .collect(),
             json_mode: args.json_mode,
             repeat: args.repeat,
             timeout: args.timeout.0,
             max_tokens: args.max_tokens,
             format: args.format,
             allow_insecure_http: args.allow_insecure_http,
+            model_list: !args.no_model_list,
+            reasoning_effort: args.reasoning_effort,
+            output: args.output,
         }
     }
 }
@@ -151,7 +172,11 @@ fn main() -> ExitCode {
         let _ = writeln!(stderr, "{line}");
     }
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(report.render().as_bytes());
+    let _ = stdout.write_all(report.stdout().as_bytes());
     let _ = stdout.flush();
+    if let Err(err) = report.write_output() {
+        let _ = writeln!(stderr, "{NAME}: {err}");
+        return err.exit().into();
+    }
     report.exit().into()
 }

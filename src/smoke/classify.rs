@@ -7,7 +7,9 @@
 //! `json_schema`, `json_object` or structured output) or a silent one (2xx, `finish_reason` not
 //! `length`, content that is not strictly a JSON object). Everything else — 401, 403, 404, 408,
 //! 429, 5xx, a timeout, a refused connection, any other 400, a 400 saying the model was not
-//! found, `finish_reason: length` — is a failure that stops the ladder.
+//! found, `finish_reason: length` — is a failure that stops the ladder. One 5xx is a rejection
+//! too (FB-015): llama.cpp's own `response_format type must be one of …` answered with 500 by
+//! the builds that throw it as a `runtime_error`; no other 5xx ever is.
 
 use serde_json::{Map, Value};
 
@@ -23,8 +25,15 @@ pub enum Reason {
     NotFound,
     /// No answer within `--timeout`, or 408.
     Timeout,
-    /// Refused or broken connection, TLS failure, 429 or 5xx.
+    /// Refused or broken connection, TLS failure, or a 5xx.
     Unavailable,
+    /// A 429 naming a usage limit (Ollama Cloud's hourly, session, weekly or monthly limit).
+    Quota,
+    /// Any other 429.
+    RateLimited,
+    /// The server or model cannot do what the check asked (Ollama's `does not support tools`,
+    /// llama.cpp's `tools param requires --jinja flag`).
+    Unsupported,
     /// Any other 4xx (a 400/422 that is not about the response format).
     BadRequest,
     /// A 3xx: the base URL redirects (redirects are never followed).
@@ -52,14 +61,29 @@ pub enum Reason {
     /// `tool_calls[0].function.arguments` is not a JSON string of an object with a string
     /// `city`.
     BadArguments,
+    /// `stream: true` answered with one JSON body instead of Server-Sent Events.
+    NotStreamed,
+    /// The stream ended without its finish reason or without `data: [DONE]` (`missing=`).
+    StreamIncomplete,
+    /// A streamed tool call without an `id`.
+    NoCallId,
+    /// A streamed tool-call delta without an `index`.
+    NoCallIndex,
+    /// A streamed tool call whose stream did not finish with `tool_calls`.
+    WrongFinishReason,
+    /// A forced function or `tool_choice: "none"` was not obeyed (`ignored=`).
+    IgnoredToolChoice,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 17] = [
+    pub const ALL: [Reason; 26] = [
         Reason::Auth,
         Reason::NotFound,
         Reason::Timeout,
         Reason::Unavailable,
+        Reason::Quota,
+        Reason::RateLimited,
+        Reason::Unsupported,
         Reason::BadRequest,
         Reason::Redirect,
         Reason::BadResponse,
@@ -73,6 +97,12 @@ impl Reason {
         Reason::NoToolCall,
         Reason::WrongFunction,
         Reason::BadArguments,
+        Reason::NotStreamed,
+        Reason::StreamIncomplete,
+        Reason::NoCallId,
+        Reason::NoCallIndex,
+        Reason::WrongFinishReason,
+        Reason::IgnoredToolChoice,
     ];
 
     /// The `reason=` token.
@@ -82,6 +112,9 @@ impl Reason {
             Reason::NotFound => "not_found",
             Reason::Timeout => "timeout",
             Reason::Unavailable => "unavailable",
+            Reason::Quota => "quota",
+            Reason::RateLimited => "rate_limited",
+            Reason::Unsupported => "unsupported",
             Reason::BadRequest => "bad_request",
             Reason::Redirect => "redirect",
             Reason::BadResponse => "bad_response",
@@ -95,6 +128,12 @@ impl Reason {
             Reason::NoToolCall => "no_tool_call",
             Reason::WrongFunction => "wrong_function",
             Reason::BadArguments => "bad_arguments",
+            Reason::NotStreamed => "not_streamed",
+            Reason::StreamIncomplete => "stream_incomplete",
+            Reason::NoCallId => "no_call_id",
+            Reason::NoCallIndex => "no_call_index",
+            Reason::WrongFinishReason => "wrong_finish_reason",
+            Reason::IgnoredToolChoice => "ignored_tool_choice",
         }
     }
 
@@ -104,7 +143,9 @@ impl Reason {
         match self {
             Reason::Auth => Exit::Refused,
             Reason::NotFound => Exit::NotFound,
-            Reason::Timeout | Reason::Unavailable => Exit::Unavailable,
+            Reason::Timeout | Reason::Unavailable | Reason::Quota | Reason::RateLimited => {
+                Exit::Unavailable
+            }
             _ => Exit::CheckFailed,
         }
     }
@@ -122,6 +163,12 @@ pub struct Failure {
     pub reason: Reason,
     pub status: Option<u16>,
     pub message: Option<String>,
+    /// What the server cannot do (`reason=unsupported`): `tools`, `tool_choice`, `thinking`.
+    pub unsupported: Option<&'static str>,
+    /// A known situation behind the status, with its own advice ([`Hint`]).
+    pub hint: Option<Hint>,
+    /// The server's `Retry-After`, in whole seconds, when it gave one.
+    pub retry_after: Option<u64>,
 }
 
 impl Failure {
@@ -130,6 +177,48 @@ impl Failure {
             reason,
             status: None,
             message: None,
+            unsupported: None,
+            hint: None,
+            retry_after: None,
+        }
+    }
+
+    /// A failure with the status and the server's words.
+    pub fn http(reason: Reason, status: u16, message: String) -> Self {
+        Failure {
+            status: Some(status),
+            message: Some(message),
+            ..Failure::new(reason)
+        }
+    }
+
+    /// The same failure, with the server's `Retry-After` (rounded up to whole seconds).
+    pub fn with_retry_after(mut self, retry_after: Option<std::time::Duration>) -> Self {
+        if self.status.is_some() {
+            self.retry_after = retry_after.map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0));
+        }
+        self
+    }
+}
+
+/// A known situation a status stands for, with its own advice: the `hint=` token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    /// llama.cpp's 503 `Loading model`: the server is up and still loading.
+    Loading,
+    /// llama.cpp without `--jinja`: start it with `--jinja`.
+    Jinja,
+    /// A local Ollama whose cloud access is disabled (403 `ollama cloud is disabled`).
+    CloudDisabled,
+}
+
+impl Hint {
+    /// The `hint=` token.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Hint::Loading => "loading",
+            Hint::Jinja => "--jinja",
+            Hint::CloudDisabled => "cloud_disabled",
         }
     }
 }
@@ -167,11 +256,9 @@ impl FormatError {
     /// The failure this format error becomes when there is no step left.
     pub fn into_failure(self) -> Failure {
         match self {
-            FormatError::Rejected { status, message } => Failure {
-                reason: Reason::Rejected,
-                status: Some(status),
-                message: Some(message),
-            },
+            FormatError::Rejected { status, message } => {
+                Failure::http(Reason::Rejected, status, message)
+            }
             FormatError::Ignored(silent) => Failure::new(silent.reason()),
         }
     }
@@ -235,49 +322,94 @@ pub fn classify_reply(reply: &Reply) -> Result<Answer, Failure> {
     match reply {
         Reply::Timeout => Err(Failure::new(Reason::Timeout)),
         Reply::Unreachable { detail } => Err(Failure {
-            reason: Reason::Unavailable,
-            status: None,
             message: Some(detail.clone()),
+            ..Failure::new(Reason::Unavailable)
         }),
         Reply::Http { status, body } if (200..300).contains(status) => parse_answer(body)
-            .ok_or_else(|| Failure {
-                reason: Reason::BadResponse,
-                status: Some(*status),
-                message: Some(envelope_message(body)),
-            }),
+            .ok_or_else(|| Failure::http(Reason::BadResponse, *status, envelope_message(body))),
         Reply::Http { status, body } => Err(http_failure(*status, body)),
     }
 }
 
 /// The failure a non-2xx status means. Decided by the status first, the message second: the
-/// message only turns a 400 into `not_found` when it says the model was not found.
+/// message turns a 400 into `not_found` when it says the model was not found, a 400 or 500
+/// into `unsupported` when the server says it cannot do tools (SMK-019), a 429 into `quota`
+/// when it names a usage limit (SMK-022), and adds a hint to a 403 or 503 it recognizes.
 pub fn http_failure(status: u16, body: &str) -> Failure {
+    let hay = haystack(body);
+    let unsupported = unsupported_capability(status, &hay);
     let reason = match status {
+        _ if unsupported.is_some() => Reason::Unsupported,
         401 | 403 => Reason::Auth,
         404 => Reason::NotFound,
-        400 if names_missing_model(&haystack(body)) => Reason::NotFound,
+        400 if names_missing_model(&hay) => Reason::NotFound,
         408 => Reason::Timeout,
-        429 => Reason::Unavailable,
+        429 if names_usage_limit(&hay) => Reason::Quota,
+        429 => Reason::RateLimited,
         500..=599 => Reason::Unavailable,
         300..=399 => Reason::Redirect,
         400..=499 => Reason::BadRequest,
         _ => Reason::BadResponse,
     };
+    let hint = match (reason, status) {
+        (Reason::Unsupported, 500) => Some(Hint::Jinja),
+        (Reason::Auth, 403) if hay.contains("ollama cloud is disabled") => {
+            Some(Hint::CloudDisabled)
+        }
+        (Reason::Unavailable, 503) if hay.contains("loading model") => Some(Hint::Loading),
+        _ => None,
+    };
     Failure {
-        reason,
-        status: Some(status),
-        message: Some(envelope_message(body)),
+        unsupported,
+        hint,
+        ..Failure::http(reason, status, envelope_message(body))
     }
 }
 
+/// What the server says it cannot do, when it says so: Ollama's 400 `<model> does not support
+/// tools` (or `thinking`), llama.cpp's 500 `tools param requires --jinja flag` and `tool_choice
+/// param requires --jinja flag`. Only these exact phrases on these statuses count.
+fn unsupported_capability(status: u16, hay: &str) -> Option<&'static str> {
+    match status {
+        400 if hay.contains("does not support tools") => Some("tools"),
+        400 if hay.contains("does not support thinking") => Some("thinking"),
+        500 if hay.contains("tools param requires --jinja flag") => Some("tools"),
+        500 if hay.contains("tool_choice param requires --jinja flag") => Some("tool_choice"),
+        _ => None,
+    }
+}
+
+/// Whether lower-cased error text names a usage limit (Ollama Cloud: `you've reached your
+/// hourly usage limit`, `… your weekly usage limit, upgrade for higher limits`, `… session
+/// usage limit …`).
+fn names_usage_limit(hay: &str) -> bool {
+    hay.contains("usage limit")
+}
+
 /// An explicit format rejection: 400 or 422 whose error names the response format, and does
-/// not say the model was not found (a wrong model name must never be hidden by a fallback).
+/// not say the model was not found (a wrong model name must never be hidden by a fallback) —
+/// or llama.cpp's own rejection on a 500 ([`is_llamacpp_format_500`], FB-015).
 pub fn is_explicit_rejection(status: u16, body: &str) -> bool {
+    if status == 500 {
+        return is_llamacpp_format_500(body);
+    }
     if status != 400 && status != 422 {
         return false;
     }
     let hay = haystack(body);
     !names_missing_model(&hay) && names_format(&hay)
+}
+
+/// llama.cpp's `response_format` rejection as the builds that throw a `runtime_error` answer
+/// it: status 500, `error.type` `server_error`, and the message starting with
+/// `response_format type must be one of` (ggml-org/llama.cpp `tools/server/server-common.cpp`,
+/// `oaicompat_chat_params_parse`; builds before json_schema support, ggml-org/llama.cpp#9522,
+/// say it for `json_schema` itself). Nothing else on a 5xx is ever a format error.
+pub fn is_llamacpp_format_500(body: &str) -> bool {
+    const PREFIX: &str = "response_format type must be one of";
+    error_info(body).is_some_and(|info| {
+        info.kind.as_deref() == Some("server_error") && info.message.starts_with(PREFIX)
+    })
 }
 
 /// Whether lower-cased error text names the response format.
@@ -408,7 +540,7 @@ mod tests {
             r#"{"error":{"message":"'response_format' of type 'json_schema' is not supported"}}"#;
         assert!(is_explicit_rejection(400, body));
         assert!(is_explicit_rejection(422, body));
-        for status in [401, 403, 404, 408, 429, 500, 503] {
+        for status in [401, 403, 404, 408, 429, 500, 502, 503] {
             assert!(!is_explicit_rejection(status, body), "{status}");
         }
         assert!(!is_explicit_rejection(

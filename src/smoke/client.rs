@@ -64,6 +64,22 @@ pub fn reply_of(outcome: Outcome) -> Reply {
     }
 }
 
+/// One request's reply, how long it took, and the server's `Retry-After` when it gave one.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub reply: Reply,
+    pub latency: Duration,
+    pub retry_after: Option<Duration>,
+}
+
+/// The `Retry-After` an outcome carries (only a non-2xx status has one).
+pub fn retry_after_of(outcome: &Outcome) -> Option<Duration> {
+    match outcome {
+        Outcome::Status { retry_after, .. } => *retry_after,
+        _ => None,
+    }
+}
+
 /// The parts of `choices[0]` the checks judge.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Answer {
@@ -183,10 +199,30 @@ pub struct ChatClient {
     pub model: String,
     /// `max_tokens` of every request.
     pub max_tokens: u32,
+    /// `reasoning_effort` of every request, when given.
+    pub reasoning_effort: Option<&'static str>,
+    /// `<base-url>/models`.
+    pub models_url: Url,
+}
+
+/// One streamed request: how it ended, what its events assembled to, how long it took.
+#[derive(Debug, Clone)]
+pub struct StreamSent {
+    /// The HTTP side: a 2xx (its body went to the assembler: `body` is empty here), or any
+    /// other outcome as a reply.
+    pub reply: Reply,
+    /// The stream broke (timeout, transport) after it began: the reply it means.
+    pub broken: Option<Reply>,
+    /// What the body's events assembled to (empty when there was no 2xx).
+    pub assembled: super::stream::Assembled,
+    pub latency: Duration,
+    pub retry_after: Option<Duration>,
 }
 
 impl ChatClient {
-    /// A request body: model, messages, `stream: false`, `max_tokens`, and `extra` merged in.
+    /// A request body: model, messages, `stream: false`, `max_tokens`, `reasoning_effort`
+    /// when given, and `extra` merged in (a streamed check's `"stream": true` replaces the
+    /// default).
     pub fn body(&self, messages: Value, extra: Value) -> Value {
         let mut body = json!({
             "model": self.model,
@@ -194,6 +230,9 @@ impl ChatClient {
             "stream": false,
             "max_tokens": self.max_tokens,
         });
+        if let (Some(body), Some(effort)) = (body.as_object_mut(), self.reasoning_effort) {
+            body.insert("reasoning_effort".to_owned(), Value::from(effort));
+        }
         if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
             body.extend(extra);
         }
@@ -201,7 +240,7 @@ impl ChatClient {
     }
 
     /// One POST — never retried — and how long it took.
-    pub async fn send(&self, body: &Value) -> (Reply, Duration) {
+    pub async fn send(&self, body: &Value) -> Sent {
         let start = Instant::now();
         let body = SecretString::from(body.to_string());
         let mut request = Request::post_json(&self.url, &body).accept_json();
@@ -209,7 +248,60 @@ impl ChatClient {
             request = request.bearer(auth);
         }
         let exchange = self.http.send(&request, &RULES).await;
-        (reply_of(exchange.outcome), start.elapsed())
+        let retry_after = retry_after_of(&exchange.outcome);
+        Sent {
+            reply: reply_of(exchange.outcome),
+            latency: start.elapsed(),
+            retry_after,
+        }
+    }
+
+    /// One streamed POST — never retried — its 2xx body parsed as Server-Sent Events as it
+    /// arrives (at most [`BODY_CAP`] bytes), the time to the first token measured on arrival.
+    pub async fn stream(&self, body: &Value) -> StreamSent {
+        let start = Instant::now();
+        let body = SecretString::from(body.to_string());
+        let mut request = Request::post_json(&self.url, &body);
+        if let Some(auth) = &self.auth {
+            request = request.bearer(auth);
+        }
+        let mut assembler = super::stream::Assembler::new(start);
+        let streamed = self
+            .http
+            .stream(&request, &RULES.body, BODY_CAP, &mut |chunk| {
+                assembler.feed(chunk)
+            })
+            .await;
+        let assembled = assembler.finish();
+        let latency = start.elapsed();
+        match streamed {
+            http::Streamed::Body { status, broken, .. } => StreamSent {
+                reply: Reply::Http {
+                    status,
+                    body: String::new(),
+                },
+                broken: broken.map(|o| reply_of(*o)),
+                assembled,
+                latency,
+                retry_after: None,
+            },
+            http::Streamed::Other(outcome) => StreamSent {
+                retry_after: retry_after_of(&outcome),
+                reply: reply_of(outcome),
+                broken: None,
+                assembled,
+                latency,
+            },
+        }
+    }
+
+    /// One `GET <base-url>/models` — never retried.
+    pub async fn models(&self) -> Reply {
+        let mut request = Request::get(&self.models_url).accept_json();
+        if let Some(auth) = &self.auth {
+            request = request.bearer(auth);
+        }
+        reply_of(self.http.send(&request, &RULES).await.outcome)
     }
 }
 

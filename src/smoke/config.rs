@@ -60,11 +60,27 @@ pub enum Check {
     JsonResponse,
     /// A call of the offered tool.
     ToolCall,
+    /// A plain chat answer streamed (`stream: true`), assembled from Server-Sent Events.
+    StreamChat,
+    /// The tool call streamed, assembled from its deltas.
+    StreamToolCall,
+    /// A forced function and `tool_choice: "none"`, each obeyed.
+    ToolChoice,
 }
 
 impl Check {
     /// Every check, in report order.
-    pub const ALL: [Check; 3] = [Check::ChatCompletion, Check::JsonResponse, Check::ToolCall];
+    pub const ALL: [Check; 6] = [
+        Check::ChatCompletion,
+        Check::JsonResponse,
+        Check::ToolCall,
+        Check::StreamChat,
+        Check::StreamToolCall,
+        Check::ToolChoice,
+    ];
+
+    /// The checks run when no `--check` is given.
+    pub const DEFAULT: [Check; 3] = [Check::ChatCompletion, Check::JsonResponse, Check::ToolCall];
 
     /// The name on the command line and in reports.
     pub const fn as_str(self) -> &'static str {
@@ -72,11 +88,89 @@ impl Check {
             Check::ChatCompletion => "chat_completion",
             Check::JsonResponse => "json_response",
             Check::ToolCall => "tool_call",
+            Check::StreamChat => "stream_chat",
+            Check::StreamToolCall => "stream_tool_call",
+            Check::ToolChoice => "tool_choice",
         }
     }
 }
 
 named!(Check);
+
+/// One `--check` value: a check, or `all` (every check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckChoice {
+    /// One check.
+    One(Check),
+    /// `all`: every check of [`Check::ALL`].
+    All,
+}
+
+impl CheckChoice {
+    /// Every value `--check` takes, in the order `--help` lists them.
+    pub const ALL: [CheckChoice; 7] = [
+        CheckChoice::One(Check::ChatCompletion),
+        CheckChoice::One(Check::JsonResponse),
+        CheckChoice::One(Check::ToolCall),
+        CheckChoice::One(Check::StreamChat),
+        CheckChoice::One(Check::StreamToolCall),
+        CheckChoice::One(Check::ToolChoice),
+        CheckChoice::All,
+    ];
+
+    /// The name on the command line.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CheckChoice::One(check) => check.as_str(),
+            CheckChoice::All => "all",
+        }
+    }
+
+    /// The checks this value selects.
+    pub fn checks(self) -> Vec<Check> {
+        match self {
+            CheckChoice::One(check) => vec![check],
+            CheckChoice::All => Check::ALL.to_vec(),
+        }
+    }
+}
+
+named!(CheckChoice);
+
+/// `--reasoning-effort`: passed through as `reasoning_effort`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReasoningEffort {
+    /// `none` (Ollama: thinking off).
+    None,
+    /// `low`.
+    Low,
+    /// `medium`.
+    Medium,
+    /// `high`.
+    High,
+}
+
+impl ReasoningEffort {
+    /// Every value, as `--reasoning-effort` lists them.
+    pub const ALL: [ReasoningEffort; 4] = [
+        ReasoningEffort::None,
+        ReasoningEffort::Low,
+        ReasoningEffort::Medium,
+        ReasoningEffort::High,
+    ];
+
+    /// The value sent and shown.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ReasoningEffort::None => "none",
+            ReasoningEffort::Low => "low",
+            ReasoningEffort::Medium => "medium",
+            ReasoningEffort::High => "high",
+        }
+    }
+}
+
+named!(ReasoningEffort);
 
 /// `--json-mode`: the whole ladder (`auto`) or one pinned step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,6 +290,13 @@ pub struct Settings {
     pub format: Format,
     /// `--allow-insecure-http`.
     pub allow_insecure_http: bool,
+    /// `GET <base-url>/models` alongside the checks (off with `--no-model-list`).
+    pub model_list: bool,
+    /// `--reasoning-effort`: sent as `reasoning_effort` in every request when given.
+    pub reasoning_effort: Option<ReasoningEffort>,
+    /// `--output FILE`: the report in `--format` written atomically to FILE; stdout keeps the
+    /// text lines.
+    pub output: Option<PathBuf>,
 }
 
 /// Why the smoke could not start: always a usage or configuration error (exit 2). Messages name
@@ -262,6 +363,8 @@ pub struct Config {
     pub settings: Settings,
     /// `<base-url>/chat/completions`.
     pub url: Url,
+    /// `<base-url>/models`.
+    pub models_url: Url,
     /// The `Authorization` header, when a key was found.
     pub auth: Option<Bearer>,
     /// Knows the key, in every encoding.
@@ -315,14 +418,17 @@ impl TryFrom<Settings> for Config {
         }
         let (mut url, verdict) = http::check_url(&settings.base_url, settings.allow_insecure_http)
             .map_err(SmokeError::Setup)?;
-        let path = format!("{}/chat/completions", url.path().trim_end_matches('/'));
-        url.set_path(&path);
+        let base = url.path().trim_end_matches('/').to_owned();
+        let mut models_url = url.clone();
+        models_url.set_path(&format!("{base}/models"));
+        url.set_path(&format!("{base}/chat/completions"));
         let warnings = match verdict {
             UrlVerdict::Safe => Vec::new(),
             UrlVerdict::InsecureAllowed { warning } => vec![warning],
         };
         Ok(Config {
             url,
+            models_url,
             auth,
             has_key: key.is_some(),
             redactor,
@@ -336,7 +442,7 @@ impl Config {
     /// The checks to run, without duplicates, in report order.
     pub fn checks(&self) -> Vec<Check> {
         let mut checks = if self.settings.checks.is_empty() {
-            Check::ALL.to_vec()
+            Check::DEFAULT.to_vec()
         } else {
             self.settings.checks.clone()
         };

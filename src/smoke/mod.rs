@@ -9,14 +9,16 @@ pub mod checks;
 pub mod classify;
 pub mod client;
 pub mod config;
+pub mod models;
 pub mod report;
+pub mod stream;
 
 use crate::http::{self, ClientOptions};
 
 pub use config::{
-    Check, Config, DEFAULT_BASE_URL, DEFAULT_KEY_ENV, DEFAULT_MAX_TOKENS, DEFAULT_MODEL,
-    DEFAULT_TIMEOUT, Format, JsonMode, JsonStep, KeySource, MAX_REPEAT, MAX_TIMEOUT, Settings,
-    SmokeError,
+    Check, CheckChoice, Config, DEFAULT_BASE_URL, DEFAULT_KEY_ENV, DEFAULT_MAX_TOKENS,
+    DEFAULT_MODEL, DEFAULT_TIMEOUT, Format, JsonMode, JsonStep, KeySource, MAX_REPEAT, MAX_TIMEOUT,
+    ReasoningEffort, Settings, SmokeError,
 };
 pub use report::Report;
 
@@ -33,6 +35,11 @@ pub async fn run(config: &Config) -> Result<Report, SmokeError> {
         auth: config.auth.clone(),
         model: config.settings.model.clone(),
         max_tokens: config.settings.max_tokens,
+        reasoning_effort: config
+            .settings
+            .reasoning_effort
+            .map(ReasoningEffort::as_str),
+        models_url: config.models_url.clone(),
     };
     let client = &client;
     let checks = config.checks();
@@ -51,12 +58,28 @@ pub async fn run(config: &Config) -> Result<Report, SmokeError> {
                 Some(report::CheckReport { check, runs })
             }
         };
-        let (chat, json, tool) = tokio::join!(
+        let list = async {
+            if config.settings.model_list {
+                models::ModelList::from_reply(&client.models().await)
+            } else {
+                models::ModelList::Skipped
+            }
+        };
+        let (chat, json, tool, stream_chat, stream_tool, choice, list) = tokio::join!(
             one(Check::ChatCompletion),
             one(Check::JsonResponse),
-            one(Check::ToolCall)
+            one(Check::ToolCall),
+            one(Check::StreamChat),
+            one(Check::StreamToolCall),
+            one(Check::ToolChoice),
+            list
         );
-        [chat, json, tool].into_iter().flatten().collect()
+        let checks = [chat, json, tool, stream_chat, stream_tool, choice]
+            .into_iter()
+            .flatten()
+            .collect();
+        (checks, list)
     };
-    Ok(Report::new(config, results, started.elapsed()))
+    let (results, list) = results;
+    Ok(Report::new(config, results, list, started.elapsed()))
 }

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::checks::RunOutcome;
-use super::classify::{Failure, JSON_KEYS, Reason, TOOL_NAME};
+use super::checks::{RunOutcome, StepOutcome};
+use super::classify::{Failure, Hint, JSON_KEYS, Reason, TOOL_NAME};
 use super::config::{Check, Config, Format, JsonStep, Settings};
+use super::models::{ModelList, closest};
 use crate::exit::Exit;
 use crate::secret::{Redactor, xml_escape};
 
@@ -109,19 +110,84 @@ pub struct Report {
     pub checks: Vec<CheckReport>,
     /// The whole run's wall time.
     pub elapsed: Duration,
+    /// What `GET /models` said.
+    pub models: ModelList,
     redactor: Redactor,
+}
+
+/// Why `--output FILE` could not be written: exit 6, naming the file, never a value.
+#[derive(Debug)]
+pub struct OutputError {
+    /// The file.
+    pub path: std::path::PathBuf,
+    /// What failed.
+    pub cause: std::io::Error,
+}
+
+impl std::fmt::Display for OutputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot write the report to {} (--output): {}",
+            self.path.display(),
+            self.cause
+        )
+    }
+}
+
+impl OutputError {
+    /// The file could not be written safely.
+    pub const fn exit(&self) -> Exit {
+        Exit::UnsafeWrite
+    }
 }
 
 impl Report {
     /// The report of `config`'s run.
-    pub fn new(config: &Config, checks: Vec<CheckReport>, elapsed: Duration) -> Report {
+    pub fn new(
+        config: &Config,
+        checks: Vec<CheckReport>,
+        models: ModelList,
+        elapsed: Duration,
+    ) -> Report {
         Report {
             settings: config.settings.clone(),
             has_key: config.has_key,
             checks,
             elapsed,
+            models,
             redactor: config.redactor.clone(),
         }
+    }
+
+    /// The listed names closest to the asked model, when the endpoint lists models and not
+    /// this one.
+    pub fn closest_models(&self) -> Option<Vec<String>> {
+        match (&self.models, self.models.lists(&self.settings.model)) {
+            (ModelList::Listed(ids), Some(false)) => Some(closest(&self.settings.model, ids)),
+            _ => None,
+        }
+    }
+
+    /// stdout: the report in `--format`, or the text lines when `--output` takes the report.
+    pub fn stdout(&self) -> String {
+        if self.settings.output.is_some() {
+            self.redactor.redact(&self.text())
+        } else {
+            self.render()
+        }
+    }
+
+    /// With `--output FILE`: the report in `--format`, written atomically (a temporary file in
+    /// the same directory, synced, renamed over FILE, the directory synced).
+    pub fn write_output(&self) -> Result<(), OutputError> {
+        let Some(path) = &self.settings.output else {
+            return Ok(());
+        };
+        write_atomic(path, self.render().as_bytes()).map_err(|cause| OutputError {
+            path: path.clone(),
+            cause,
+        })
     }
 
     /// `bearer` when a key was sent, `none` otherwise.
@@ -155,11 +221,29 @@ impl Report {
             if let Some(status) = f.status {
                 t.push(format!("status={status}"));
             }
+            if let Some(what) = f.unsupported {
+                t.push(format!("unsupported={what}"));
+            }
             if f.reason == Reason::Auth {
                 t.push(format!("auth={}", self.auth()));
             }
             if f.reason.wants_more_tokens() {
                 t.push("hint=--max-tokens".to_owned());
+            } else if let Some(hint) = f.hint {
+                t.push(format!("hint={}", hint.as_str()));
+            }
+            if let Some(secs) = f.retry_after {
+                t.push(format!("retry_after={secs}"));
+            }
+            if f.reason == Reason::NotFound {
+                if let Some(near) = self.closest_models().filter(|n| !n.is_empty()) {
+                    t.push(format!("closest={}", near.join(",")));
+                }
+            }
+        }
+        if let Some(run) = c.representative() {
+            for (key, value) in &run.extra {
+                t.push(format!("{key}={value}"));
             }
         }
         if let Some(l) = c.representative().and_then(ladder) {
@@ -204,20 +288,62 @@ impl Report {
             .map(|(k, t)| format!("\"{k}\" ({t})"))
             .collect();
         let what = match f.reason {
+            Reason::Auth if f.hint == Some(Hint::CloudDisabled) => format!(
+                "this Ollama server has cloud models disabled{status}, so it will not forward \
+                 the request to ollama.com (the key was not refused): enable cloud access in that \
+                 Ollama, or use a local model or --base-url https://ollama.com/v1"
+            ),
             Reason::Auth if self.has_key => format!("the server refused the API key{status}"),
             Reason::Auth => format!(
                 "the server refused the request{status}: no API key was sent (auth=none); set \
                  OLLAMA_CLOUD_API_KEY, --api-key-env or --api-key-file"
             ),
-            Reason::NotFound => {
-                format!("not found{status}: check --model and --base-url")
-            }
+            Reason::NotFound => match self.closest_models() {
+                Some(near) if !near.is_empty() => format!(
+                    "not found{status}: check --model and --base-url; the endpoint does not list \
+                     {} but lists {}",
+                    self.settings.model,
+                    near.join(", ")
+                ),
+                Some(_) => format!(
+                    "not found{status}: check --model and --base-url; the endpoint does not list \
+                     {} nor a close name",
+                    self.settings.model
+                ),
+                None => format!("not found{status}: check --model and --base-url"),
+            },
             Reason::Timeout if f.status.is_some() => format!("the server timed out{status}"),
             Reason::Timeout => format!(
                 "no answer within {}s (--timeout)",
                 self.settings.timeout.as_secs_f64()
             ),
+            Reason::Unavailable if f.hint == Some(Hint::Loading) => format!(
+                "the server is up but still loading the model{status}: wait until it has loaded \
+                 and run again"
+            ),
             Reason::Unavailable => format!("the endpoint is unavailable{status}"),
+            Reason::Quota => format!(
+                "the account's usage limit is reached{status}: a quota, not an outage; wait for \
+                 the limit to reset or raise the plan, retrying sooner will not help"
+            ),
+            Reason::RateLimited => match f.retry_after {
+                Some(secs) => format!(
+                    "the endpoint is rate-limiting requests{status}: it asks to wait {secs}s \
+                     (Retry-After)"
+                ),
+                None => {
+                    format!("the endpoint is rate-limiting requests{status}: wait and run again")
+                }
+            },
+            Reason::Unsupported if f.hint == Some(Hint::Jinja) => format!(
+                "the server cannot do {}{status}: llama-server takes tools only when started \
+                 with --jinja (and a chat template that knows tools)",
+                f.unsupported.unwrap_or("tools")
+            ),
+            Reason::Unsupported => format!(
+                "the model cannot do {}{status}: choose a model that supports it",
+                f.unsupported.unwrap_or("this")
+            ),
             Reason::BadRequest => format!("the server rejected the request{status}"),
             Reason::Redirect => format!(
                 "the base URL redirects{status}; redirects are not followed: give the final URL \
@@ -254,6 +380,39 @@ impl Report {
                 "the arguments of {TOOL_NAME} are not a JSON string of an object with a string \
                  \"city\""
             ),
+            Reason::NotStreamed => "the server ignored \"stream\": true and answered one JSON \
+                                    body instead of Server-Sent Events"
+                .to_owned(),
+            Reason::StreamIncomplete => "the stream ended before its finish_reason and \
+                                         \"data: [DONE]\" (see missing=)"
+                .to_owned(),
+            Reason::NoCallId => format!("the streamed call of {TOOL_NAME} carries no id"),
+            Reason::NoCallIndex => {
+                format!("a streamed tool-call delta of {TOOL_NAME} carries no index")
+            }
+            Reason::WrongFinishReason => format!(
+                "the stream called {TOOL_NAME} but did not finish with finish_reason \
+                 \"tool_calls\""
+            ),
+            Reason::IgnoredToolChoice => {
+                let which = c
+                    .representative()
+                    .and_then(|r| r.extra.iter().find(|(k, _)| *k == "ignored"))
+                    .map_or("", |(_, v)| v.as_str());
+                let mut parts = Vec::new();
+                if which.contains("forced") {
+                    parts.push(format!(
+                        "a forced {TOOL_NAME} (tool_choice {{\"type\":\"function\",...}}) came \
+                         back without calling it"
+                    ));
+                }
+                if which.contains("none") {
+                    parts.push(format!(
+                        "tool_choice \"none\" came back calling {TOOL_NAME}"
+                    ));
+                }
+                format!("the server ignored tool_choice: {}", parts.join("; "))
+            }
         };
         let said = self.quoted(f).map_or_else(String::new, |q| {
             if f.status.is_some() {
@@ -281,6 +440,12 @@ impl Report {
             self.settings.model,
             self.auth()
         )];
+        if let ModelList::NoList(status) = self.models {
+            lines.push(format!(
+                "ollama-compat-smoke: the endpoint has no model list (GET /models: HTTP \
+                 {status}); the checks do not need one"
+            ));
+        }
         lines.extend(self.checks.iter().filter_map(|c| self.explain(c)));
         lines.iter().map(|l| self.redactor.redact(l)).collect()
     }
@@ -298,11 +463,26 @@ impl Report {
                     "runs": c.runs.len(),
                     "reason": f.map(|f| f.reason.as_str()),
                     "status": f.and_then(|f| f.status),
+                    "unsupported": f.and_then(|f| f.unsupported),
+                    "hint": f.and_then(|f| if f.reason.wants_more_tokens() {
+                        Some("--max-tokens")
+                    } else {
+                        f.hint.map(Hint::as_str)
+                    }),
+                    "retry_after_s": f.and_then(|f| f.retry_after),
                     "message": f.and_then(|f| self.quoted(f)),
                     "explanation": self.explain(c),
                     "latency_ms": c.latency_ms() as u64,
                     "latencies_ms": c.runs.iter().map(|r| r.latency.as_millis() as u64)
                         .collect::<Vec<_>>(),
+                    "details": c.representative().map(|r| r.extra.iter()
+                        .map(|(k, v)| ((*k).to_owned(), Value::from(v.as_str())))
+                        .collect::<serde_json::Map<_, _>>()).unwrap_or_default(),
+                    "closest_models": if f.is_some_and(|f| f.reason == Reason::NotFound) {
+                        self.closest_models()
+                    } else {
+                        None
+                    },
                 });
                 if c.check == Check::JsonResponse {
                     let run = c.representative();
@@ -314,6 +494,7 @@ impl Report {
                         "steps": run.map(|r| r.steps.iter().map(|(s, o)| json!({
                             "step": s.as_str(),
                             "outcome": o.as_str(),
+                            "structured": structured(*s, *o),
                         })).collect::<Vec<_>>()).unwrap_or_default(),
                     });
                     if let (Some(v), Value::Object(extra)) = (v.as_object_mut(), extra) {
@@ -333,6 +514,14 @@ impl Report {
             "repeat": self.settings.repeat,
             "timeout_s": self.settings.timeout.as_secs_f64(),
             "max_tokens": self.settings.max_tokens,
+            "models": match &self.models {
+                ModelList::Skipped => json!({"asked": false}),
+                ModelList::Listed(ids) => json!({"asked": true, "listed": ids,
+                    "lists_model": ids.contains(&self.settings.model)}),
+                ModelList::NoList(status) => json!({"asked": true, "status": status}),
+                ModelList::Unknown(why) => json!({"asked": true, "unknown": why}),
+            },
+            "reasoning_effort": self.settings.reasoning_effort.map(|e| e.as_str()),
             "passed": self.exit() == Exit::Success,
             "exit_code": self.exit().code(),
             "checks": checks,
@@ -341,10 +530,15 @@ impl Report {
     }
 
     fn junit(&self) -> String {
-        let failures = self.checks.iter().filter(|c| !c.passed()).count();
+        let errors = self
+            .checks
+            .iter()
+            .filter(|c| !c.passed() && could_not_run(c))
+            .count();
+        let failures = self.checks.iter().filter(|c| !c.passed()).count() - errors;
         let secs = |d: Duration| format!("{:.3}", d.as_secs_f64());
         let head = format!(
-            "tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{}\"",
+            "tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{}\"",
             self.checks.len(),
             secs(self.elapsed)
         );
@@ -384,8 +578,9 @@ impl Report {
                 failure => {
                     let kind = failure.map_or("fail", |f| f.reason.as_str());
                     let body = self.explain(c).unwrap_or_default();
+                    let element = if could_not_run(c) { "error" } else { "failure" };
                     x.push_str(&format!(
-                        "{open}>\n      <failure type=\"{kind}\" message=\"{}\">{}</failure>\n    \
+                        "{open}>\n      <{element} type=\"{kind}\" message=\"{}\">{}</{element}>\n    \
                          </testcase>\n",
                         xml_text(&tokens),
                         xml_text(&body)
@@ -396,6 +591,29 @@ impl Report {
         x.push_str("  </testsuite>\n</testsuites>\n");
         x
     }
+}
+
+/// What a `response_format` step says about structured output: `enforced` (the answer
+/// satisfied the asked keys and types), `ignored` (a 2xx that did not honour it: not JSON, or
+/// JSON without the asked keys), `rejected` (refused); `None` for the plain prompt and for a
+/// step that failed for another reason (nothing learnt about the format).
+pub fn structured(step: JsonStep, outcome: StepOutcome) -> Option<&'static str> {
+    if step == JsonStep::PlainPrompt {
+        return None;
+    }
+    match outcome {
+        StepOutcome::Pass => Some("enforced"),
+        StepOutcome::Ignored | StepOutcome::Failed(Reason::Schema) => Some("ignored"),
+        StepOutcome::Rejected => Some("rejected"),
+        StepOutcome::Failed(_) => None,
+    }
+}
+
+/// Whether a failed check could not run at all — refused (3), not found (4), unavailable, rate
+/// limited, over quota or timed out (5): a JUnit `<error>`; a check that ran and failed (1) is
+/// a `<failure>`.
+fn could_not_run(c: &CheckReport) -> bool {
+    matches!(c.exit(), Exit::Refused | Exit::NotFound | Exit::Unavailable)
 }
 
 /// Text fit for an XML attribute or element: characters XML 1.0 cannot hold (control
@@ -411,4 +629,35 @@ pub fn xml_text(text: &str) -> String {
         })
         .collect();
     xml_escape(&legal, "&apos;")
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it (created new, mode 0644 less
+/// the umask), written and synced, renamed over `path`, then the directory synced. A reader
+/// sees the old file or the whole new one, never a part.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("the path names no file"))?
+        .to_string_lossy()
+        .into_owned();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(&dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use provider_bridge::smoke::classify::{
     FormatError, JSON_KEYS, JsonVerdict, Reason, Silent, classify_json, http_failure,
-    is_explicit_rejection,
+    is_explicit_rejection, is_llamacpp_format_500,
 };
 use provider_bridge::smoke::client::{Reply, error_info};
 
@@ -21,11 +21,19 @@ fn json_check(chat: &Chat) -> crate::support::Cli {
     chat.smoke().args(["--check", "json_response"])
 }
 
-/// The three format rejections of the reference: OpenAI's, llama.cpp's and LiteLLM's.
+/// The three 400 format rejections of the reference: OpenAI's, llama.cpp's (newer builds,
+/// `invalid_argument` → 400) and LiteLLM's.
 const REJECTIONS: [&str; 3] = [
     "openai/error-openai-json-schema.json",
-    "openai/error-llamacpp-response-format.json",
+    "openai/error-llamacpp-response-format-400.json",
     "openai/error-litellm-unsupported-params.json",
+];
+
+/// llama.cpp's 500 rejections (builds that throw a `runtime_error`): `json_schema` itself on
+/// builds before its support (ggml-org/llama.cpp#9522), an unknown type on later ones.
+const LLAMACPP_500: [&str; 2] = [
+    "openai/error-llamacpp-json-schema-500.json",
+    "openai/error-llamacpp-response-format-500.json",
 ];
 
 /// The silent format errors: 200 with prose, fenced JSON, empty content, an array.
@@ -205,7 +213,6 @@ async fn fb_004_refused_credentials_never_fall_back() {
         (401, "openai/error-ollama-401.json"),
         (401, "openai/error-ollama-401-signin.json"),
         (401, "openai/error-llamacpp-401.json"),
-        (403, "openai/error-403.json"),
     ] {
         no_fallback(
             status,
@@ -219,6 +226,16 @@ async fn fb_004_refused_credentials_never_fall_back() {
         )
         .await;
     }
+    // Ollama's 403 for a `-cloud` model on a local server with cloud disabled (SMK-021).
+    no_fallback(
+        403,
+        "openai/error-ollama-403-cloud-disabled.json",
+        false,
+        3,
+        "json_response=fail reason=auth status=403 auth=bearer hint=cloud_disabled \
+         json_mode=response_format response_format=json_schema",
+    )
+    .await;
     no_fallback(
         401,
         "openai/error-ollama-401.json",
@@ -265,16 +282,47 @@ async fn fb_005_not_found_never_falls_back() {
     chat.verify().await;
 }
 
-/// 408, 429, 500, 503 (Ollama's bare-string "server busy") and llama.cpp's 500 at either step:
-/// `reason=timeout` or `reason=unavailable`, exit 5, zero fallback.
+/// 408 and 429 (a usage limit: `quota`; any other: `rate_limited`) at the first step:
+/// `reason=timeout`, `quota` or `rate_limited`, exit 5, zero fallback.
 #[tokio::test]
-async fn fb_006_unavailable_statuses_never_fall_back() {
-    for (status, fixture, reason) in [
-        (408, "openai/error-408.json", "timeout"),
-        (429, "openai/error-429.json", "unavailable"),
-        (500, "openai/error-500.json", "unavailable"),
-        (500, "openai/error-llamacpp-jinja-500.json", "unavailable"),
-        (503, "openai/error-ollama-503.json", "unavailable"),
+async fn fb_006_timeout_and_429_never_fall_back() {
+    for (status, fixture, tail) in [
+        (408, "openai/error-408.json", "reason=timeout status=408"),
+        (
+            429,
+            "openai/error-429.json",
+            "reason=rate_limited status=429",
+        ),
+        (
+            429,
+            "openai/error-ollama-cloud-429-weekly.json",
+            "reason=quota status=429",
+        ),
+        (
+            429,
+            "openai/error-ollama-cloud-429-hourly.json",
+            "reason=quota status=429",
+        ),
+        (
+            500,
+            "openai/error-500.json",
+            "reason=unavailable status=500",
+        ),
+        (
+            503,
+            "openai/error-ollama-503.json",
+            "reason=unavailable status=503",
+        ),
+        (
+            503,
+            "openai/error-ollama-503-native.json",
+            "reason=unavailable status=503",
+        ),
+        (
+            503,
+            "openai/error-llamacpp-503-loading.json",
+            "reason=unavailable status=503 hint=loading",
+        ),
     ] {
         no_fallback(
             status,
@@ -282,12 +330,49 @@ async fn fb_006_unavailable_statuses_never_fall_back() {
             false,
             5,
             &format!(
-                "json_response=fail reason={reason} status={status} \
-                 json_mode=response_format response_format=json_schema"
+                "json_response=fail {tail} json_mode=response_format response_format=json_schema"
             ),
         )
         .await;
     }
+}
+
+/// llama.cpp's `response_format` words on a 5xx other than 500, or on a 500 that is not its
+/// `server_error` envelope, never fall back (FB-015 is that one case only): exit 5.
+#[tokio::test]
+async fn fb_006_fb_015_format_words_on_other_5xx_never_fall_back() {
+    let llama_words = r#"{"error":{"code":503,"message":"response_format type must be one of \"text\" or \"json_object\", but got: json_schema","type":"unavailable_error"}}"#;
+    let llama_words_500 = r#"{"error":{"message":"response_format type must be one of \"text\" or \"json_object\", but got: json_schema","type":"api_error","param":null,"code":null}}"#;
+    for (status, body) in [
+        (503, llama_words),
+        (502, llama_words),
+        (500, llama_words_500),
+    ] {
+        let chat = Chat::start().await;
+        chat.on_with(
+            Step::JsonSchema,
+            wiremock::ResponseTemplate::new(status).set_body_string(body),
+            1,
+        )
+        .await;
+        chat.never(Step::JsonObject).await;
+        chat.never(Step::Plain).await;
+        let run = json_check(&chat).run();
+        run.code(5).no_leak();
+        assert_eq!(
+            line(&run),
+            format!(
+                "json_response=fail reason=unavailable status={status} \
+                 json_mode=response_format response_format=json_schema"
+            )
+        );
+        chat.verify().await;
+    }
+}
+
+/// At the second step too: a 503 and a usage-limit 429 after a rejection end the ladder.
+#[tokio::test]
+async fn fb_006_second_step_unavailable_never_falls_back() {
     no_fallback(
         503,
         "openai/error-ollama-503.json",
@@ -298,6 +383,96 @@ async fn fb_006_unavailable_statuses_never_fall_back() {
          steps=json_schema:rejected,json_object:unavailable",
     )
     .await;
+    no_fallback(
+        429,
+        "openai/error-ollama-cloud-429-session.json",
+        true,
+        5,
+        "json_response=fail reason=quota status=429 json_mode=response_format \
+         response_format=json_object fallback=rejected \
+         steps=json_schema:rejected,json_object:quota",
+    )
+    .await;
+}
+
+/// llama.cpp's 500 `response_format type must be one of …` (`server_error`) — for
+/// `json_schema` on old builds, for another type on later ones — moves exactly one step down
+/// like a 400 rejection: `json_object` asked once, the plain prompt never, `fallback=rejected`.
+/// At `json_object` it moves on to the plain prompt.
+#[tokio::test]
+async fn fb_015_llamacpp_server_error_rejection_moves_one_step_down() {
+    for fixture in LLAMACPP_500 {
+        one_step_down(
+            500,
+            fixture,
+            "json_response=pass json_mode=response_format response_format=json_object \
+             fallback=rejected steps=json_schema:rejected,json_object:pass",
+        )
+        .await;
+    }
+    let chat = two_steps_down(
+        500,
+        LLAMACPP_500[1],
+        "json_response=pass json_mode=plain_prompt fallback=rejected \
+         steps=json_schema:rejected,json_object:rejected,plain_prompt:pass",
+    )
+    .await;
+    chat.verify().await;
+    // The classifier: exactly this envelope on exactly 500.
+    for name in LLAMACPP_500 {
+        let body = fixture(name);
+        assert!(is_llamacpp_format_500(&body), "{name}");
+        assert!(is_explicit_rejection(500, &body), "{name}");
+        for status in [501, 502, 503, 504, 599] {
+            assert!(!is_explicit_rejection(status, &body), "{name} {status}");
+        }
+    }
+    assert!(!is_explicit_rejection(
+        500,
+        &fixture("openai/error-500.json")
+    ));
+    assert!(!is_explicit_rejection(
+        500,
+        &fixture("openai/error-llamacpp-jinja-500.json")
+    ));
+}
+
+/// `reason=unsupported` (llama.cpp's 500 `tools param requires --jinja flag`, Ollama's 400
+/// `does not support tools`) at either step ends the ladder: exit 1, no further request.
+#[tokio::test]
+async fn fb_016_unsupported_never_falls_back() {
+    for (status, fixture, tail) in [
+        (
+            500,
+            "openai/error-llamacpp-jinja-500.json",
+            "status=500 unsupported=tools hint=--jinja",
+        ),
+        (
+            400,
+            "openai/error-ollama-400-no-tools.json",
+            "status=400 unsupported=tools",
+        ),
+    ] {
+        for second in [false, true] {
+            let steps = if second {
+                "response_format=json_object fallback=rejected \
+                 steps=json_schema:rejected,json_object:unsupported"
+            } else {
+                "response_format=json_schema"
+            };
+            no_fallback(
+                status,
+                fixture,
+                second,
+                1,
+                &format!(
+                    "json_response=fail reason=unsupported {tail} json_mode=response_format \
+                     {steps}"
+                ),
+            )
+            .await;
+        }
+    }
 }
 
 /// A timeout (`--timeout 0.3` against a 5 s answer) ends the ladder after one request, with
@@ -538,7 +713,17 @@ fn fb_013_error_envelopes_in_every_shape() {
     // Every fixture envelope is read.
     for name in [
         "error-openai-json-schema",
-        "error-llamacpp-response-format",
+        "error-llamacpp-response-format-400",
+        "error-llamacpp-response-format-500",
+        "error-llamacpp-json-schema-500",
+        "error-llamacpp-503-loading",
+        "error-llamacpp-tool-choice-jinja-500",
+        "error-ollama-400-no-tools",
+        "error-ollama-403-cloud-disabled",
+        "error-ollama-503-native",
+        "error-ollama-cloud-429-weekly",
+        "error-ollama-cloud-429-hourly",
+        "error-ollama-cloud-429-session",
         "error-litellm-unsupported-params",
         "error-ollama-401",
         "error-ollama-401-signin",
@@ -568,6 +753,8 @@ fn fb_014_classifier_grid() {
         "openai/json-prose.json",
         "openai/json-ok.json",
         "openai/json-truncated.json",
+        LLAMACPP_500[0],
+        LLAMACPP_500[1],
     ]
     .iter()
     .map(|f| fixture(f))
@@ -580,9 +767,11 @@ fn fb_014_classifier_grid() {
                 body: body.clone(),
             });
             match &verdict {
-                JsonVerdict::Format(FormatError::Rejected { .. }) => {
-                    assert!(matches!(status, 400 | 422) && i < 3, "{status} {body}")
-                }
+                JsonVerdict::Format(FormatError::Rejected { .. }) => assert!(
+                    (matches!(status, 400 | 422) && (i < 3 || matches!(i, 8 | 9)))
+                        || (status == 500 && matches!(i, 8 | 9)),
+                    "{status} {body}"
+                ),
                 JsonVerdict::Format(FormatError::Ignored(_)) | JsonVerdict::Object(_) => {
                     assert!((200..300).contains(&status), "{status} {body}")
                 }
@@ -592,6 +781,8 @@ fn fb_014_classifier_grid() {
                         _ => http_failure(status, body).reason,
                     };
                     assert_eq!(f.reason, expected, "{status} {body}");
+                    // llama.cpp's 400 and 500 rejections are rejections wherever they count.
+                    assert!(!(status == 500 && matches!(i, 8 | 9)), "{status} {body}");
                 }
             }
         }
@@ -664,7 +855,7 @@ proptest! {
 
     /// Random bytes and random JSON shaped like answers and envelopes, at any status: the
     /// classifier returns a verdict without panicking, and never calls a status other than
-    /// 400/422 an explicit rejection.
+    /// 400/422 an explicit rejection — but for FB-015's exact llama.cpp 500 envelope.
     #[test]
     fn fb_014_random_bodies_never_crash_the_classifier(
         status in 100u16..600,
@@ -674,7 +865,9 @@ proptest! {
         for body in [String::from_utf8_lossy(&raw).into_owned(), json.to_string()] {
             let verdict = classify_json(&Reply::Http { status, body: body.clone() });
             if let JsonVerdict::Format(FormatError::Rejected { .. }) = verdict {
-                prop_assert!(status == 400 || status == 422);
+                prop_assert!(
+                    status == 400 || status == 422 || (status == 500 && is_llamacpp_format_500(&body))
+                );
             }
             let _ = http_failure(status, &body);
             let _ = error_info(&body);

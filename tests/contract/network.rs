@@ -122,6 +122,8 @@ fn cli_009_cli_011_smoke_through_https_proxy_with_ssl_cert_file() {
         .arg("--base-url")
         .arg(format!("{}/v1", server.url()))
         .args(["--check", "chat_completion", "--timeout", "5"])
+        // One request, so one tunnel: the model list (SMK-031) would open a second one.
+        .arg("--no-model-list")
         .secret_env("OLLAMA_CLOUD_API_KEY", key)
         .env("HTTPS_PROXY", proxy.url())
         .env("SSL_CERT_FILE", pki.ca().display().to_string())

@@ -476,3 +476,48 @@ fn cli_007_canary_exit_143_smoke_exit_143_sigterm_while_waiting() {
         assert!(left.is_empty(), "{bin} left {left:?}");
     }
 }
+
+/// The new main reasons of issue 12/15, each on the check it concerns: the whole screen.
+/// Exit 1 `unsupported` (llama.cpp without `--jinja`; chat passes), exit 3 `cloud_disabled`,
+/// exit 5 `quota` and `rate_limited`, exit 5 `loading`.
+#[tokio::test]
+async fn smk_019_smk_020_smk_021_smk_022_smk_023_new_reason_screens() {
+    let cases: [(&str, Step, ResponseTemplate); 5] = [
+        (
+            "smk_019_smoke_exit_1_unsupported_tools",
+            Step::Tool,
+            reply(500, "openai/error-llamacpp-jinja-500.json"),
+        ),
+        (
+            "smk_021_smoke_exit_3_cloud_disabled",
+            Step::Tool,
+            reply(403, "openai/error-ollama-403-cloud-disabled.json"),
+        ),
+        (
+            "smk_022_smoke_exit_5_quota",
+            Step::Tool,
+            reply(429, "openai/error-ollama-cloud-429-weekly.json"),
+        ),
+        (
+            "smk_023_smoke_exit_5_rate_limited",
+            Step::Tool,
+            reply(429, "openai/error-429.json").insert_header("retry-after", "30"),
+        ),
+        (
+            "smk_020_smoke_exit_5_loading",
+            Step::Tool,
+            reply(503, "openai/error-llamacpp-503-loading.json"),
+        ),
+    ];
+    for (screen, step, answer) in cases {
+        let chat = Chat::start().await;
+        chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
+        chat.on_with(step, answer, 1).await;
+        let run = chat
+            .smoke()
+            .args(["--check", "chat_completion", "--check", "tool_call"])
+            .run();
+        assert_screen(&run, None, screen);
+        chat.verify().await;
+    }
+}

@@ -251,7 +251,7 @@ async fn smk_008_exit_code_names_the_root_cause() {
 /// `--format json`: one document with the endpoint, model, auth, modes, reasons, statuses,
 /// quoted messages and latencies; never the key.
 #[tokio::test]
-async fn smk_009_json_report() {
+async fn smk_009_smk_035_json_report() {
     let chat = Chat::start().await;
     chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
     chat.on(
@@ -296,8 +296,8 @@ async fn smk_009_json_report() {
     assert_eq!(
         checks[1]["steps"],
         serde_json::json!([
-            {"step": "json_schema", "outcome": "rejected"},
-            {"step": "json_object", "outcome": "pass"}
+            {"step": "json_schema", "outcome": "rejected", "structured": "rejected"},
+            {"step": "json_object", "outcome": "pass", "structured": "enforced"}
         ])
     );
     assert_eq!(checks[2]["result"], "fail");
@@ -603,5 +603,718 @@ async fn smk_018_smk_007_no_retries() {
         .run()
         .code(5)
         .no_leak();
+    chat.verify().await;
+}
+
+/// One check (`--check <check>`) against a stand-in answering `step` once with `status` and
+/// `fixture`; the exit code, the whole line and the whole stderr explanation as given.
+async fn one_failure(
+    check: &str,
+    step: Step,
+    answer: ResponseTemplate,
+    exit: i32,
+    expected_line: &str,
+    expected_stderr: &str,
+) {
+    let chat = Chat::start().await;
+    chat.on_with(step, answer, 1).await;
+    let run = chat.smoke().args(["--check", check]).run();
+    run.code(exit).no_leak();
+    assert_eq!(line(&run), expected_line);
+    let stderr: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(stderr.len(), 2, "{}", run.report());
+    assert_eq!(stderr[1], expected_stderr, "{}", run.report());
+    chat.verify().await;
+}
+
+/// Ollama's 400 `<model> does not support tools` (wrapped on `/v1`) and llama.cpp's 500
+/// `tools param requires --jinja flag` / `tool_choice param requires --jinja flag`:
+/// `reason=unsupported`, exit 1, the line and stderr name what the server cannot do — never
+/// `bad_request` or `unavailable`. Ollama's `does not support thinking` is `unsupported=thinking`.
+#[tokio::test]
+async fn smk_019_cannot_do_tools_is_unsupported() {
+    one_failure(
+        "tool_call",
+        Step::Tool,
+        reply(400, "openai/error-ollama-400-no-tools.json"),
+        1,
+        "tool_call=fail reason=unsupported status=400 unsupported=tools",
+        "tool_call: the model cannot do tools (HTTP 400): choose a model that supports it; the \
+         server said: \"registry.ollama.ai/library/gemma3:270m does not support tools\"",
+    )
+    .await;
+    one_failure(
+        "tool_call",
+        Step::Tool,
+        reply(500, "openai/error-llamacpp-jinja-500.json"),
+        1,
+        "tool_call=fail reason=unsupported status=500 unsupported=tools hint=--jinja",
+        "tool_call: the server cannot do tools (HTTP 500): llama-server takes tools only when \
+         started with --jinja (and a chat template that knows tools); the server said: \"tools \
+         param requires --jinja flag\"",
+    )
+    .await;
+    one_failure(
+        "tool_call",
+        Step::Tool,
+        reply(500, "openai/error-llamacpp-tool-choice-jinja-500.json"),
+        1,
+        "tool_call=fail reason=unsupported status=500 unsupported=tool_choice hint=--jinja",
+        "tool_call: the server cannot do tool_choice (HTTP 500): llama-server takes tools only \
+         when started with --jinja (and a chat template that knows tools); the server said: \
+         \"tool_choice param requires --jinja flag\"",
+    )
+    .await;
+    // the bare native envelope, and thinking
+    one_failure(
+        "chat_completion",
+        Step::Chat,
+        ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error": "registry.ollama.ai/library/gemma3:270m does not support thinking"})),
+        1,
+        "chat_completion=fail reason=unsupported status=400 unsupported=thinking",
+        "chat_completion: the model cannot do thinking (HTTP 400): choose a model that supports \
+         it; the server said: \"registry.ollama.ai/library/gemma3:270m does not support \
+         thinking\"",
+    )
+    .await;
+    // the same words on another status are not this clause: a 503 stays unavailable
+    one_failure(
+        "tool_call",
+        Step::Tool,
+        ResponseTemplate::new(503).set_body_json(serde_json::json!({
+            "error": {"message": "tools param requires --jinja flag", "type": "server_error"}})),
+        5,
+        "tool_call=fail reason=unavailable status=503",
+        "tool_call: the endpoint is unavailable (HTTP 503); the server said: \"tools param \
+         requires --jinja flag\"",
+    )
+    .await;
+}
+
+/// llama.cpp's 503 `Loading model`: `reason=unavailable status=503 hint=loading`, exit 5, and
+/// stderr says the server is still loading; one request (no retry).
+#[tokio::test]
+async fn smk_020_loading_model_is_unavailable_with_hint() {
+    one_failure(
+        "chat_completion",
+        Step::Chat,
+        reply(503, "openai/error-llamacpp-503-loading.json"),
+        5,
+        "chat_completion=fail reason=unavailable status=503 hint=loading",
+        "chat_completion: the server is up but still loading the model (HTTP 503): wait until \
+         it has loaded and run again; the server said: \"Loading model\"",
+    )
+    .await;
+}
+
+/// A local Ollama with cloud disabled (403, unwrapped): `reason=auth status=403 auth=bearer
+/// hint=cloud_disabled`, exit 3, and stderr says so — never "refused the API key".
+#[tokio::test]
+async fn smk_021_cloud_disabled_is_named() {
+    let chat = Chat::start().await;
+    chat.on(
+        Step::Chat,
+        403,
+        "openai/error-ollama-403-cloud-disabled.json",
+        1,
+    )
+    .await;
+    let run = chat.smoke().args(["--check", "chat_completion"]).run();
+    run.code(3)
+        .no_leak()
+        .stderr_lacks("refused the API key")
+        .stderr_has(
+            "chat_completion: this Ollama server has cloud models disabled (HTTP 403), so it \
+             will not forward the request to ollama.com (the key was not refused): enable cloud \
+             access in that Ollama, or use a local model or --base-url https://ollama.com/v1; \
+             the server said: \"ollama cloud is disabled: remote model is unavailable\"",
+        );
+    assert_eq!(
+        line(&run),
+        "chat_completion=fail reason=auth status=403 auth=bearer hint=cloud_disabled"
+    );
+    chat.verify().await;
+}
+
+/// Ollama Cloud's usage-limit 429s (hourly, session, weekly; bare-string and object
+/// envelopes, no Retry-After): `reason=quota status=429`, exit 5, stderr says quota, not
+/// outage; one request each.
+#[tokio::test]
+async fn smk_022_usage_limit_is_quota() {
+    for (fixture, said) in [
+        (
+            "openai/error-ollama-cloud-429-weekly.json",
+            "you (synthetic-user) have reached your weekly usage limit, upgrade for higher \
+             limits: https://ollama.com/upgrade",
+        ),
+        (
+            "openai/error-ollama-cloud-429-hourly.json",
+            "you've reached your hourly usage limit, please wait or upgrade to continue",
+        ),
+        (
+            "openai/error-ollama-cloud-429-session.json",
+            "you (synthetic-user) have reached your session usage limit, please wait or upgrade \
+             to continue",
+        ),
+    ] {
+        one_failure(
+            "tool_call",
+            Step::Tool,
+            reply(429, fixture),
+            5,
+            "tool_call=fail reason=quota status=429",
+            &format!(
+                "tool_call: the account's usage limit is reached (HTTP 429): a quota, not an \
+                 outage; wait for the limit to reset or raise the plan, retrying sooner will not \
+                 help; the server said: \"{said}\""
+            ),
+        )
+        .await;
+    }
+}
+
+/// Any other 429: `reason=rate_limited status=429`, exit 5; with `Retry-After: 7` (seconds)
+/// the line adds `retry_after=7` and stderr says how long to wait; without one, or with an
+/// HTTP-date, no `retry_after`. One request each, no retry.
+#[tokio::test]
+async fn smk_023_other_too_many_requests_is_rate_limited_with_retry_after() {
+    one_failure(
+        "chat_completion",
+        Step::Chat,
+        reply(429, "openai/error-429.json").insert_header("retry-after", "7"),
+        5,
+        "chat_completion=fail reason=rate_limited status=429 retry_after=7",
+        "chat_completion: the endpoint is rate-limiting requests (HTTP 429): it asks to wait 7s \
+         (Retry-After); the server said: \"Rate limit reached for requests\"",
+    )
+    .await;
+    one_failure(
+        "chat_completion",
+        Step::Chat,
+        reply(429, "openai/error-429.json"),
+        5,
+        "chat_completion=fail reason=rate_limited status=429",
+        "chat_completion: the endpoint is rate-limiting requests (HTTP 429): wait and run \
+         again; the server said: \"Rate limit reached for requests\"",
+    )
+    .await;
+    // an HTTP-date is not read: no retry_after token (never a guess)
+    one_failure(
+        "chat_completion",
+        Step::Chat,
+        reply(429, "openai/error-429.json")
+            .insert_header("retry-after", "Wed, 21 Oct 2026 07:28:00 GMT"),
+        5,
+        "chat_completion=fail reason=rate_limited status=429",
+        "chat_completion: the endpoint is rate-limiting requests (HTTP 429): wait and run \
+         again; the server said: \"Rate limit reached for requests\"",
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------- issue 15: the new checks
+
+use crate::support::chat::answer;
+
+/// One new check against a stand-in answering its step(s); the exit code and the whole line
+/// (without `latency_ms`, with `ttft_ms` replaced by `ttft_ms=[MS]`).
+async fn new_check(check: &str, answers: Vec<(Step, ResponseTemplate)>, exit: i32) -> String {
+    let chat = Chat::start().await;
+    for (step, a) in answers {
+        chat.on_with(step, a, 1).await;
+    }
+    let run = chat.smoke().args(["--check", check]).run();
+    run.code(exit).no_leak();
+    chat.verify().await;
+    Regex::new(r"ttft_ms=\d+")
+        .unwrap()
+        .replace(&line(&run), "ttft_ms=[MS]")
+        .into_owned()
+}
+
+/// No `--check`: the seed's three only (no stream, no tool_choice request); `--check all`: all
+/// six lines in the fixed order, each step asked once.
+#[tokio::test]
+async fn smk_024_new_checks_off_by_default_all_runs_six() {
+    let chat = Chat::start().await;
+    all_pass(&chat, 1).await;
+    for step in [
+        Step::StreamChat,
+        Step::StreamTool,
+        Step::ToolChoiceForced,
+        Step::ToolChoiceNone,
+    ] {
+        chat.never(step).await;
+    }
+    chat.smoke().run().code(0).no_leak();
+    chat.verify().await;
+
+    let chat = Chat::start().await;
+    all_pass(&chat, 1).await;
+    for step in [
+        Step::StreamChat,
+        Step::StreamTool,
+        Step::ToolChoiceForced,
+        Step::ToolChoiceNone,
+    ] {
+        chat.on_with(step, step.passing(), 1).await;
+    }
+    let run = chat
+        .smoke()
+        .args(["--check", "tool_choice", "--check", "all"])
+        .run();
+    run.code(0).no_leak();
+    let firsts: Vec<String> = lines(&run)
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        firsts,
+        [
+            "chat_completion=pass",
+            "json_response=pass",
+            "tool_call=pass",
+            "stream_chat=pass",
+            "stream_tool_call=pass",
+            "tool_choice=pass"
+        ]
+    );
+    let bodies = chat.bodies().await;
+    let streamed = bodies.iter().filter(|b| b["stream"] == true).count();
+    assert_eq!(streamed, 2, "{bodies:#?}");
+    chat.verify().await;
+}
+
+/// Ollama's and llama.cpp's real chat streams (llama.cpp's recorded from llama-server):
+/// `stream_chat=pass ttft_ms=…`, exit 0, one streamed request each.
+#[tokio::test]
+async fn smk_025_stream_chat_passes_on_both_shapes() {
+    for fixture in [
+        "openai/stream-ollama-chat.sse",
+        "openai/stream-llamacpp-chat.sse",
+    ] {
+        let l = new_check(
+            "stream_chat",
+            vec![(Step::StreamChat, answer(200, fixture))],
+            0,
+        )
+        .await;
+        assert_eq!(l, "stream_chat=pass ttft_ms=[MS]", "{fixture}");
+    }
+}
+
+/// `stream: true` answered with one JSON completion: `reason=not_streamed`, exit 1 (also for
+/// the streamed tool call).
+#[tokio::test]
+async fn smk_026_one_json_body_is_not_streamed() {
+    let l = new_check(
+        "stream_chat",
+        vec![(Step::StreamChat, reply(200, "openai/chat-ok.json"))],
+        1,
+    )
+    .await;
+    assert_eq!(l, "stream_chat=fail reason=not_streamed");
+    let l = new_check(
+        "stream_tool_call",
+        vec![(Step::StreamTool, reply(200, "openai/tool-ok.json"))],
+        1,
+    )
+    .await;
+    assert_eq!(l, "stream_tool_call=fail reason=not_streamed");
+}
+
+/// No `[DONE]`, no finish reason: `reason=stream_incomplete missing=…`, exit 1.
+#[tokio::test]
+async fn smk_027_early_end_is_stream_incomplete() {
+    for (fixture, missing) in [
+        ("openai/stream-no-done.sse", "finish_reason,done"),
+        ("openai/stream-no-finish.sse", "finish_reason"),
+    ] {
+        let l = new_check(
+            "stream_chat",
+            vec![(Step::StreamChat, answer(200, fixture))],
+            1,
+        )
+        .await;
+        assert_eq!(
+            l,
+            format!("stream_chat=fail reason=stream_incomplete missing={missing} ttft_ms=[MS]"),
+            "{fixture}"
+        );
+    }
+    // reasoning only, properly ended: SMK-004's reason
+    let l = new_check(
+        "stream_chat",
+        vec![(
+            Step::StreamChat,
+            answer(200, "openai/stream-ollama-reasoning-only.sse"),
+        )],
+        1,
+    )
+    .await;
+    assert_eq!(
+        l,
+        "stream_chat=fail reason=reasoning_only hint=--max-tokens ttft_ms=[MS]"
+    );
+}
+
+/// Ollama's whole call in one delta and llama.cpp's split call (recorded from llama-server):
+/// `stream_tool_call=pass`, exit 0.
+#[tokio::test]
+async fn smk_028_stream_tool_call_passes_on_both_shapes() {
+    for fixture in [
+        "openai/stream-ollama-tool.sse",
+        "openai/stream-llamacpp-tool.sse",
+    ] {
+        let l = new_check(
+            "stream_tool_call",
+            vec![(Step::StreamTool, answer(200, fixture))],
+            0,
+        )
+        .await;
+        assert_eq!(l, "stream_tool_call=pass ttft_ms=[MS]", "{fixture}");
+    }
+}
+
+/// Each broken stream shape of the public reports, its reason, exit 1.
+#[tokio::test]
+async fn smk_029_stream_tool_call_names_what_is_wrong() {
+    for (fixture, tail) in [
+        (
+            "openai/stream-tool-as-text.sse",
+            "reason=no_tool_call call_as_text=true",
+        ),
+        ("openai/stream-tool-no-id.sse", "reason=no_call_id"),
+        ("openai/stream-tool-no-index.sse", "reason=no_call_index"),
+        (
+            "openai/stream-tool-finish-stop.sse",
+            "reason=wrong_finish_reason finish_reason=stop",
+        ),
+        (
+            "openai/stream-tool-broken-arguments.sse",
+            "reason=bad_arguments",
+        ),
+    ] {
+        let l = new_check(
+            "stream_tool_call",
+            vec![(Step::StreamTool, answer(200, fixture))],
+            1,
+        )
+        .await;
+        assert_eq!(
+            l,
+            format!("stream_tool_call=fail {tail} ttft_ms=[MS]"),
+            "{fixture}"
+        );
+    }
+}
+
+/// Both obeyed: pass; a forced call answered with prose, `none` answered with a call, both:
+/// `reason=ignored_tool_choice ignored=…`, exit 1, stderr says which; `none` obeyed in form
+/// only (`<tool_call>` text): pass with `none=call_as_text`. The two requests carry the
+/// object form and `"none"`.
+#[tokio::test]
+async fn smk_030_tool_choice_forced_and_none() {
+    let call = || reply(200, "openai/tool-ok.json");
+    let prose = || reply(200, "openai/tool-prose.json");
+    for (forced, none, exit, tail) in [
+        (call(), prose(), 0, "tool_choice=pass"),
+        (
+            prose(),
+            prose(),
+            1,
+            "tool_choice=fail reason=ignored_tool_choice ignored=forced",
+        ),
+        (
+            call(),
+            call(),
+            1,
+            "tool_choice=fail reason=ignored_tool_choice ignored=none",
+        ),
+        (
+            prose(),
+            call(),
+            1,
+            "tool_choice=fail reason=ignored_tool_choice ignored=forced,none",
+        ),
+        (
+            call(),
+            content(
+                "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>",
+            ),
+            0,
+            "tool_choice=pass none=call_as_text",
+        ),
+    ] {
+        let l = new_check(
+            "tool_choice",
+            vec![
+                (Step::ToolChoiceForced, forced),
+                (Step::ToolChoiceNone, none),
+            ],
+            exit,
+        )
+        .await;
+        assert_eq!(l, tail);
+    }
+    let chat = Chat::start().await;
+    chat.on_with(Step::ToolChoiceForced, prose(), 1).await;
+    chat.on_with(Step::ToolChoiceNone, call(), 1).await;
+    let run = chat.smoke().args(["--check", "tool_choice"]).run();
+    run.code(1).no_leak().stderr_has(
+        "tool_choice: the server ignored tool_choice: a forced get_weather (tool_choice \
+         {\"type\":\"function\",...}) came back without calling it; tool_choice \"none\" came \
+         back calling get_weather",
+    );
+    let bodies = chat.bodies().await;
+    assert!(bodies.iter().any(|b| b["tool_choice"]
+        == serde_json::json!({"type": "function", "function": {"name": "get_weather"}})));
+    assert!(bodies.iter().any(|b| b["tool_choice"] == "none"));
+    chat.verify().await;
+}
+
+/// One `GET /models` per run (also with `--repeat 2` and every check); `--no-model-list`: none.
+/// A 404 for the asked model while the list holds `gemma4:31b`: `closest=gemma4:31b`, stderr
+/// names it. No list (404): said once on stderr, checks judged as before.
+#[tokio::test]
+async fn smk_031_model_list_names_the_closest() {
+    let chat = Chat::builder()
+        .models("openai/models-ollama-cloud.json")
+        .start()
+        .await;
+    chat.answer(404, "openai/error-ollama-404-model.json", 6)
+        .await;
+    let run = chat.smoke().args(["--repeat", "2"]).run();
+    run.code(4).no_leak().stderr_has(
+        "not found (HTTP 404): check --model and --base-url; the endpoint does not list \
+         gemma4:31b-cloud but lists gemma4:31b",
+    );
+    for l in lines(&run) {
+        assert!(
+            l.contains("reason=not_found status=404 closest=gemma4:31b"),
+            "{l}"
+        );
+    }
+    assert_eq!(chat.model_list_requests().await, 1);
+    chat.verify().await;
+
+    let chat = Chat::start().await;
+    chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
+    chat.smoke()
+        .args(["--check", "chat_completion", "--no-model-list"])
+        .run()
+        .code(0);
+    assert_eq!(chat.model_list_requests().await, 0);
+    chat.verify().await;
+
+    let chat = Chat::builder().no_models().start().await;
+    chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
+    chat.on(Step::Tool, 200, "openai/tool-ok.json", 1).await;
+    let run = chat
+        .smoke()
+        .args(["--check", "chat_completion", "--check", "tool_call"])
+        .run();
+    run.code(0).no_leak();
+    let said: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("no model list"))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "ollama-compat-smoke: the endpoint has no model list (GET /models: HTTP 404); the \
+          checks do not need one"
+        ]
+    );
+    chat.verify().await;
+}
+
+/// A check that ran and failed is a `<failure>`; refused, not found and unavailable ones are
+/// `<error>`s; the suite counts them apart.
+#[tokio::test]
+async fn smk_032_junit_failure_and_error() {
+    let chat = Chat::start().await;
+    chat.on(Step::Chat, 503, "openai/error-ollama-503.json", 1)
+        .await;
+    chat.on(Step::JsonSchema, 401, "openai/error-ollama-401.json", 1)
+        .await;
+    chat.on(Step::Tool, 200, "openai/tool-prose.json", 1).await;
+    let run = chat.smoke().args(["--format", "junit"]).run();
+    run.code(3).no_leak();
+    let xml = &run.stdout;
+    assert!(
+        xml.contains(
+            "<testsuite name=\"ollama-compat-smoke\" tests=\"3\" failures=\"1\" errors=\"2\""
+        ),
+        "{xml}"
+    );
+    assert_eq!(
+        xml.matches("<error type=\"unavailable\"").count(),
+        1,
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<error type=\"auth\"").count(), 1, "{xml}");
+    assert_eq!(
+        xml.matches("<failure type=\"no_tool_call\"").count(),
+        1,
+        "{xml}"
+    );
+    assert_eq!(xml.matches("</error>").count(), 2);
+    chat.verify().await;
+}
+
+/// `--output FILE --format junit`: FILE holds the whole JUnit report (no temporary file
+/// left), stdout the text lines; an unwritable FILE exits 6 naming it.
+#[tokio::test]
+async fn smk_033_output_file_written_atomically() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("smoke.junit.xml");
+    std::fs::write(&out, "old").unwrap();
+    let chat = Chat::start().await;
+    chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
+    let run = chat
+        .smoke()
+        .args([
+            "--check",
+            "chat_completion",
+            "--format",
+            "junit",
+            "--output",
+        ])
+        .arg(&out)
+        .run();
+    run.code(0).no_leak();
+    assert_eq!(line(&run), "chat_completion=pass");
+    let xml = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        xml.starts_with("<?xml") && xml.ends_with("</testsuites>\n"),
+        "{xml}"
+    );
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, [std::ffi::OsString::from("smoke.junit.xml")]);
+    chat.verify().await;
+
+    let chat = Chat::start().await;
+    chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
+    let bad = dir.path().join("no-such-dir").join("x.xml");
+    let run = chat
+        .smoke()
+        .args(["--check", "chat_completion", "--output"])
+        .arg(&bad)
+        .run();
+    run.code(6)
+        .no_leak()
+        .stderr_has(&format!("cannot write the report to {}", bad.display()));
+    chat.verify().await;
+}
+
+/// `--reasoning-effort none` adds `"reasoning_effort": "none"` to every request, none without
+/// it; a 400 rejecting it is the server's answer: `bad_request`, no fallback.
+#[tokio::test]
+async fn smk_034_reasoning_effort_passed_through() {
+    let chat = Chat::start().await;
+    all_pass(&chat, 1).await;
+    chat.smoke()
+        .args(["--reasoning-effort", "none"])
+        .run()
+        .code(0)
+        .no_leak();
+    let bodies = chat.bodies().await;
+    assert_eq!(bodies.len(), 3);
+    assert!(
+        bodies.iter().all(|b| b["reasoning_effort"] == "none"),
+        "{bodies:#?}"
+    );
+    chat.verify().await;
+
+    let chat = Chat::start().await;
+    chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
+    chat.smoke()
+        .args(["--check", "chat_completion"])
+        .run()
+        .code(0);
+    assert!(chat.bodies().await[0].get("reasoning_effort").is_none());
+    chat.verify().await;
+
+    let chat = Chat::start().await;
+    chat.on_with(
+        Step::JsonSchema,
+        ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": {
+            "message": "invalid reasoning value: \"none\"", "type": "invalid_request_error"}})),
+        1,
+    )
+    .await;
+    chat.never(Step::JsonObject).await;
+    let run = chat
+        .smoke()
+        .args(["--check", "json_response", "--reasoning-effort", "none"])
+        .run();
+    run.code(1).no_leak();
+    assert_eq!(
+        line(&run),
+        "json_response=fail reason=bad_request status=400 json_mode=response_format \
+         response_format=json_schema"
+    );
+    chat.verify().await;
+}
+
+/// `structured` per step: Ollama Cloud's shape (json_schema accepted, prose back: `ignored`),
+/// a rejection (`rejected`), a pass (`enforced`), the plain prompt (`null`).
+#[tokio::test]
+async fn smk_035_structured_output_in_three_words() {
+    let chat = Chat::start().await;
+    chat.on(Step::JsonSchema, 200, "openai/json-prose.json", 1)
+        .await;
+    chat.on(
+        Step::JsonObject,
+        400,
+        "openai/error-openai-json-schema.json",
+        1,
+    )
+    .await;
+    chat.on(Step::Plain, 200, "openai/json-ok.json", 1).await;
+    let run = chat
+        .smoke()
+        .args(["--check", "json_response", "--format", "json"])
+        .run();
+    run.code(0).no_leak();
+    let doc = run.stdout_json();
+    let steps = &doc["checks"][0]["steps"];
+    assert_eq!(steps[0]["structured"], "ignored", "{doc:#}");
+    assert_eq!(steps[1]["structured"], "rejected", "{doc:#}");
+    assert!(steps[2]["structured"].is_null(), "{doc:#}");
+    chat.verify().await;
+
+    let chat = Chat::start().await;
+    chat.on(Step::JsonSchema, 200, "openai/json-ok.json", 1)
+        .await;
+    let run = chat
+        .smoke()
+        .args(["--check", "json_response", "--format", "json"])
+        .run();
+    run.code(0);
+    assert_eq!(
+        run.stdout_json()["checks"][0]["steps"][0]["structured"],
+        "enforced"
+    );
+    chat.verify().await;
+
+    let chat = Chat::start().await;
+    chat.on(Step::JsonSchema, 200, "openai/json-missing-keys.json", 1)
+        .await;
+    let run = chat
+        .smoke()
+        .args(["--check", "json_response", "--format", "json"])
+        .run();
+    run.code(1);
+    assert_eq!(
+        run.stdout_json()["checks"][0]["steps"][0]["structured"],
+        "ignored"
+    );
     chat.verify().await;
 }

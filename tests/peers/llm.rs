@@ -50,6 +50,18 @@ fn is_chat_post(seen: &crate::proxy::Seen) -> bool {
     seen.method == "POST" && seen.path.ends_with("/chat/completions")
 }
 
+/// The chat requests the proxy saw (the model list's one `GET /v1/models` per run, SMK-031,
+/// is counted apart: exactly one).
+fn chat_posts(proxy: &CountingProxy) -> Vec<crate::proxy::Seen> {
+    let all = proxy.seen();
+    let lists = all
+        .iter()
+        .filter(|s| s.method == "GET" && s.path.ends_with("/models"))
+        .count();
+    assert!(lists <= 1, "more than one model list request: {all:#?}");
+    all.into_iter().filter(is_chat_post).collect()
+}
+
 /// The smoke against `base_url`, with the key (if any) in `OLLAMA_CLOUD_API_KEY`.
 /// Every check failed with `reason`, and the server saw exactly one chat request per check,
 /// each answered `status` — so the JSON check did not fall back.
@@ -65,7 +77,7 @@ fn every_check_failed_once(run: &Run, proxy: &CountingProxy, reason: &str, statu
             run.report()
         );
     }
-    let seen = proxy.seen();
+    let seen = chat_posts(proxy);
     assert_eq!(seen.len(), 3, "one request per check: {seen:#?}");
     assert!(seen.iter().all(|s| s.status == status), "{seen:#?}");
     assert!(seen.iter().all(is_chat_post), "{seen:#?}");
@@ -131,7 +143,7 @@ fn peer_002_json_passes_through_response_format() {
         run.report()
     );
     assert!(!line.tokens.contains_key("fallback"), "{}", run.report());
-    let seen = proxy.seen();
+    let seen = chat_posts(&proxy);
     assert_eq!(seen.len(), 1, "requests seen: {seen:#?}\n{}", run.report());
     assert_eq!(seen[0].status, 200);
     assert!(
@@ -163,10 +175,49 @@ fn peer_003_builtin_template_tool_call_is_no_tool_call() {
         run.report()
     );
     // the server did answer 200: the tools were ignored, not refused
-    let seen = proxy.seen();
+    let seen = chat_posts(&proxy);
     assert_eq!(seen.len(), 1, "{seen:#?}");
     assert_eq!(seen[0].status, 200, "{seen:#?}");
     assert!(seen[0].body.get("tools").is_some());
+}
+
+/// Started with `--no-jinja`, the real server refuses `tools` with 500 `tools param requires
+/// --jinja flag`: `tool_call=fail reason=unsupported status=500 unsupported=tools hint=--jinja`,
+/// exit 1, one tool request; chat still passes there.
+#[test]
+#[ignore = "peer tier: run by scripts/peers"]
+fn peer_009_no_jinja_tool_call_is_unsupported() {
+    let p = peers();
+    let proxy = CountingProxy::start(&p.llm_nojinja_url);
+    let run = smoke(&proxy.url(&p.llm_nojinja_url), None)
+        .args(["--check", "tool_call", "--check", "chat_completion"])
+        .run();
+    run.code(1)
+        .stderr_has("tool_call: the server cannot do tools (HTTP 500): llama-server takes tools");
+    let report = lines(&run);
+    assert!(report["chat_completion"].pass, "{}", run.report());
+    let line = &report["tool_call"];
+    assert!(!line.pass, "{}", run.report());
+    for (key, value) in [
+        ("reason", "unsupported"),
+        ("status", "500"),
+        ("unsupported", "tools"),
+        ("hint", "--jinja"),
+    ] {
+        assert_eq!(
+            line.tokens.get(key).map(String::as_str),
+            Some(value),
+            "{key}: {}",
+            run.report()
+        );
+    }
+    let seen = chat_posts(&proxy);
+    let tools: Vec<_> = seen
+        .iter()
+        .filter(|s| s.body.get("tools").is_some())
+        .collect();
+    assert_eq!(tools.len(), 1, "{seen:#?}");
+    assert_eq!(tools[0].status, 500, "{seen:#?}");
 }
 
 /// A wrong key against `--api-key`: every check `reason=auth`, exit 3, and the server saw
@@ -226,4 +277,78 @@ fn peer_008_repeat_reports_passes_per_check() {
         eprintln!("{check}: passes={passes}");
     }
     run.code(if all { 0 } else { 1 });
+}
+
+/// The streamed chat against the real server: `stream_chat=pass` with a `ttft_ms=` token.
+#[test]
+#[ignore = "peer tier: run by scripts/peers"]
+fn peer_050_stream_chat_passes_with_ttft() {
+    let p = peers();
+    let run = smoke(&p.llm_tools_url, Some(&p.llm_key))
+        .args(["--check", "stream_chat"])
+        .run();
+    run.success().no_leak();
+    let line = &lines(&run)["stream_chat"];
+    assert!(line.pass, "{}", run.report());
+    let ttft: u64 = line.tokens["ttft_ms"].parse().expect("ttft_ms");
+    let latency: u64 = line.tokens["latency_ms"].parse().expect("latency_ms");
+    assert!(ttft <= latency, "{}", run.report());
+    eprintln!("stream_chat: ttft_ms={ttft} latency_ms={latency}");
+}
+
+/// The streamed tool call against the real server (tools template): llama.cpp splits the
+/// arguments over chunks with `id` and name in the first delta only, and the smoke assembles
+/// them: `stream_tool_call=pass`.
+#[test]
+#[ignore = "peer tier: run by scripts/peers"]
+fn peer_051_stream_tool_call_passes() {
+    let p = peers();
+    let run = smoke(&p.llm_tools_url, Some(&p.llm_key))
+        .args(["--check", "stream_tool_call"])
+        .run();
+    run.success().no_leak();
+    assert!(lines(&run)["stream_tool_call"].pass, "{}", run.report());
+}
+
+/// What the real server does with `tool_choice` (llama.cpp reads only string values: the
+/// object form falls back to "auto"; "none" disables the tool-call parser): with the tools
+/// template the forced request comes back as a call (the template's examples call the tool
+/// anyway) and "none" comes back without `tool_calls` but with the call written as text —
+/// `tool_choice=pass none=call_as_text`: obeyed in form only.
+#[test]
+#[ignore = "peer tier: run by scripts/peers"]
+fn peer_052_tool_choice_none_obeyed_in_form_only() {
+    let p = peers();
+    let run = smoke(&p.llm_tools_url, Some(&p.llm_key))
+        .args(["--check", "tool_choice"])
+        .run();
+    run.no_leak();
+    let line = &lines(&run)["tool_choice"];
+    eprintln!("tool_choice: {:?}", line.tokens);
+    assert!(line.pass, "{}", run.report());
+    assert_eq!(
+        line.tokens.get("none").map(String::as_str),
+        Some("call_as_text"),
+        "{}",
+        run.report()
+    );
+    run.success();
+}
+
+/// `--check all` against the real server with the tools template: six lines, every one a
+/// pass, exit 0.
+#[test]
+#[ignore = "peer tier: run by scripts/peers"]
+fn peer_053_all_six_checks_pass() {
+    let p = peers();
+    let run = smoke(&p.llm_tools_url, Some(&p.llm_key))
+        .args(["--check", "all"])
+        .run();
+    run.no_leak();
+    let report = lines(&run);
+    assert_eq!(report.len(), 6, "{}", run.report());
+    for (check, line) in &report {
+        assert!(line.pass, "{check}: {}", run.report());
+    }
+    run.success();
 }

@@ -19,6 +19,8 @@ pub struct Peers {
     pub llm_builtin_url: String,
     /// llama-server in router mode (`--models-dir`), no key.
     pub llm_router_url: String,
+    /// llama-server started with `--no-jinja` (no tool support at all), no key.
+    pub llm_nojinja_url: String,
     /// The API key the tools server accepts (synthetic).
     pub llm_key: String,
     /// The Infisical stand-in (`tests/peers/infisical_standin.py`).
@@ -49,6 +51,7 @@ static PEERS: LazyLock<Peers> = LazyLock::new(|| {
         llm_tools_url: var("PB_PEERS_LLM_TOOLS_URL"),
         llm_builtin_url: var("PB_PEERS_LLM_BUILTIN_URL"),
         llm_router_url: var("PB_PEERS_LLM_ROUTER_URL"),
+        llm_nojinja_url: var("PB_PEERS_LLM_NOJINJA_URL"),
         llm_key: var("PB_PEERS_LLM_KEY"),
         infisical_url: var("PB_PEERS_INFISICAL_URL"),
         tinyproxy: var("PB_PEERS_TINYPROXY").into(),

@@ -21,6 +21,8 @@ use crate::fixtures::fixture_json;
 
 /// The chat route under the base URL `<server>/v1`.
 pub const CHAT: &str = "/v1/chat/completions";
+/// The model list under the base URL `<server>/v1`.
+pub const MODELS: &str = "/v1/models";
 /// The synthetic key most smoke tests send.
 pub const KEY: &str = "synthetic-ollama-key-0123456789abcdef";
 /// The model of the fixtures (`gemma4:31b-cloud`, as on Ollama Cloud).
@@ -39,13 +41,31 @@ pub enum Step {
     Plain,
     /// A request offering `tools`.
     Tool,
+    /// `stream_chat`: `"stream": true`, no `tools`.
+    StreamChat,
+    /// `stream_tool_call`: `"stream": true` and `tools`.
+    StreamTool,
+    /// `tool_choice`'s forced request: `tool_choice` an object naming the function.
+    ToolChoiceForced,
+    /// `tool_choice`'s other request: `tool_choice: "none"`.
+    ToolChoiceNone,
 }
 
 impl Step {
     /// Sorts a request body into its step; `None` for anything else (a bug in the smoke).
     pub fn of(body: &Value) -> Option<Step> {
+        let stream = body.get("stream") == Some(&Value::Bool(true));
+        match body.get("tool_choice") {
+            Some(Value::String(s)) if s == "none" => return Some(Step::ToolChoiceNone),
+            Some(Value::Object(_)) => return Some(Step::ToolChoiceForced),
+            Some(_) => return None,
+            None => {}
+        }
         if body.get("tools").is_some() {
-            return Some(Step::Tool);
+            return Some(if stream { Step::StreamTool } else { Step::Tool });
+        }
+        if stream {
+            return Some(Step::StreamChat);
         }
         match body.pointer("/response_format/type").map(Value::as_str) {
             Some(Some("json_schema")) => Some(Step::JsonSchema),
@@ -67,14 +87,39 @@ impl Step {
             .and_then(|b| Step::of(&b))
     }
 
-    /// The fixture of a passing answer to this step.
+    /// The fixture of a passing answer to this step (`.sse` for the streamed steps).
     pub fn passing_fixture(self) -> &'static str {
         match self {
-            Step::Tool => "openai/tool-ok.json",
-            Step::Chat => "openai/chat-ok.json",
+            Step::Tool | Step::ToolChoiceForced => "openai/tool-ok.json",
+            Step::Chat | Step::ToolChoiceNone => "openai/chat-ok.json",
             Step::JsonSchema | Step::JsonObject | Step::Plain => "openai/json-ok.json",
+            Step::StreamChat => "openai/stream-ollama-chat.sse",
+            Step::StreamTool => "openai/stream-ollama-tool.sse",
         }
     }
+
+    /// A 200 with this step's passing answer.
+    pub fn passing(self) -> ResponseTemplate {
+        answer(200, self.passing_fixture())
+    }
+}
+
+/// A 2xx or error answer with a fixture: a `.sse` fixture as a `text/event-stream` body (the
+/// chunks concatenated, as wiremock serves them), any other as a JSON body.
+pub fn answer(status: u16, fixture: &str) -> ResponseTemplate {
+    if fixture.ends_with(".sse") {
+        ResponseTemplate::new(status).set_body_raw(
+            crate::fixtures::fixture(fixture).into_bytes(),
+            "text/event-stream",
+        )
+    } else {
+        reply(status, fixture)
+    }
+}
+
+/// A 200 `text/event-stream` answer whose body is the `.sse` fixture, byte for byte.
+pub fn sse(fixture: &str) -> ResponseTemplate {
+    answer(200, fixture)
 }
 
 /// A response with a fixture as its JSON body.
@@ -104,9 +149,26 @@ pub struct ChatBuilder {
     key: Option<String>,
     model: Option<String>,
     delay: Duration,
+    no_models: bool,
+    models_fixture: Option<String>,
 }
 
 impl ChatBuilder {
+    /// No `GET /v1/models` route: it answers wiremock's bare 404, as an endpoint without a
+    /// model list does. Default: the route answers 200 with
+    /// `fixtures/openai/models-ollama.json` (lists [`MODEL`]), any number of times.
+    pub fn no_models(mut self) -> Self {
+        self.no_models = true;
+        self
+    }
+
+    /// `GET /v1/models` answers 200 with this fixture instead (e.g.
+    /// `openai/models-ollama-cloud.json`, the names without `-cloud`).
+    pub fn models(mut self, fixture: &str) -> Self {
+        self.models_fixture = Some(fixture.to_owned());
+        self
+    }
+
     /// Every chat request answers 200 with its step's passing fixture ([`Step::passing_fixture`]:
     /// a tool call, a JSON object, a chat answer), any number of times.
     pub fn passing(mut self) -> Self {
@@ -148,6 +210,22 @@ impl ChatBuilder {
     /// Starts the server on a loopback port and mounts the standing answers.
     pub async fn start(self) -> Chat {
         let server = MockServer::start().await;
+        if !self.no_models {
+            let fixture = self
+                .models_fixture
+                .clone()
+                .unwrap_or_else(|| "openai/models-ollama.json".to_owned());
+            Mock::given(method("GET"))
+                .and(path(MODELS))
+                .respond_with(ModelsAnswer {
+                    key: self.key.clone(),
+                    fixture,
+                    delay: self.delay,
+                })
+                .with_priority(1)
+                .mount(&server)
+                .await;
+        }
         if self.passing {
             Mock::given(method("POST"))
                 .and(path(CHAT))
@@ -164,6 +242,28 @@ impl ChatBuilder {
                 .await;
         }
         Chat { server }
+    }
+}
+
+/// The model list's standing answer (behind the key, when one is set).
+struct ModelsAnswer {
+    key: Option<String>,
+    fixture: String,
+    delay: Duration,
+}
+
+impl Respond for ModelsAnswer {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        if let Some(key) = &self.key {
+            let sent = req
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok());
+            if sent != Some(format!("Bearer {key}").as_str()) {
+                return reply(401, "openai/error-ollama-401.json");
+            }
+        }
+        reply(200, &self.fixture).set_delay(self.delay)
     }
 }
 
@@ -195,10 +295,7 @@ impl Respond for Standing {
             (_, Some(Step::JsonSchema)) if opts.reject_json_schema => {
                 reply(400, "openai/error-openai-json-schema.json")
             }
-            (_, step) => reply(
-                200,
-                step.map_or("openai/json-ok.json", Step::passing_fixture),
-            ),
+            (_, step) => step.map_or_else(|| reply(200, "openai/json-ok.json"), Step::passing),
         };
         answer.set_delay(opts.delay)
     }
@@ -283,7 +380,8 @@ impl Chat {
             .await;
     }
 
-    /// Every request body received so far.
+    /// Every chat request body received so far (`POST /v1/chat/completions` only; the model
+    /// list's `GET` is not among them).
     pub async fn bodies(&self) -> Vec<Value> {
         self.requests()
             .await
@@ -292,9 +390,27 @@ impl Chat {
             .collect()
     }
 
-    /// Every request received so far.
+    /// Every chat request received so far (`POST /v1/chat/completions` only).
     pub async fn requests(&self) -> Vec<Request> {
+        self.all_requests()
+            .await
+            .into_iter()
+            .filter(|r| r.method.as_str() == "POST" && r.url.path() == CHAT)
+            .collect()
+    }
+
+    /// Every request received so far, on any route (the model list's `GET` too).
+    pub async fn all_requests(&self) -> Vec<Request> {
         self.server.received_requests().await.unwrap_or_default()
+    }
+
+    /// How many `GET /v1/models` came.
+    pub async fn model_list_requests(&self) -> usize {
+        self.all_requests()
+            .await
+            .iter()
+            .filter(|r| r.method.as_str() == "GET" && r.url.path() == MODELS)
+            .count()
     }
 
     /// Checks every `expect(n)` now, inside the test.
