@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use clap::builder::{PossibleValuesParser, TypedValueParser as _};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use provider_bridge::canary::{self, AuthMethod, Config, Settings};
 use provider_bridge::exit::Exit;
+use provider_bridge::format::Format;
 use provider_bridge::http::{self, Seconds};
 
 /// The program name, the prefix of every line on stderr.
@@ -167,19 +168,19 @@ pub(crate) struct Args {
     /// Output format: dotenv (portable quoting), docker (`docker run --env-file`, literal),
     /// systemd (`EnvironmentFile=`), shell (`export KEY='…'`) or json (one object). A value the
     /// format cannot carry is exit 7, naming the key and the format.
-    #[arg(
-        long,
-        value_name = "FORMAT",
-        default_value = "dotenv",
-        value_parser = ["dotenv", "docker", "systemd", "shell", "json"]
-    )]
-    format: String,
+    #[arg(long, value_name = "FORMAT", default_value = "dotenv", value_parser = format_parser())]
+    format: Format,
 
     /// Longest wait honoured when the server asks for one (Retry-After, or a 429's "try again
     /// in N seconds"); a longer one gives up at once (exit 5). Infisical's rate-limit window
     /// is 60 s.
     #[arg(long, value_name = "SECS", default_value = "60", value_parser = canary::parse_wait)]
     max_retry_wait: Seconds,
+}
+
+/// `--format`: one of the names `--help` lists, parsed straight into the library's [`Format`].
+fn format_parser() -> impl TypedValueParser<Value = Format> {
+    PossibleValuesParser::new(Format::ALL.map(Format::as_str)).try_map(|name| Format::parse(&name))
 }
 
 fn env_nonempty(var: &str) -> Option<String> {
@@ -216,8 +217,7 @@ impl From<Args> for Settings {
             json: args.json,
             timeout: args.timeout.0,
             ca_cert: args.ca_cert,
-            format: provider_bridge::format::Format::parse(&args.format)
-                .expect("clap checked the value"),
+            format: args.format,
             max_retry_wait: args.max_retry_wait.0,
         }
     }

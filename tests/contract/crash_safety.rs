@@ -18,6 +18,7 @@ use wiremock::ResponseTemplate;
 use crate::support::cli::{RUN_TIMEOUT, Run};
 use crate::support::fixture_json;
 use crate::support::infisical::*;
+use crate::support::signal::{Silent, smoke_command};
 use crate::support::{Workdir, canary, is_root, mode_of, skip};
 
 const OLD: &str = "OLD_KEY='synthetic-old-value-0001'\n";
@@ -151,11 +152,58 @@ fn strace(filters: &[&str]) -> Vec<OsString> {
     v
 }
 
-/// The system calls of one clean write, one line each (`<pid> <call>(…) = …`, paths decoded).
-fn clean_trace(url: &str, dir: &Path) -> Vec<String> {
+/// `dir/out.env` holding the old version with the old mode.
+fn old_target(dir: &Path) -> PathBuf {
     let out = dir.join("out.env");
     std::fs::write(&out, OLD).unwrap();
     std::fs::set_permissions(&out, std::fs::Permissions::from_mode(OLD_MODE)).unwrap();
+    out
+}
+
+/// One write of `out` under `strace -f -qq <flags> -o <log> -e <inject>`: the run and the
+/// trace it left.
+fn run_injected(flags: &[&str], inject: &str, url: &str, out: &Path) -> (Run, String) {
+    let logs = Workdir::new();
+    let log = logs.join("trace.log");
+    let prefix: Vec<OsString> = ["strace", "-f", "-qq"]
+        .iter()
+        .chain(flags)
+        .chain(&["-o"])
+        .map(OsString::from)
+        .chain([log.as_os_str().to_owned(), "-e".into(), inject.into()])
+        .collect();
+    let run = run_wrapped(&prefix, &write_args(url, out), None);
+    (run, std::fs::read_to_string(&log).unwrap())
+}
+
+/// What a strace test starts from: the stand-in, its URL and one clean write's trace.
+struct Traced {
+    _inf: Infisical,
+    url: String,
+    scratch: Workdir,
+    lines: Vec<String>,
+}
+
+/// `None` (the test says it is skipped) where strace cannot trace here.
+async fn traced(test: &str) -> Option<Traced> {
+    if !strace_usable(test) {
+        return None;
+    }
+    let inf = serving().await;
+    let url = inf.url();
+    let scratch = Workdir::new();
+    let lines = clean_trace(&url, scratch.path());
+    Some(Traced {
+        _inf: inf,
+        url,
+        scratch,
+        lines,
+    })
+}
+
+/// The system calls of one clean write, one line each (`<pid> <call>(…) = …`, paths decoded).
+fn clean_trace(url: &str, dir: &Path) -> Vec<String> {
+    let out = old_target(dir);
     let log = dir.join("trace.log");
     let prefix: Vec<OsString> = ["strace", "-f", "-qq", "-y", "-s", "0", "-o"]
         .iter()
@@ -220,14 +268,11 @@ enum Left {
 /// after it, and the directory holds exactly the target.
 #[tokio::test]
 async fn file_018_cli_007_signal_at_every_system_call_of_the_write() {
-    if !strace_usable("file_018_cli_007_signal_at_every_system_call_of_the_write") {
+    let Some(t) = traced("file_018_cli_007_signal_at_every_system_call_of_the_write").await else {
         return;
-    }
-    let inf = serving().await;
-    let url = inf.url();
+    };
+    let (url, lines) = (t.url.clone(), t.lines.clone());
     let new = new_version(&url);
-    let scratch = Workdir::new();
-    let lines = clean_trace(&url, scratch.path());
     // Before main installs the handler, the default disposition applies (nothing is on disk
     // yet): the matrix starts at the first call after the SIGHUP handler is in place.
     let installed_at = lines
@@ -294,24 +339,10 @@ async fn file_018_cli_007_signal_at_every_system_call_of_the_write() {
                 let new = new.clone();
                 s.spawn(move || {
                     let wd = Workdir::new();
-                    let out = wd.output();
-                    std::fs::write(&out, OLD).unwrap();
-                    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(OLD_MODE))
-                        .unwrap();
-                    let logs = Workdir::new();
-                    let log = logs.join("trace.log");
+                    let out = old_target(wd.path());
                     let inject = format!("inject={syscall}:signal={sig}:when={n}");
-                    let prefix: Vec<OsString> = ["strace", "-f", "-qq", "-y", "-s", "0", "-o"]
-                        .iter()
-                        .map(OsString::from)
-                        .chain([log.as_os_str().to_owned(), "-e".into(), inject.into()])
-                        .collect();
-                    let run = run_wrapped(&prefix, &write_args(&url, &out), None);
-                    let trace: Vec<String> = std::fs::read_to_string(&log)
-                        .unwrap()
-                        .lines()
-                        .map(str::to_owned)
-                        .collect();
+                    let (run, trace) = run_injected(&["-y", "-s", "0"], &inject, &url, &out);
+                    let trace: Vec<String> = trace.lines().map(str::to_owned).collect();
                     let what = format!("SIG{sig} at {syscall} #{n} ({line})");
                     run.no_leak();
                     if run.code != Some(*code) {
@@ -518,13 +549,10 @@ fn set_fsize() -> std::io::Result<()> {
 /// command, the exit code, stdout and stderr.
 #[tokio::test]
 async fn file_021_system_call_faults_exit_6_naming_the_operation() {
-    if !strace_usable("file_021_system_call_faults_exit_6_naming_the_operation") {
+    let Some(t) = traced("file_021_system_call_faults_exit_6_naming_the_operation").await else {
         return;
-    }
-    let inf = serving().await;
-    let url = inf.url();
-    let scratch = Workdir::new();
-    let lines = clean_trace(&url, scratch.path());
+    };
+    let (url, lines) = (t.url.clone(), t.lines.clone());
     let data_write = nth_call(&lines, "write", |l| l.contains(".out.env.tmp-"));
     let file_fsync = nth_call(&lines, "fsync", |l| l.contains(".out.env.tmp-"));
     let prefix = "write-canary-env: error: cannot";
@@ -652,14 +680,12 @@ async fn file_021_system_call_faults_exit_6_naming_the_operation() {
 /// file is in place but not proven durable; the target is the complete new file.
 #[tokio::test]
 async fn file_022_directory_fsync_fault_after_the_rename() {
-    if !strace_usable("file_022_directory_fsync_fault_after_the_rename") {
+    let Some(t) = traced("file_022_directory_fsync_fault_after_the_rename").await else {
         return;
-    }
-    let inf = serving().await;
-    let url = inf.url();
+    };
+    let (url, lines) = (t.url.clone(), t.lines.clone());
+    let scratch = &t.scratch;
     let new = new_version(&url);
-    let scratch = Workdir::new();
-    let lines = clean_trace(&url, scratch.path());
     let dir_text = scratch.path().display().to_string();
     let dir_fsync = nth_call(&lines, "fsync", |l| l.contains(&format!("<{dir_text}>)")));
     let wd = Workdir::new();
@@ -683,14 +709,11 @@ async fn file_022_directory_fsync_fault_after_the_rename() {
 /// EINTR on the data write: retried, the run succeeds with the complete file.
 #[tokio::test]
 async fn file_023_interrupted_write_is_retried() {
-    if !strace_usable("file_023_interrupted_write_is_retried") {
+    let Some(t) = traced("file_023_interrupted_write_is_retried").await else {
         return;
-    }
-    let inf = serving().await;
-    let url = inf.url();
+    };
+    let (url, lines) = (t.url.clone(), t.lines.clone());
     let new = new_version(&url);
-    let scratch = Workdir::new();
-    let lines = clean_trace(&url, scratch.path());
     let data_write = nth_call(&lines, "write", |l| l.contains(".out.env.tmp-"));
     let wd = Workdir::new();
     let out = wd.output();
@@ -725,15 +748,7 @@ async fn file_024_readers_under_load_see_only_complete_versions() {
                 )
             })
             .collect();
-        let pairs: Vec<(&str, &str)> = values
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        inf.respond(
-            ResponseTemplate::new(200).set_body_json(list_answer("/", &pairs)),
-            1,
-        )
-        .await;
+        inf.serve_values(&values, 1).await;
         servers.push(inf);
         versions.push(values);
     }
@@ -1081,13 +1096,10 @@ fn memory_holding(pid: u32, needle: &[u8]) -> Vec<String> {
 /// wiped. (The token stays in the environment block the process was started with.)
 #[tokio::test]
 async fn sec_004_no_fetched_value_left_in_memory_after_the_write() {
-    if !strace_usable("sec_004_no_fetched_value_left_in_memory_after_the_write") {
+    let Some(t) = traced("sec_004_no_fetched_value_left_in_memory_after_the_write").await else {
         return;
-    }
-    let inf = serving().await;
-    let url = inf.url();
-    let scratch = Workdir::new();
-    let lines = clean_trace(&url, scratch.path());
+    };
+    let (url, lines) = (t.url.clone(), t.lines.clone());
     let report_write = nth_call(&lines, "write", |l| l.contains("write(1<"));
     let wd = Workdir::new();
     let out = wd.output();
@@ -1165,36 +1177,21 @@ fn cli_007_signal_while_waiting_for_the_server_both_binaries() {
         (nix::sys::signal::Signal::SIGHUP, 129),
     ] {
         for which in ["write-canary-env", "ollama-compat-smoke"] {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let url = format!("http://{}", listener.local_addr().unwrap());
+            let silent = Silent::new();
+            let url = &silent.url;
             let wd = Workdir::new();
             let out = wd.output();
             std::fs::write(&out, OLD).unwrap();
-            let mut cmd = Command::new(assert_cmd::cargo::cargo_bin(which));
-            if which == "write-canary-env" {
-                cmd.args(write_args(&url, &out))
+            let cmd = if which == "write-canary-env" {
+                let mut cmd = Command::new(bin());
+                cmd.args(write_args(url, &out))
                     .env_clear()
                     .env("INFISICAL_TOKEN", TOKEN);
+                cmd
             } else {
-                cmd.args([
-                    "--base-url",
-                    &format!("{url}/v1"),
-                    "--check",
-                    "chat_completion",
-                ])
-                .env_clear()
-                .env("OLLAMA_CLOUD_API_KEY", crate::support::chat::KEY);
-            }
-            let child = cmd
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let (conn, _) = listener.accept().unwrap();
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
-            let output = child.wait_with_output().unwrap();
-            drop(conn);
+                smoke_command(url)
+            };
+            let output = silent.signal(cmd, sig);
             assert_eq!(
                 output.status.code(),
                 Some(code),
@@ -1217,14 +1214,12 @@ fn cli_007_signal_while_waiting_for_the_server_both_binaries() {
 /// which is the old file before the rename and the complete new one after it.
 #[tokio::test]
 async fn file_025_other_fatal_signals_remove_the_temporary_file_too() {
-    if !strace_usable("file_025_other_fatal_signals_remove_the_temporary_file_too") {
+    let Some(t) = traced("file_025_other_fatal_signals_remove_the_temporary_file_too").await else {
         return;
-    }
-    let inf = serving().await;
-    let url = inf.url();
+    };
+    let (url, lines) = (t.url.clone(), t.lines.clone());
+    let scratch = &t.scratch;
     let new = new_version(&url);
-    let scratch = Workdir::new();
-    let lines = clean_trace(&url, scratch.path());
     let dir_text = format!("<{}>)", scratch.path().display());
     let mut calls = Vec::new();
     for syscall in [
@@ -1249,23 +1244,9 @@ async fn file_025_other_fatal_signals_remove_the_temporary_file_too() {
                 let (url, new) = (url.clone(), new.clone());
                 s.spawn(move || {
                     let wd = Workdir::new();
-                    let out = wd.output();
-                    std::fs::write(&out, OLD).unwrap();
-                    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(OLD_MODE))
-                        .unwrap();
-                    let logs = Workdir::new();
-                    let log = logs.join("trace.log");
-                    let prefix: Vec<OsString> = ["strace", "-f", "-qq", "-o"]
-                        .iter()
-                        .map(OsString::from)
-                        .chain([
-                            log.as_os_str().to_owned(),
-                            "-e".into(),
-                            format!("inject={syscall}:signal={sig}:when={n}").into(),
-                        ])
-                        .collect();
-                    let run = run_wrapped(&prefix, &write_args(&url, &out), None);
-                    let trace = std::fs::read_to_string(&log).unwrap();
+                    let out = old_target(wd.path());
+                    let inject = format!("inject={syscall}:signal={sig}:when={n}");
+                    let (run, trace) = run_injected(&[], &inject, &url, &out);
                     let what = format!("SIG{sig} at {syscall} #{n}");
                     run.no_leak();
                     if run.code.is_some() || !trace.contains(&format!("+++ killed by SIG{sig} +++"))

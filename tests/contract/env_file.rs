@@ -414,15 +414,7 @@ async fn file_011_concurrent_writers_leave_one_complete_version() {
             .iter()
             .map(|k| ((*k).to_owned(), format!("synthetic-writer{w}-{k}-value")))
             .collect();
-        let pairs: Vec<(&str, &str)> = values
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        inf.respond(
-            ResponseTemplate::new(200).set_body_json(list_answer("/", &pairs)),
-            1,
-        )
-        .await;
+        inf.serve_values(&values, 1).await;
         servers.push((inf, values));
     }
     std::thread::scope(|s| {

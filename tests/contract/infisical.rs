@@ -2,6 +2,7 @@
 //! against the wiremock stand-in of `support/infisical.rs`. Every wiremock expectation
 //! (`expect(n)`) is verified when the server drops at the end of each test.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -514,12 +515,8 @@ async fn inf_012_same_key_from_two_paths_is_error() {
 async fn inf_013_imports_only_when_asked_and_local_wins() {
     let inf = Infisical::start().await;
     let wd = Workdir::new();
-    inf.respond(
-        ResponseTemplate::new(200)
-            .set_body_json(fixture_json("infisical/secrets-with-imports.json")),
-        2,
-    )
-    .await;
+    inf.serve_secrets("infisical/secrets-with-imports.json", 2)
+        .await;
     let all = [
         "synthetic-local-ollama-key-Lc4Wq9",
         "synthetic-imported-base-key-Hh3Kd1",
@@ -589,11 +586,7 @@ async fn inf_014_key_filter_and_missing_key() {
 async fn inf_015_empty_result_is_not_found_unless_allowed() {
     let inf = Infisical::start().await;
     let wd = Workdir::new();
-    inf.respond(
-        ResponseTemplate::new(200).set_body_json(fixture_json("infisical/secrets-empty.json")),
-        2,
-    )
-    .await;
+    inf.serve_secrets("infisical/secrets-empty.json", 2).await;
     canary(&inf.url(), &wd.output())
         .args(["--path", "/home-platform/provders"])
         .run()
@@ -616,11 +609,7 @@ async fn inf_015_empty_result_is_not_found_unless_allowed() {
 async fn inf_016_hidden_value_refused() {
     let inf = Infisical::start().await;
     let wd = Workdir::new();
-    inf.respond(
-        ResponseTemplate::new(200).set_body_json(fixture_json("infisical/secrets-hidden.json")),
-        2,
-    )
-    .await;
+    inf.serve_secrets("infisical/secrets-hidden.json", 2).await;
     canary(&inf.url(), &wd.output())
         .secret("synthetic-visible-value-Pp0")
         .run()
@@ -808,15 +797,8 @@ async fn inf_020_retry_after_honoured_up_to_cap() {
         1,
     )
     .await;
-    inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 1)
-        .await;
-    let started = Instant::now();
-    canary(&inf.url(), &wd.output())
-        .secret(PROVIDER_VALUE)
-        .run()
-        .success()
-        .no_leak();
-    assert!(started.elapsed() >= Duration::from_millis(950));
+    let took = providers_once_then_write(&inf, &wd.output(), &[]).await;
+    assert!(took >= Duration::from_millis(950));
 
     // Without the header, the body's "try again in 1 seconds" is the wait.
     let inf = Infisical::start().await;
@@ -826,15 +808,8 @@ async fn inf_020_retry_after_honoured_up_to_cap() {
         1,
     )
     .await;
-    inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 1)
-        .await;
-    let started = Instant::now();
-    canary(&inf.url(), &wd.join("body.env"))
-        .secret(PROVIDER_VALUE)
-        .run()
-        .success()
-        .no_leak();
-    assert!(started.elapsed() >= Duration::from_millis(950));
+    let took = providers_once_then_write(&inf, &wd.join("body.env"), &[]).await;
+    assert!(took >= Duration::from_millis(950));
 }
 
 /// A 500 is exit 5 after exactly one request (not retried).
@@ -924,16 +899,8 @@ async fn inf_025_fractional_timeout() {
         1,
     )
     .await;
-    inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 1)
-        .await;
-    let started = Instant::now();
-    canary(&inf.url(), &wd.output())
-        .args(["--timeout", "0.3"])
-        .secret(PROVIDER_VALUE)
-        .run()
-        .success()
-        .no_leak();
-    assert!(started.elapsed() < Duration::from_secs(2));
+    let took = providers_once_then_write(&inf, &wd.output(), &["--timeout", "0.3"]).await;
+    assert!(took < Duration::from_secs(2));
     for bad in ["0", "-1", "abc", "nan"] {
         canary(&inf.url(), &wd.output())
             .arg(format!("--timeout={bad}"))
@@ -1192,11 +1159,7 @@ async fn inf_031_read_value_denied_names_path_and_environment() {
 async fn inf_032_empty_answer_names_both_causes_and_allowed_empty_warns() {
     let inf = Infisical::start().await;
     let wd = Workdir::new();
-    inf.respond(
-        ResponseTemplate::new(200).set_body_json(fixture_json("infisical/secrets-empty.json")),
-        3,
-    )
-    .await;
+    inf.serve_secrets("infisical/secrets-empty.json", 3).await;
     canary(&inf.url(), &wd.output())
         .args(["--path", "/home-platform/provders"])
         .run()
@@ -1322,13 +1285,7 @@ async fn inf_035_wait_beyond_cap_gives_up_and_says_so() {
     drop(inf);
     // The default (60 s) waits out the real window's 1 s twice, then gives up.
     let inf = Infisical::start().await;
-    inf.respond(
-        ResponseTemplate::new(429)
-            .insert_header("retry-after", "1")
-            .set_body_json(fixture_json("infisical/error-429-rate-limit.json")),
-        3,
-    )
-    .await;
+    inf.respond(rate_limited_for_1s(), 3).await;
     canary(&inf.url(), &wd.output())
         .run()
         .code(5)
@@ -1337,13 +1294,7 @@ async fn inf_035_wait_beyond_cap_gives_up_and_says_so() {
     drop(inf);
     // `--max-retry-wait 0` takes no wait the server asks; bad values are usage errors.
     let inf = Infisical::start().await;
-    inf.respond(
-        ResponseTemplate::new(429)
-            .insert_header("retry-after", "1")
-            .set_body_json(fixture_json("infisical/error-429-rate-limit.json")),
-        1,
-    )
-    .await;
+    inf.respond(rate_limited_for_1s(), 1).await;
     canary(&inf.url(), &wd.output())
         .args(["--max-retry-wait", "0"])
         .run()
@@ -1485,4 +1436,26 @@ async fn inf_038_token_variables_in_the_official_cli_order() {
         .success()
         .stderr_is("")
         .no_leak();
+}
+
+/// The list route then answers the providers once; a run writing `out` with `args`
+/// succeeds. How long the run took.
+async fn providers_once_then_write(inf: &Infisical, out: &Path, args: &[&str]) -> Duration {
+    inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 1)
+        .await;
+    let started = Instant::now();
+    canary(&inf.url(), out)
+        .args(args)
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .no_leak();
+    started.elapsed()
+}
+
+/// The real server's 429 (`fixtures/infisical/error-429-rate-limit.json`) asking for 1 s.
+fn rate_limited_for_1s() -> ResponseTemplate {
+    ResponseTemplate::new(429)
+        .insert_header("retry-after", "1")
+        .set_body_json(fixture_json("infisical/error-429-rate-limit.json"))
 }

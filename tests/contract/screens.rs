@@ -96,13 +96,10 @@ const LIST_SCREENS: &[ListScreen] = &[
     },
 ];
 
-/// The written report (exit 0), a refused token (3, also as `--json`), not found, an empty
-/// answer and a missing `--key` (4), unavailable after three attempts (5), a bad key name and
-/// a hidden value (7): each whole screen, and no value anywhere.
-#[tokio::test]
-async fn file_014_file_015_inf_014_inf_015_inf_016_inf_017_inf_018_inf_019_fmt_001_list_route_screens()
- {
-    for case in LIST_SCREENS {
+/// Each case's whole screen: the list route answers its fixture, the run must not show
+/// `PROVIDER_VALUE` nor `secret` (the case's other value).
+async fn list_screens(cases: &[ListScreen], secret: &str) {
+    for case in cases {
         let inf = Infisical::start().await;
         let wd = Workdir::new();
         let answer = ResponseTemplate::new(case.status).set_body_json(fixture_json(case.fixture));
@@ -110,10 +107,19 @@ async fn file_014_file_015_inf_014_inf_015_inf_016_inf_017_inf_018_inf_019_fmt_0
         let run = canary(&inf.url(), &wd.output())
             .args(case.args)
             .secret(PROVIDER_VALUE)
-            .secret("synthetic-visible-value-Pp0")
+            .secret(secret)
             .run();
         assert_screen(&run, Some(wd.path()), case.screen);
     }
+}
+
+/// The written report (exit 0), a refused token (3, also as `--json`), not found, an empty
+/// answer and a missing `--key` (4), unavailable after three attempts (5), a bad key name and
+/// a hidden value (7): each whole screen, and no value anywhere.
+#[tokio::test]
+async fn file_014_file_015_inf_014_inf_015_inf_016_inf_017_inf_018_inf_019_fmt_001_list_route_screens()
+ {
+    list_screens(LIST_SCREENS, "synthetic-visible-value-Pp0").await;
 }
 
 /// The answers of a real server (issue 12), one screen each.
@@ -167,18 +173,11 @@ const REAL_SERVER_SCREENS: &[ListScreen] = &[
 /// twice (5) and an unresolved reference (7): each whole screen, and no value anywhere.
 #[tokio::test]
 async fn inf_029_inf_031_inf_032_inf_033_inf_035_inf_036_real_server_screens() {
-    for case in REAL_SERVER_SCREENS {
-        let inf = Infisical::start().await;
-        let wd = Workdir::new();
-        let answer = ResponseTemplate::new(case.status).set_body_json(fixture_json(case.fixture));
-        inf.respond(answer, case.times).await;
-        let run = canary(&inf.url(), &wd.output())
-            .args(case.args)
-            .secret(PROVIDER_VALUE)
-            .secret("https://synthetic.example/${shared.UPSTREAM_HOST}/v1")
-            .run();
-        assert_screen(&run, Some(wd.path()), case.screen);
-    }
+    list_screens(
+        REAL_SERVER_SCREENS,
+        "https://synthetic.example/${shared.UPSTREAM_HOST}/v1",
+    )
+    .await;
 }
 
 /// Exit 2: no credential at all names the variable and the flag that would give one; nothing
@@ -429,7 +428,7 @@ fn fb_006_smoke_exit_5_connection_refused() {
 /// nothing left in the directory (CLI-007 proves 129 and 130 the same way).
 #[test]
 fn cli_007_canary_exit_143_smoke_exit_143_sigterm_while_waiting() {
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     for (bin, screen) in [
         (
             "write-canary-env",
@@ -440,35 +439,21 @@ fn cli_007_canary_exit_143_smoke_exit_143_sigterm_while_waiting() {
             "cli_007_smoke_exit_143_sigterm_while_waiting",
         ),
     ] {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let silent = crate::support::signal::Silent::new();
+        let url = &silent.url;
         let wd = Workdir::new();
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin(bin));
-        cmd.env_clear().stdin(Stdio::null());
-        if bin == "write-canary-env" {
-            cmd.args(["--project-id", PROJECT, "--env", ENV, "--api-url", &url])
+        let cmd = if bin == "write-canary-env" {
+            let mut cmd = Command::new(assert_cmd::cargo::cargo_bin(bin));
+            cmd.args(["--project-id", PROJECT, "--env", ENV, "--api-url", url])
                 .arg("--output")
                 .arg(wd.output())
+                .env_clear()
                 .env("INFISICAL_TOKEN", TOKEN);
+            cmd
         } else {
-            cmd.args([
-                "--base-url",
-                &format!("{url}/v1"),
-                "--check",
-                "chat_completion",
-            ])
-            .env("OLLAMA_CLOUD_API_KEY", crate::support::chat::KEY);
-        }
-        let child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (conn, _) = listener.accept().unwrap();
-        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-        let output = child.wait_with_output().unwrap();
-        drop(conn);
+            crate::support::signal::smoke_command(url)
+        };
+        let output = silent.signal(cmd, nix::sys::signal::Signal::SIGTERM);
         let secrets = vec![TOKEN.to_owned(), crate::support::chat::KEY.to_owned()];
         let run = Run::from_output(format!("{bin} (SIGTERM)"), &output, secrets);
         assert_screen(&run, Some(wd.path()), screen);

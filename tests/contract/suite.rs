@@ -140,37 +140,46 @@ fn walk_json<'a>(v: &'a serde_json::Value, key: &str, out: &mut Vec<&'a str>) {
     }
 }
 
-/// Every secret-bearing field in every JSON fixture is visibly synthetic.
-#[test]
-fn suite_007_fixture_secrets_are_synthetic() {
-    let mut checked = 0;
+/// Every file below `fixtures/`, sub-folders included.
+fn fixture_files() -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
     let mut stack = vec![fixtures::dir()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 stack.push(path);
-                continue;
+            } else {
+                files.push(path);
             }
-            if path.extension().is_none_or(|e| e != "json") {
-                continue;
-            }
-            let Ok(json) =
-                serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&path).unwrap())
-            else {
-                continue; // deliberately broken fixtures (truncated JSON) hold no secrets
-            };
-            for key in ["secretValue", "accessToken", "clientSecret"] {
-                let mut values = Vec::new();
-                walk_json(&json, key, &mut values);
-                for v in values {
-                    checked += 1;
-                    assert!(
-                        v.to_lowercase().contains("synthetic") || v == "<hidden-by-infisical>",
-                        "{}: a {key} is not marked synthetic",
-                        path.display()
-                    );
-                }
+        }
+    }
+    files
+}
+
+/// Every secret-bearing field in every JSON fixture is visibly synthetic.
+#[test]
+fn suite_007_fixture_secrets_are_synthetic() {
+    let mut checked = 0;
+    for path in fixture_files() {
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let Ok(json) =
+            serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&path).unwrap())
+        else {
+            continue; // deliberately broken fixtures (truncated JSON) hold no secrets
+        };
+        for key in ["secretValue", "accessToken", "clientSecret"] {
+            let mut values = Vec::new();
+            walk_json(&json, key, &mut values);
+            for v in values {
+                checked += 1;
+                assert!(
+                    v.to_lowercase().contains("synthetic") || v == "<hidden-by-infisical>",
+                    "{}: a {key} is not marked synthetic",
+                    path.display()
+                );
             }
         }
     }
@@ -316,19 +325,11 @@ fn suite_011_fixture_provenance_table_is_complete() {
         assert!(listed.insert(file.to_owned()), "{file} is listed twice");
     }
     let mut present = std::collections::BTreeSet::new();
-    let mut stack = vec![fixtures::dir()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let rel = path.strip_prefix(fixtures::dir()).unwrap();
-            let rel = rel.to_string_lossy().into_owned();
-            if rel != "README.md" {
-                present.insert(rel);
-            }
+    for path in fixture_files() {
+        let rel = path.strip_prefix(fixtures::dir()).unwrap();
+        let rel = rel.to_string_lossy().into_owned();
+        if rel != "README.md" {
+            present.insert(rel);
         }
     }
     let unlisted: Vec<_> = present.difference(&listed).collect();

@@ -6,14 +6,11 @@
 //! json. Both directions: the values a format refuses are refused by our tool (exit 7 naming
 //! key and format), every other value is read back identical.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::peer::{PROJECT, path_in, peers, route_str, run_ok, tempdir};
+use crate::peer::{PROJECT, Values, assert_same, path_in, peers, route_str, run_ok, tempdir};
 use crate::support::{Cli, fixture_json};
-
-type Values = BTreeMap<String, String>;
 
 /// Every folder of the stand-in holding the tricky values, and the fixture it serves.
 const FOLDERS: [(&str, &str); 7] = [
@@ -125,21 +122,6 @@ fn written(dir: &Path, format: &str, refused: &[&str]) -> (String, Values) {
     }
     cli.run().success().no_leak_of(&secrets);
     (out, carried)
-}
-
-#[track_caller]
-fn assert_same(peer: &str, expected: &Values, read: &Values) {
-    for (key, value) in expected {
-        match read.get(key) {
-            None => panic!("{peer} did not read {key}"),
-            Some(got) => assert!(
-                got == value,
-                "{peer} read {key} differently:\n  expected {value:?}\n  got      {got:?}"
-            ),
-        }
-    }
-    let extra: Vec<_> = read.keys().filter(|k| !expected.contains_key(*k)).collect();
-    assert!(extra.is_empty(), "{peer} read extra keys {extra:?}");
 }
 
 // ------------------------------------------------------------------------------------ docker

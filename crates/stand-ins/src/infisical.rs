@@ -397,6 +397,17 @@ impl Infisical {
         self.fail_secrets(200, fixture, times).await;
     }
 
+    /// The list route answers 200 with these secrets in `/`, no delay; exactly `times`
+    /// requests expected.
+    pub async fn serve_values(&self, values: &[(String, String)], times: u64) {
+        let pairs: Vec<(&str, &str)> = values
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let answer = ResponseTemplate::new(200).set_body_json(list_answer("/", &pairs));
+        self.respond(answer, times).await;
+    }
+
     /// The list route answers `status` with a fixture (an error body, usually), no delay;
     /// exactly `times` requests expected.
     pub async fn fail_secrets(&self, status: u16, fixture: &str, times: u64) {

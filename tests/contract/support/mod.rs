@@ -13,6 +13,7 @@
 //! | [`workflow`] | the Forgejo Actions workflow interpreter of the docs tests (`run: \|`, `env:`) |
 //! | [`runbook`] | the docs tests' stage (stand-ins, temporary root, environment), variable check and block runner |
 //! | [`links`] | the link and anchor checker of the docs tests |
+//! | [`signal`] | a signal delivered while a binary waits on a silent server |
 //! | [`screen`] | the operator's whole screen (exit, stdout, stderr) compared with placeholders (snapbox) |
 //! | [`trace`] | the traceability checker (clauses against test names) and the index |
 #![allow(dead_code, unused_imports)]
@@ -24,6 +25,7 @@ pub mod markdown;
 pub mod runbook;
 pub mod runs;
 pub mod screen;
+pub mod signal;
 pub mod skip;
 pub mod trace;
 pub mod workdir;
