@@ -284,19 +284,10 @@ pub async fn stream_chat(client: &ChatClient) -> RunOutcome {
         json!([{"role": "user", "content": PONG}]),
         json!({"stream": true}),
     );
-    let sent = client.stream(&body).await;
-    let mut extra = Vec::new();
-    let result = match stream_failure(&sent, &mut extra) {
-        Some(failure) => Err(failure),
-        None => classify::judge_chat(&sent.assembled.answer()).map_err(Failure::new),
-    };
-    ttft(&sent, &mut extra);
-    RunOutcome {
-        result,
-        latency: sent.latency,
-        steps: Vec::new(),
-        extra,
-    }
+    streamed(client, &body, |assembled, _| {
+        classify::judge_chat(&assembled.answer())
+    })
+    .await
 }
 
 /// `stream_tool_call`: the tool call streamed; passes when the deltas assemble to a call of
@@ -307,11 +298,21 @@ pub async fn stream_tool_call(client: &ChatClient) -> RunOutcome {
         json!([{"role": "user", "content": WEATHER}]),
         json!({"tools": tools(), "stream": true}),
     );
-    let sent = client.stream(&body).await;
+    streamed(client, &body, judge_stream_tool).await
+}
+
+/// Sends one streamed request and judges it: a failed or broken stream first (as
+/// [`stream_failure`] reads it), else `judge` on the assembled events; `ttft_ms=` either way.
+async fn streamed(
+    client: &ChatClient,
+    body: &Value,
+    judge: impl FnOnce(&Assembled, &mut Vec<(&'static str, String)>) -> Result<(), Reason>,
+) -> RunOutcome {
+    let sent = client.stream(body).await;
     let mut extra = Vec::new();
     let result = match stream_failure(&sent, &mut extra) {
         Some(failure) => Err(failure),
-        None => judge_stream_tool(&sent.assembled, &mut extra).map_err(Failure::new),
+        None => judge(&sent.assembled, &mut extra).map_err(Failure::new),
     };
     ttft(&sent, &mut extra);
     RunOutcome {

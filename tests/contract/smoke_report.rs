@@ -890,17 +890,23 @@ async fn smk_024_new_checks_off_by_default_all_runs_six() {
 /// `stream_chat=pass ttft_ms=…`, exit 0, one streamed request each.
 #[tokio::test]
 async fn smk_025_stream_chat_passes_on_both_shapes() {
-    for fixture in [
-        "openai/stream-ollama-chat.sse",
-        "openai/stream-llamacpp-chat.sse",
-    ] {
-        let l = new_check(
-            "stream_chat",
-            vec![(Step::StreamChat, answer(200, fixture))],
-            0,
-        )
-        .await;
-        assert_eq!(l, "stream_chat=pass ttft_ms=[MS]", "{fixture}");
+    streams_pass(
+        "stream_chat",
+        Step::StreamChat,
+        [
+            "openai/stream-ollama-chat.sse",
+            "openai/stream-llamacpp-chat.sse",
+        ],
+    )
+    .await;
+}
+
+/// `check` alone against each of the two real servers' streams in `fixtures`: a passing line
+/// with its `ttft_ms=`, exit 0.
+async fn streams_pass(check: &str, step: Step, fixtures: [&str; 2]) {
+    for fixture in fixtures {
+        let l = new_check(check, vec![(step, answer(200, fixture))], 0).await;
+        assert_eq!(l, format!("{check}=pass ttft_ms=[MS]"), "{fixture}");
     }
 }
 
@@ -963,18 +969,15 @@ async fn smk_027_early_end_is_stream_incomplete() {
 /// `stream_tool_call=pass`, exit 0.
 #[tokio::test]
 async fn smk_028_stream_tool_call_passes_on_both_shapes() {
-    for fixture in [
-        "openai/stream-ollama-tool.sse",
-        "openai/stream-llamacpp-tool.sse",
-    ] {
-        let l = new_check(
-            "stream_tool_call",
-            vec![(Step::StreamTool, answer(200, fixture))],
-            0,
-        )
-        .await;
-        assert_eq!(l, "stream_tool_call=pass ttft_ms=[MS]", "{fixture}");
-    }
+    streams_pass(
+        "stream_tool_call",
+        Step::StreamTool,
+        [
+            "openai/stream-ollama-tool.sse",
+            "openai/stream-llamacpp-tool.sse",
+        ],
+    )
+    .await;
 }
 
 /// Each broken stream shape of the public reports, its reason, exit 1.
