@@ -130,6 +130,8 @@ fn peer_040_tinyproxy_tunnels_https_and_never_sees_a_credential() {
         .arg("--base-url")
         .arg(format!("{}/v1", chat.url()))
         .args(["--check", "chat_completion", "--timeout", "10"])
+        // One request, one tunnel: the model list (SMK-031) would open a second one.
+        .arg("--no-model-list")
         .secret_env("OLLAMA_CLOUD_API_KEY", key)
         .env("HTTPS_PROXY", tinyproxy.url())
         .env("SSL_CERT_FILE", pki.ca().display().to_string())
