@@ -77,6 +77,8 @@ struct Ladder {
     response_format: Option<&'static str>,
     fallback: Option<&'static str>,
     steps: Option<String>,
+    /// `step:enforced|ignored|rejected,…` for each `response_format` step that told (SMK-035).
+    structured: Option<String>,
 }
 
 fn ladder(run: &RunOutcome) -> Option<Ladder> {
@@ -96,6 +98,14 @@ fn ladder(run: &RunOutcome) -> Option<Ladder> {
                 .collect::<Vec<_>>()
                 .join(",")
         }),
+        structured: {
+            let words: Vec<String> = run
+                .steps
+                .iter()
+                .filter_map(|(s, o)| structured(*s, *o).map(|w| format!("{}:{w}", s.as_str())))
+                .collect();
+            (!words.is_empty()).then(|| words.join(","))
+        },
     })
 }
 
@@ -256,6 +266,9 @@ impl Report {
             }
             if let Some(steps) = l.steps {
                 t.push(format!("steps={steps}"));
+            }
+            if let Some(words) = l.structured {
+                t.push(format!("structured={words}"));
             }
         }
         t.push(format!("latency_ms={}", c.latency_ms()));

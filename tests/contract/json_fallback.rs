@@ -53,7 +53,7 @@ async fn fb_001_fb_010_ladder_runs_in_order_one_request_per_step() {
         200,
         "openai/json-prose.json",
         "json_response=pass json_mode=plain_prompt fallback=ignored \
-         steps=json_schema:rejected,json_object:ignored,plain_prompt:pass",
+         steps=json_schema:rejected,json_object:ignored,plain_prompt:pass structured=json_schema:rejected,json_object:ignored",
     )
     .await;
     let bodies = chat.bodies().await;
@@ -106,7 +106,7 @@ async fn fb_001_fb_010_first_step_pass_sends_nothing_more() {
     run.code(0).no_leak();
     assert_eq!(
         line(&run),
-        "json_response=pass json_mode=response_format response_format=json_schema"
+        "json_response=pass json_mode=response_format response_format=json_schema structured=json_schema:enforced"
     );
     chat.verify().await;
 }
@@ -124,7 +124,7 @@ async fn fb_002_fb_010_each_rejection_moves_exactly_one_step_down() {
             status,
             fixture,
             "json_response=pass json_mode=response_format response_format=json_object \
-             fallback=rejected steps=json_schema:rejected,json_object:pass",
+             fallback=rejected steps=json_schema:rejected,json_object:pass structured=json_schema:rejected,json_object:enforced",
         )
         .await;
     }
@@ -151,7 +151,7 @@ async fn fb_002_rejection_at_second_step_moves_to_plain_prompt() {
         400,
         REJECTIONS[1],
         "json_response=pass json_mode=plain_prompt fallback=rejected \
-         steps=json_schema:rejected,json_object:rejected,plain_prompt:pass",
+         steps=json_schema:rejected,json_object:rejected,plain_prompt:pass structured=json_schema:rejected,json_object:rejected",
     )
     .await;
     chat.verify().await;
@@ -180,7 +180,7 @@ async fn fb_003_fb_010_each_silent_error_moves_exactly_one_step_down() {
             200,
             fixture,
             "json_response=pass json_mode=response_format response_format=json_object \
-             fallback=ignored steps=json_schema:ignored,json_object:pass",
+             fallback=ignored steps=json_schema:ignored,json_object:pass structured=json_schema:ignored,json_object:enforced",
         )
         .await;
     }
@@ -242,7 +242,7 @@ async fn fb_004_refused_credentials_never_fall_back() {
         true,
         3,
         "json_response=fail reason=auth status=401 auth=bearer json_mode=response_format \
-         response_format=json_object fallback=rejected steps=json_schema:rejected,json_object:auth",
+         response_format=json_object fallback=rejected steps=json_schema:rejected,json_object:auth structured=json_schema:rejected",
     )
     .await;
 }
@@ -380,7 +380,7 @@ async fn fb_006_second_step_unavailable_never_falls_back() {
         5,
         "json_response=fail reason=unavailable status=503 json_mode=response_format \
          response_format=json_object fallback=rejected \
-         steps=json_schema:rejected,json_object:unavailable",
+         steps=json_schema:rejected,json_object:unavailable structured=json_schema:rejected",
     )
     .await;
     no_fallback(
@@ -390,7 +390,7 @@ async fn fb_006_second_step_unavailable_never_falls_back() {
         5,
         "json_response=fail reason=quota status=429 json_mode=response_format \
          response_format=json_object fallback=rejected \
-         steps=json_schema:rejected,json_object:quota",
+         steps=json_schema:rejected,json_object:quota structured=json_schema:rejected",
     )
     .await;
 }
@@ -406,7 +406,8 @@ async fn fb_015_llamacpp_server_error_rejection_moves_one_step_down() {
             500,
             fixture,
             "json_response=pass json_mode=response_format response_format=json_object \
-             fallback=rejected steps=json_schema:rejected,json_object:pass",
+             fallback=rejected steps=json_schema:rejected,json_object:pass \
+             structured=json_schema:rejected,json_object:enforced",
         )
         .await;
     }
@@ -414,7 +415,8 @@ async fn fb_015_llamacpp_server_error_rejection_moves_one_step_down() {
         500,
         LLAMACPP_500[1],
         "json_response=pass json_mode=plain_prompt fallback=rejected \
-         steps=json_schema:rejected,json_object:rejected,plain_prompt:pass",
+         steps=json_schema:rejected,json_object:rejected,plain_prompt:pass \
+         structured=json_schema:rejected,json_object:rejected",
     )
     .await;
     chat.verify().await;
@@ -456,7 +458,7 @@ async fn fb_016_unsupported_never_falls_back() {
         for second in [false, true] {
             let steps = if second {
                 "response_format=json_object fallback=rejected \
-                 steps=json_schema:rejected,json_object:unsupported"
+                 steps=json_schema:rejected,json_object:unsupported structured=json_schema:rejected"
             } else {
                 "response_format=json_schema"
             };
@@ -548,7 +550,7 @@ async fn fb_008_truncated_answer_never_falls_back() {
     for second in [false, true] {
         let tail = if second {
             "response_format=json_object fallback=rejected \
-             steps=json_schema:rejected,json_object:truncated"
+             steps=json_schema:rejected,json_object:truncated structured=json_schema:rejected"
         } else {
             "response_format=json_schema"
         };
@@ -579,7 +581,8 @@ async fn fb_009_json_without_asked_keys_never_falls_back() {
             fixture,
             false,
             1,
-            "json_response=fail reason=schema json_mode=response_format response_format=json_schema",
+            "json_response=fail reason=schema json_mode=response_format response_format=json_schema \
+             structured=json_schema:ignored",
         )
         .await;
     }
@@ -598,7 +601,7 @@ async fn fb_011_pinned_mode_never_falls_back() {
     assert_eq!(
         line(&run),
         "json_response=fail reason=rejected status=400 json_mode=response_format \
-         response_format=json_object"
+         response_format=json_object structured=json_object:rejected"
     );
     chat.verify().await;
 
@@ -611,7 +614,8 @@ async fn fb_011_pinned_mode_never_falls_back() {
     run.code(1).no_leak();
     assert_eq!(
         line(&run),
-        "json_response=fail reason=not_json json_mode=response_format response_format=json_schema"
+        "json_response=fail reason=not_json json_mode=response_format response_format=json_schema \
+         structured=json_schema:ignored"
     );
     chat.verify().await;
 
@@ -651,7 +655,8 @@ async fn fb_012_no_step_left_fails_with_last_reason() {
             line(&run),
             format!(
                 "json_response=fail {reason} json_mode=plain_prompt fallback=ignored \
-                 steps=json_schema:rejected,json_object:ignored,plain_prompt:ignored"
+                 steps=json_schema:rejected,json_object:ignored,plain_prompt:ignored \
+                 structured=json_schema:rejected,json_object:ignored"
             )
         );
         chat.verify().await;

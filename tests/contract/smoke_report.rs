@@ -31,7 +31,7 @@ async fn smk_001_one_line_per_check_in_fixed_order() {
         lines(&run),
         [
             "chat_completion=pass",
-            "json_response=pass json_mode=response_format response_format=json_schema",
+            "json_response=pass json_mode=response_format response_format=json_schema structured=json_schema:enforced",
             "tool_call=pass",
         ]
     );
@@ -182,7 +182,8 @@ async fn smk_007_repeat_measures_flakiness() {
         lines(&run),
         [
             "chat_completion=pass passes=3/3",
-            "json_response=pass passes=3/3 json_mode=response_format response_format=json_schema",
+            "json_response=pass passes=3/3 json_mode=response_format response_format=json_schema \
+             structured=json_schema:enforced",
             "tool_call=pass passes=3/3",
         ]
     );
@@ -1291,6 +1292,48 @@ async fn smk_035_structured_output_in_three_words() {
     assert_eq!(steps[0]["structured"], "ignored", "{doc:#}");
     assert_eq!(steps[1]["structured"], "rejected", "{doc:#}");
     assert!(steps[2]["structured"].is_null(), "{doc:#}");
+    chat.verify().await;
+
+    // The same words on the text line (`structured=`, after `steps=`; the plain prompt tells
+    // nothing and is left out) and in JUnit (the passing case's system-out holds the line).
+    for format in ["text", "junit"] {
+        let chat = Chat::start().await;
+        chat.on(Step::JsonSchema, 200, "openai/json-prose.json", 1)
+            .await;
+        chat.on(
+            Step::JsonObject,
+            400,
+            "openai/error-openai-json-schema.json",
+            1,
+        )
+        .await;
+        chat.on(Step::Plain, 200, "openai/json-ok.json", 1).await;
+        let run = chat
+            .smoke()
+            .args(["--check", "json_response", "--format", format])
+            .run();
+        run.code(0).no_leak();
+        let want = "json_response=pass json_mode=plain_prompt fallback=rejected \
+                    steps=json_schema:ignored,json_object:rejected,plain_prompt:pass \
+                    structured=json_schema:ignored,json_object:rejected";
+        if format == "text" {
+            assert_eq!(line(&run), want);
+        } else {
+            run.stdout_has(&format!("<system-out>{want} latency_ms="));
+        }
+        chat.verify().await;
+    }
+
+    // A failing check in JUnit carries the word in its failure's tokens.
+    let chat = Chat::start().await;
+    chat.on(Step::JsonSchema, 200, "openai/json-missing-keys.json", 1)
+        .await;
+    let run = chat
+        .smoke()
+        .args(["--check", "json_response", "--format", "junit"])
+        .run();
+    run.code(1);
+    run.stdout_has("response_format=json_schema structured=json_schema:ignored latency_ms=");
     chat.verify().await;
 
     let chat = Chat::start().await;
