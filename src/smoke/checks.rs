@@ -10,7 +10,7 @@ use super::classify::{
     self, Failure, FormatError, JSON_KEYS, JsonVerdict, Reason, TOOL_NAME, classify_json,
     classify_reply,
 };
-use super::client::{ChatClient, Reply, StreamSent};
+use super::client::{ChatClient, Reply, StreamSent, reasoning_diagnosis};
 use super::config::{Check, JsonMode, JsonStep};
 use super::stream::Assembled;
 
@@ -72,6 +72,19 @@ fn simple(result: Result<(), Failure>, latency: Duration) -> RunOutcome {
     }
 }
 
+/// A non-streamed check's run: on a failure, SMK-036's reasoning tokens of the answer.
+fn judged(result: Result<(), Failure>, reply: &Reply, latency: Duration) -> RunOutcome {
+    let extra = if result.is_err() {
+        reasoning_diagnosis(reply)
+    } else {
+        Vec::new()
+    };
+    RunOutcome {
+        extra,
+        ..simple(result, latency)
+    }
+}
+
 /// `chat_completion`: passes when `choices[0].message.content` is a non-blank string.
 pub async fn chat_completion(client: &ChatClient) -> RunOutcome {
     let body = client.body(json!([{"role": "user", "content": PONG}]), json!({}));
@@ -79,7 +92,7 @@ pub async fn chat_completion(client: &ChatClient) -> RunOutcome {
     let result = classify_reply(&sent.reply)
         .map_err(|f| f.with_retry_after(sent.retry_after))
         .and_then(|answer| classify::judge_chat(&answer).map_err(Failure::new));
-    simple(result, sent.latency)
+    judged(result, &sent.reply, sent.latency)
 }
 
 /// The question of the JSON check, naming every asked key and its type.
@@ -181,10 +194,8 @@ pub async fn json_response(client: &ChatClient, mode: JsonMode) -> RunOutcome {
             }
         };
         return RunOutcome {
-            result,
-            latency,
             steps,
-            extra: Vec::new(),
+            ..judged(result, &sent.reply, latency)
         };
     }
     unreachable!("the ladder has at least one step and every step returns or continues")
@@ -219,7 +230,7 @@ pub async fn tool_call(client: &ChatClient) -> RunOutcome {
     let result = classify_reply(&sent.reply)
         .map_err(|f| f.with_retry_after(sent.retry_after))
         .and_then(|answer| classify::judge_tool(&answer).map_err(Failure::new));
-    simple(result, sent.latency)
+    judged(result, &sent.reply, sent.latency)
 }
 
 /// A streamed run's failure before its content is judged: any non-2xx (as the other checks

@@ -88,6 +88,10 @@ pub struct Answer {
     pub content: Option<String>,
     /// `message.reasoning` or `message.reasoning_content`, when a string.
     pub reasoning: Option<String>,
+    /// Which of the two held [`Answer::reasoning`] (SMK-036).
+    pub reasoning_field: Option<&'static str>,
+    /// `usage.completion_tokens_details.reasoning_tokens`, when a number (SMK-036).
+    pub reasoning_tokens: Option<u64>,
     pub tool_calls: Vec<ToolCall>,
 }
 
@@ -97,6 +101,42 @@ impl Answer {
         self.reasoning
             .as_deref()
             .is_some_and(|r| !r.trim().is_empty())
+    }
+
+    /// SMK-036: when the content is empty or the answer finished with `length` while reasoning
+    /// holds text, the tokens that say so: `reasoning_chars`, `reasoning_field`,
+    /// `finish_reason` (when given), `reasoning_tokens` (when `usage` gives it). Else none.
+    pub fn reasoning_diagnosis(&self) -> Vec<(&'static str, String)> {
+        let empty = self.content.as_deref().is_none_or(|c| c.trim().is_empty());
+        let truncated = self.finish_reason.as_deref() == Some("length");
+        let Some(reasoning) = self.reasoning.as_deref().filter(|_| self.has_reasoning()) else {
+            return Vec::new();
+        };
+        if !(empty || truncated) {
+            return Vec::new();
+        }
+        let mut t = vec![("reasoning_chars", reasoning.chars().count().to_string())];
+        if let Some(field) = self.reasoning_field {
+            t.push(("reasoning_field", field.to_owned()));
+        }
+        if let Some(finish) = &self.finish_reason {
+            t.push(("finish_reason", finish.clone()));
+        }
+        if let Some(n) = self.reasoning_tokens {
+            t.push(("reasoning_tokens", n.to_string()));
+        }
+        t
+    }
+}
+
+/// SMK-036's tokens for a reply: a 2xx chat completion's [`Answer::reasoning_diagnosis`], else
+/// none.
+pub fn reasoning_diagnosis(reply: &Reply) -> Vec<(&'static str, String)> {
+    match reply {
+        Reply::Http { status, body } if (200..300).contains(status) => parse_answer(body)
+            .map(|a| a.reasoning_diagnosis())
+            .unwrap_or_default(),
+        _ => Vec::new(),
     }
 }
 
@@ -115,9 +155,17 @@ pub fn parse_answer(body: &str) -> Option<Answer> {
     let choice = root.get("choices")?.as_array()?.first()?;
     let message = choice.get("message")?.as_object()?;
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
-    let reasoning = text(message.get("reasoning"))
-        .filter(|r| !r.trim().is_empty())
-        .or_else(|| text(message.get("reasoning_content")));
+    let (reasoning, reasoning_field) =
+        match text(message.get("reasoning")).filter(|r| !r.trim().is_empty()) {
+            Some(r) => (Some(r), Some("reasoning")),
+            None => match text(message.get("reasoning_content")) {
+                Some(r) => (Some(r), Some("reasoning_content")),
+                None => (None, None),
+            },
+        };
+    let reasoning_tokens = root
+        .pointer("/usage/completion_tokens_details/reasoning_tokens")
+        .and_then(Value::as_u64);
     let tool_calls = message
         .get("tool_calls")
         .and_then(Value::as_array)
@@ -138,6 +186,8 @@ pub fn parse_answer(body: &str) -> Option<Answer> {
         finish_reason: text(choice.get("finish_reason")),
         content: text(message.get("content")),
         reasoning,
+        reasoning_field,
+        reasoning_tokens,
         tool_calls,
     })
 }

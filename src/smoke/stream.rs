@@ -68,6 +68,8 @@ impl Assembled {
             finish_reason: self.finish_reason.clone(),
             content: Some(self.content.clone()),
             reasoning: (!self.reasoning.is_empty()).then(|| self.reasoning.clone()),
+            reasoning_field: None,
+            reasoning_tokens: None,
             tool_calls: self
                 .calls
                 .iter()

@@ -641,7 +641,8 @@ async fn fb_012_no_step_left_fails_with_last_reason() {
         ("openai/json-empty.json", "reason=empty"),
         (
             "openai/json-reasoning-only.json",
-            "reason=reasoning_only hint=--max-tokens",
+            "reason=reasoning_only hint=--max-tokens reasoning_chars=45 reasoning_field=reasoning \
+             finish_reason=stop",
         ),
     ] {
         let chat = Chat::start().await;

@@ -107,9 +107,15 @@ async fn smk_003_chat_completion_needs_content() {
 /// hint=--max-tokens`, and stderr names `--max-tokens` with its value.
 #[tokio::test]
 async fn smk_004_reasoning_only_is_named_with_the_fix() {
-    for fixture in [
-        "openai/chat-reasoning-only.json",
-        "openai/chat-reasoning-content-only.json",
+    for (fixture, diagnosis) in [
+        (
+            "openai/chat-reasoning-only.json",
+            "reasoning_chars=61 reasoning_field=reasoning finish_reason=stop",
+        ),
+        (
+            "openai/chat-reasoning-content-only.json",
+            "reasoning_chars=29 reasoning_field=reasoning_content finish_reason=stop",
+        ),
     ] {
         let chat = Chat::start().await;
         chat.on(Step::Chat, 200, fixture, 1).await;
@@ -123,7 +129,7 @@ async fn smk_004_reasoning_only_is_named_with_the_fix() {
             .stderr_has("raise --max-tokens (now 333)");
         assert_eq!(
             line(&run),
-            "chat_completion=fail reason=reasoning_only hint=--max-tokens"
+            format!("chat_completion=fail reason=reasoning_only hint=--max-tokens {diagnosis}")
         );
         chat.verify().await;
     }
@@ -1362,5 +1368,85 @@ async fn smk_035_structured_output_in_three_words() {
         run.stdout_json()["checks"][0]["steps"][0]["structured"],
         "ignored"
     );
+    chat.verify().await;
+}
+
+/// Reasoning diagnosed: a truncated answer with its text in `reasoning_content` and
+/// `usage.completion_tokens_details.reasoning_tokens` gives all four tokens, in every check
+/// that reads a non-streamed answer; without `reasoning_tokens` in `usage` there is no such
+/// token (never a guess); content that is there and not truncated, or a pass, gives none.
+#[tokio::test]
+async fn smk_036_reasoning_diagnosed() {
+    let full = "reasoning_chars=54 reasoning_field=reasoning_content finish_reason=length \
+                reasoning_tokens=16";
+    let chat = Chat::start().await;
+    chat.on(Step::Chat, 200, "openai/chat-reasoning-truncated.json", 1)
+        .await;
+    chat.on(Step::Tool, 200, "openai/chat-reasoning-truncated.json", 1)
+        .await;
+    chat.on(
+        Step::JsonSchema,
+        200,
+        "openai/chat-reasoning-truncated.json",
+        1,
+    )
+    .await;
+    chat.never(Step::JsonObject).await;
+    let run = chat.smoke().run();
+    run.code(1).no_leak();
+    assert_eq!(
+        lines(&run),
+        [
+            format!("chat_completion=fail reason=reasoning_only hint=--max-tokens {full}"),
+            format!(
+                "json_response=fail reason=truncated hint=--max-tokens {full} \
+                 json_mode=response_format response_format=json_schema"
+            ),
+            format!("tool_call=fail reason=truncated hint=--max-tokens {full}"),
+        ]
+    );
+    chat.verify().await;
+
+    // No `reasoning_tokens` in `usage` (Ollama's `Usage` never has it): no such token.
+    let chat = Chat::start().await;
+    chat.on(Step::Tool, 200, "openai/chat-reasoning-only.json", 1)
+        .await;
+    let run = chat.smoke().args(["--check", "tool_call"]).run();
+    run.code(1).no_leak();
+    assert_eq!(
+        line(&run),
+        "tool_call=fail reason=no_tool_call reasoning_chars=61 reasoning_field=reasoning \
+         finish_reason=stop"
+    );
+    chat.verify().await;
+
+    // Content present and not truncated: nothing to diagnose, even with reasoning.
+    let chat = Chat::start().await;
+    chat.on_with(
+        Step::Tool,
+        wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({"choices": [{
+            "index": 0, "finish_reason": "stop", "message": {"role": "assistant",
+            "content": "It is sunny.", "reasoning": "No tool needed."}}]})),
+        1,
+    )
+    .await;
+    let run = chat.smoke().args(["--check", "tool_call"]).run();
+    run.code(1);
+    assert_eq!(line(&run), "tool_call=fail reason=no_tool_call");
+    chat.verify().await;
+
+    // A pass with reasoning beside its content carries none of the tokens.
+    let chat = Chat::start().await;
+    chat.on_with(
+        Step::Chat,
+        wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({"choices": [{
+            "index": 0, "finish_reason": "stop", "message": {"role": "assistant",
+            "content": "pong", "reasoning": "One word."}}]})),
+        1,
+    )
+    .await;
+    let run = chat.smoke().args(["--check", "chat_completion"]).run();
+    run.code(0);
+    assert_eq!(line(&run), "chat_completion=pass");
     chat.verify().await;
 }
