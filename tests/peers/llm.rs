@@ -352,3 +352,49 @@ fn peer_053_all_six_checks_pass() {
     }
     run.success();
 }
+
+/// Consumer parity: the official `openai` Python SDK, pointed at the same server with the
+/// smoke's questions, reaches the smoke's verdict for chat, a `json_schema` parse and a tool
+/// call (`tests/peers/openai_parity.py`); a disagreement fails, naming both sides.
+#[test]
+#[ignore = "peer tier: run by scripts/peers"]
+fn peer_054_openai_sdk_reaches_the_same_verdicts() {
+    let p = peers();
+    let mut cmd = std::process::Command::new(&p.python);
+    cmd.arg(crate::peer::script("openai_parity.py"))
+        .args(["--base-url", &p.llm_tools_url, "--model", MODEL])
+        .args(["--max-tokens", "512"])
+        .env_clear()
+        .env("OPENAI_API_KEY", &p.llm_key);
+    let out = crate::peer::run_ok("the openai SDK parity script", &mut cmd);
+    let sdk: serde_json::Value = serde_json::from_slice(&out.stdout).expect("openai_parity JSON");
+    assert!(
+        sdk["sdk"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("openai ")),
+        "{sdk:#}"
+    );
+
+    let run = smoke(&p.llm_tools_url, Some(&p.llm_key))
+        .args(["--check", "chat_completion", "--check", "json_response"])
+        .args(["--check", "tool_call", "--json-mode", "json_schema"])
+        .run();
+    run.no_leak();
+    let report = lines(&run);
+    assert_eq!(report.len(), 3, "{}", run.report());
+    for (check, sdk_key) in [
+        ("chat_completion", "chat_completion"),
+        ("json_response", "json_schema"),
+        ("tool_call", "tool_call"),
+    ] {
+        let smoke_verdict = if report[check].pass { "pass" } else { "fail" };
+        assert_eq!(
+            sdk[sdk_key]["verdict"].as_str(),
+            Some(smoke_verdict),
+            "{check}: the smoke says {smoke_verdict}, the openai SDK says {}\n{}",
+            sdk[sdk_key],
+            run.report()
+        );
+    }
+    eprintln!("PEER-054: {} agrees with the smoke: {sdk}", sdk["sdk"]);
+}

