@@ -1450,3 +1450,31 @@ async fn smk_036_reasoning_diagnosed() {
     assert_eq!(line(&run), "chat_completion=pass");
     chat.verify().await;
 }
+
+/// An error event inside a 200 stream, and a 200 `text/event-stream` body without any event:
+/// `reason=bad_response`, exit 1, and stderr quotes the event's message or the body's start.
+#[tokio::test]
+async fn smk_037_broken_stream_says_what_the_server_sent() {
+    for (body, quoted) in [
+        (
+            "data: {\"error\":{\"message\":\"synthetic stream failure\",\"type\":\"server_error\"}}\n\n",
+            "synthetic stream failure",
+        ),
+        (
+            "synthetic words, not events\n",
+            "synthetic words, not events",
+        ),
+    ] {
+        let chat = Chat::start().await;
+        let stream = ResponseTemplate::new(200).set_body_raw(body, "text/event-stream");
+        chat.on_with(Step::StreamChat, stream, 1).await;
+        let run = chat.smoke().args(["--check", "stream_chat"]).run();
+        run.code(1).no_leak().stderr_has(quoted);
+        let l = Regex::new(r" ttft_ms=\d+")
+            .unwrap()
+            .replace(&line(&run), "")
+            .into_owned();
+        assert_eq!(l, "stream_chat=fail reason=bad_response", "{body}");
+        chat.verify().await;
+    }
+}
