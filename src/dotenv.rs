@@ -131,6 +131,10 @@ where
     let mut entries: Vec<(&str, &str)> = entries.into_iter().collect();
     entries.sort_by(|a, b| a.0.cmp(b.0));
     let mut out = render_header(header);
+    // One allocation for the whole file (quotes, `=` and the newline are 4 bytes a line; a
+    // value that needs escapes may still grow it once): with the wiping allocator every
+    // regrowth would copy and wipe the file so far.
+    out.reserve(entries.iter().map(|(k, v)| k.len() + v.len() + 4).sum());
     let mut errors = Vec::new();
     for (key, value) in entries {
         match render_line(key, value) {
