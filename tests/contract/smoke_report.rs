@@ -1455,6 +1455,7 @@ async fn smk_036_reasoning_diagnosed() {
 /// `reason=bad_response`, exit 1, and stderr quotes the event's message or the body's start.
 #[tokio::test]
 async fn smk_037_broken_stream_says_what_the_server_sent() {
+    let ttft = Regex::new(r" ttft_ms=\d+").unwrap();
     for (body, quoted) in [
         (
             "data: {\"error\":{\"message\":\"synthetic stream failure\",\"type\":\"server_error\"}}\n\n",
@@ -1470,10 +1471,7 @@ async fn smk_037_broken_stream_says_what_the_server_sent() {
         chat.on_with(Step::StreamChat, stream, 1).await;
         let run = chat.smoke().args(["--check", "stream_chat"]).run();
         run.code(1).no_leak().stderr_has(quoted);
-        let l = Regex::new(r" ttft_ms=\d+")
-            .unwrap()
-            .replace(&line(&run), "")
-            .into_owned();
+        let l = ttft.replace(&line(&run), "").into_owned();
         assert_eq!(l, "stream_chat=fail reason=bad_response", "{body}");
         chat.verify().await;
     }
