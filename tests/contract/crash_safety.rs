@@ -268,6 +268,7 @@ enum Left {
 /// after it, and the directory holds exactly the target.
 #[tokio::test]
 async fn file_018_cli_007_signal_at_every_system_call_of_the_write() {
+    crate::support::signal::deliverable();
     let Some(t) = traced("file_018_cli_007_signal_at_every_system_call_of_the_write").await else {
         return;
     };
@@ -1171,6 +1172,7 @@ async fn sec_004_no_fetched_value_left_in_memory_after_the_write() {
 /// `write-canary-env`'s old file is untouched and its directory holds only it.
 #[test]
 fn cli_007_signal_while_waiting_for_the_server_both_binaries() {
+    crate::support::signal::deliverable();
     for (sig, code) in [
         (nix::sys::signal::Signal::SIGTERM, 143),
         (nix::sys::signal::Signal::SIGINT, 130),
@@ -1214,6 +1216,7 @@ fn cli_007_signal_while_waiting_for_the_server_both_binaries() {
 /// which is the old file before the rename and the complete new one after it.
 #[tokio::test]
 async fn file_025_other_fatal_signals_remove_the_temporary_file_too() {
+    crate::support::signal::deliverable();
     let Some(t) = traced("file_025_other_fatal_signals_remove_the_temporary_file_too").await else {
         return;
     };

@@ -1,9 +1,28 @@
-//! A signal delivered while a binary waits for a server that accepts and never answers.
+//! A signal delivered while a binary waits for a server that accepts and never answers, and
+//! the dispositions that make a signal deliverable at all.
 
 use std::net::TcpListener;
 use std::process::{Command, Output, Stdio};
 
 use nix::sys::signal::Signal;
+
+/// Sets SIGHUP, SIGINT, SIGTERM and SIGQUIT back to their default action in this test process,
+/// so that every binary it starts from now on can receive them. A process started in the
+/// background by a non-interactive shell inherits SIGINT and SIGQUIT ignored, and one under
+/// `nohup` SIGHUP; an ignored signal stays ignored across `exec` and the binaries keep it so
+/// (CLI-007) — a signal test run that way would prove nothing. Idempotent.
+pub fn deliverable() {
+    use nix::sys::signal::{SigHandler, signal};
+    for sig in [
+        Signal::SIGHUP,
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGQUIT,
+    ] {
+        // SAFETY: installing the default action runs no handler code.
+        unsafe { signal(sig, SigHandler::SigDfl) }.expect("reset a signal's disposition");
+    }
+}
 
 /// A loopback listener that accepts one connection and never answers.
 pub struct Silent {
@@ -23,6 +42,7 @@ impl Silent {
     /// connection, sends it `sig` and returns what it left; the connection stays open until
     /// the process has ended.
     pub fn signal(&self, mut cmd: Command, sig: Signal) -> Output {
+        deliverable();
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
