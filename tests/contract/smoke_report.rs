@@ -1420,35 +1420,36 @@ async fn smk_036_reasoning_diagnosed() {
     );
     chat.verify().await;
 
-    // Content present and not truncated: nothing to diagnose, even with reasoning.
-    let chat = Chat::start().await;
-    chat.on_with(
-        Step::Tool,
-        wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({"choices": [{
-            "index": 0, "finish_reason": "stop", "message": {"role": "assistant",
-            "content": "It is sunny.", "reasoning": "No tool needed."}}]})),
-        1,
-    )
-    .await;
-    let run = chat.smoke().args(["--check", "tool_call"]).run();
-    run.code(1);
-    assert_eq!(line(&run), "tool_call=fail reason=no_tool_call");
-    chat.verify().await;
-
-    // A pass with reasoning beside its content carries none of the tokens.
-    let chat = Chat::start().await;
-    chat.on_with(
-        Step::Chat,
-        wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({"choices": [{
-            "index": 0, "finish_reason": "stop", "message": {"role": "assistant",
-            "content": "pong", "reasoning": "One word."}}]})),
-        1,
-    )
-    .await;
-    let run = chat.smoke().args(["--check", "chat_completion"]).run();
-    run.code(0);
-    assert_eq!(line(&run), "chat_completion=pass");
-    chat.verify().await;
+    // Content present and not truncated: nothing to diagnose, even with reasoning; and a pass
+    // with reasoning beside its content carries none of the tokens.
+    for (check, step, content, reasoning, exit, expected) in [
+        (
+            "tool_call",
+            Step::Tool,
+            "It is sunny.",
+            "No tool needed.",
+            1,
+            "tool_call=fail reason=no_tool_call",
+        ),
+        (
+            "chat_completion",
+            Step::Chat,
+            "pong",
+            "One word.",
+            0,
+            "chat_completion=pass",
+        ),
+    ] {
+        let chat = Chat::start().await;
+        let answer = serde_json::json!({"choices": [{"index": 0, "finish_reason": "stop",
+            "message": {"role": "assistant", "content": content, "reasoning": reasoning}}]});
+        let body = wiremock::ResponseTemplate::new(200).set_body_json(answer);
+        chat.on_with(step, body, 1).await;
+        let run = chat.smoke().args(["--check", check]).run();
+        run.code(exit).no_leak();
+        assert_eq!(line(&run), expected);
+        chat.verify().await;
+    }
 }
 
 /// An error event inside a 200 stream, and a 200 `text/event-stream` body without any event:
