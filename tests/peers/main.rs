@@ -27,3 +27,5 @@ mod official_client;
 mod tier;
 // contracts/peers.md — a real proxy in front of HTTPS
 mod https_proxy;
+// contracts/systemd.md (and peers.md PEER-060): the units under a real systemd 252
+mod systemd;
