@@ -9,6 +9,7 @@
 
 pub mod docker;
 pub mod json;
+pub mod read_back;
 pub mod shell;
 pub mod systemd;
 
