@@ -11,6 +11,7 @@ use super::{Config, Error, Report};
 use crate::dotenv::Header;
 use crate::envfile;
 use crate::exit::Exit;
+use crate::format::{ReadBack, read_back};
 use crate::http::{self, ClientOptions};
 use crate::infisical::{self, Auth, Client, FetchError, Folder, Query};
 use crate::onchange;
@@ -131,6 +132,14 @@ pub async fn run(cfg: &Config, warnings: &mut Vec<String>) -> Result<Report, Err
         Some(unchanged) => (unchanged, owed),
         None => {
             let old = envfile::read_current(&s.output, MAX_OLD_FILE);
+            // The values being replaced are secrets too: the command's output may echo them.
+            if let Some(ReadBack::Ours(entries)) =
+                old.as_ref().map(|o| read_back(s.format, o.as_slice()))
+            {
+                for v in entries.values() {
+                    redactor.add(v);
+                }
+            }
             let this = Diff::of(
                 s.format,
                 old.as_ref().map(|o| o.as_slice()),

@@ -42,12 +42,18 @@ fn run_with(inf: &Infisical, out: &Path, cmd: &str, values: &[(&str, &str)]) -> 
     cli
 }
 
+/// The text report of a run on `out` (mode 0600, the test's owner; a dry run that would
+/// change the file does not know its group yet: `-`).
 fn report(out: &Path, status: &str, keys: &[&str], tail: &str) -> String {
+    let gid = if status == "would-change" {
+        "-".to_owned()
+    } else {
+        nix::unistd::getegid().to_string()
+    };
     let mut text = format!(
-        "{status}: {} (mode 0600, owner {}:{}) with {} key{} from project {PROJECT}, environment {ENV}, paths /\n",
+        "{status}: {} (mode 0600, owner {}:{gid}) with {} key{} from project {PROJECT}, environment {ENV}, paths /\n",
         out.display(),
         nix::unistd::geteuid(),
-        nix::unistd::getegid(),
         keys.len(),
         if keys.len() == 1 { "" } else { "s" },
     );
