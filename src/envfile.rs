@@ -167,7 +167,7 @@ pub fn apply_with_notices(
     if dry_run {
         return preview(target, content);
     }
-    let lease = Lease::acquire(target, notice)?;
+    let lease = Lease::acquire(target, notice, &mut |_| {})?;
     if let Some(unchanged) = lease.unchanged(content)? {
         return Ok(unchanged);
     }
@@ -220,7 +220,7 @@ fn unchanged_outcome(target: &Target, found: (u32, u32)) -> Outcome {
     }
 }
 
-/// A run's ownership of its target (`FILE-026`): the target's missing parents created, then
+/// A run's ownership of its target (`ROT-012`): the target's missing parents created, then
 /// an exclusive `flock` on the target's directory, held from the decision to write until the
 /// lease drops — after the on-change command, when there is one. No lock file: the kernel
 /// releases the lock when the run ends, however it ends. Two runs on targets in one directory
@@ -238,19 +238,21 @@ pub struct Lease {
 
 impl Lease {
     /// Creates the missing parents (exact modes), takes the directory's exclusive lock
-    /// (waiting, after one `notice`, while another run holds it) and removes the temporary
-    /// files of dead runs for this target (each named in a `notice`).
-    pub fn acquire(target: &Target, notice: &mut dyn FnMut(&str)) -> Result<Lease, FileError> {
+    /// (telling `waiting` once, with the directory, before it waits for another run that
+    /// holds it) and removes the temporary files of dead runs for this target (each named in
+    /// a `notice`).
+    pub fn acquire(
+        target: &Target,
+        notice: &mut dyn FnMut(&str),
+        waiting: &mut dyn FnMut(&Path),
+    ) -> Result<Lease, FileError> {
         let (name, dir) = name_and_dir(&target.path)?;
         let missing = missing_dirs(&dir)?;
         let created_dirs = create_dirs(&missing, target)?;
         let lock = match lock_dir(&dir, nix::libc::LOCK_EX | nix::libc::LOCK_NB) {
             Some(lock) => Some(lock),
             None => {
-                notice(&format!(
-                    "waiting for another run writing into {}",
-                    dir.display()
-                ));
+                waiting(&dir);
                 lock_dir(&dir, nix::libc::LOCK_EX)
             }
         };

@@ -380,10 +380,12 @@ pub fn run(
     redactor: &Redactor,
     line: &mut dyn FnMut(&str),
 ) -> Result<(), Failure> {
-    let (reader, writer) = std::io::pipe().map_err(|e| Failure::NotStarted(describe(&e)))?;
+    let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| Failure::NotStarted(describe(&std::io::Error::from(e))))?;
     let writer2 = writer
         .try_clone()
         .map_err(|e| Failure::NotStarted(describe(&e)))?;
+    let reader = std::fs::File::from(reader);
     let mut command = std::process::Command::new(&cmd.program);
     command
         .arg0(&cmd.words[0])
@@ -480,7 +482,7 @@ pub fn run(
 /// Reads `reader` line by line (bytes, decoded lossily), sending each line without its
 /// newline; a line longer than [`MAX_LINE`] is replaced by a note saying so; `None` at the
 /// end.
-fn read_lines(reader: std::io::PipeReader, tx: &std::sync::mpsc::Sender<Option<String>>) {
+fn read_lines(reader: std::fs::File, tx: &std::sync::mpsc::Sender<Option<String>>) {
     let mut reader = BufReader::new(reader);
     let mut buf = zeroize::Zeroizing::new(Vec::new());
     loop {

@@ -116,7 +116,16 @@ pub async fn run(cfg: &Config, warnings: &mut Vec<String>) -> Result<Report, Err
     }
 
     let mut notice = |n: &str| warnings.push(n.to_owned());
-    let lease = envfile::Lease::acquire(&cfg.target, &mut notice).map_err(Error::Write)?;
+    // Said at once, not after the run: a run waiting for another one must not look hung.
+    let mut waiting = |dir: &std::path::Path| {
+        crate::output::errln(&format!(
+            "{}: waiting for another run writing into {} (one run at a time per directory)",
+            super::cli::NAME,
+            dir.display()
+        ));
+    };
+    let lease =
+        envfile::Lease::acquire(&cfg.target, &mut notice, &mut waiting).map_err(Error::Write)?;
     let Some(command) = &cfg.on_change else {
         // No command: the file alone (an obligation recorded by another run stays).
         let outcome = match lease.unchanged(bytes).map_err(Error::Write)? {
