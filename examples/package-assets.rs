@@ -2,10 +2,9 @@
 //! man page per binary (`clap_mangen`) and completions for bash, zsh and fish
 //! (`clap_complete`). Run by `scripts/package`; not a production binary and not installed.
 //!
-//! The binaries stay as they are: their source files are compiled here as modules (`#[path]`),
-//! so the man pages and completions cannot drift from the flags the binaries parse — the
-//! only concession is that their `Args` structs are `pub(crate)`, which changes nothing in
-//! the binaries themselves. No hidden generator flag ships in the production binaries.
+//! The clap definitions live in the library (`canary::cli`, `smoke::cli`), the binaries'
+//! front doors, so the man pages and completions cannot drift from the flags the binaries
+//! parse. No hidden generator flag ships in the production binaries.
 //!
 //! Usage: `cargo run --example package-assets -- OUT_DIR` writes
 //! `OUT_DIR/man/<bin>.1`, `OUT_DIR/bash/<bin>`, `OUT_DIR/zsh/_<bin>`, `OUT_DIR/fish/<bin>.fish`.
@@ -14,14 +13,6 @@ use std::path::{Path, PathBuf};
 
 use clap::CommandFactory as _;
 use clap_complete::Shell;
-
-#[allow(dead_code)]
-#[path = "../src/bin/write-canary-env.rs"]
-mod write_canary_env;
-
-#[allow(dead_code)]
-#[path = "../src/bin/ollama-compat-smoke.rs"]
-mod ollama_compat_smoke;
 
 fn write(path: &Path, bytes: &[u8]) {
     std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
@@ -35,8 +26,8 @@ fn main() {
             .expect("usage: package-assets OUT_DIR"),
     );
     let commands = [
-        write_canary_env::Args::command(),
-        ollama_compat_smoke::Args::command(),
+        provider_bridge::canary::cli::Args::command(),
+        provider_bridge::smoke::cli::Args::command(),
     ];
     for cmd in commands {
         let name = cmd.get_name().to_owned();

@@ -14,6 +14,7 @@ pub mod hardening;
 pub mod http;
 pub mod infisical;
 pub mod netenv;
+pub mod onchange;
 pub mod output;
 pub mod secret;
 pub mod signals;

@@ -76,8 +76,9 @@ pub struct Settings {
     pub client_id: Option<String>,
     /// `--client-secret-file` (else `$INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET`).
     pub client_secret_file: Option<PathBuf>,
-    /// `--api-url`, with or without a trailing `/api`.
-    pub api_url: String,
+    /// `--api-url`, with or without a trailing `/api` (`None`: `$INFISICAL_DOMAIN`, else
+    /// `$INFISICAL_API_URL`, else [`DEFAULT_API_URL`]).
+    pub api_url: Option<String>,
     /// `--include-imports`.
     pub include_imports: bool,
     /// `--recursive`.
@@ -108,6 +109,10 @@ pub struct Settings {
     pub format: crate::format::Format,
     /// `--max-retry-wait`: the longest wait a server may ask for that is still honoured.
     pub max_retry_wait: Duration,
+    /// `--on-change`: the command line run after a change (split later, like `ExecStart=`).
+    pub on_change: Option<String>,
+    /// `--on-change-timeout`.
+    pub on_change_timeout: Duration,
 }
 
 /// A checked run: the settings, and what was derived from them before any request.
@@ -123,12 +128,25 @@ pub struct Config {
     pub auth: Auth,
     /// The API base, checked against the transport rule.
     pub base: Url,
+    /// The on-change command, split and found on `PATH`.
+    pub on_change: Option<crate::onchange::Command>,
     /// Warnings to print before running (value-free).
     pub warnings: Vec<String>,
 }
 
 /// The largest `--max-retry-wait` accepted.
 pub const MAX_RETRY_WAIT: Seconds = Seconds::from_secs(3600);
+/// The default `--max-retry-wait`: Infisical's rate-limit window.
+pub const DEFAULT_MAX_RETRY_WAIT: Seconds = Seconds(infisical::DEFAULT_MAX_RETRY_WAIT);
+/// The variables naming the API URL when `--api-url` is not given, in the official CLI's
+/// order.
+pub const ENV_API_URLS: [&str; 2] = ["INFISICAL_DOMAIN", "INFISICAL_API_URL"];
+/// systemd's variable naming the directory of a unit's credentials (`LoadCredential=`).
+pub const ENV_CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
+/// The credential name of the Token Auth token under `$CREDENTIALS_DIRECTORY`.
+pub const CREDENTIAL_TOKEN: &str = "infisical-token";
+/// The credential name of the Universal Auth client secret under `$CREDENTIALS_DIRECTORY`.
+pub const CREDENTIAL_CLIENT_SECRET: &str = "infisical-client-secret";
 
 /// Parses `--max-retry-wait`: seconds from 0 (never wait for what a server asks) to
 /// [`MAX_RETRY_WAIT`], fractions allowed.
@@ -203,7 +221,22 @@ fn resolve(account: Account, name: &str) -> Result<u32, Error> {
     }
 }
 
-/// Reads the credential from its file flag, else its variable (a flag wins over its variable).
+/// Where a credential was read from, for messages (never its value).
+fn credential_source(file: Option<&PathBuf>, var: &str) -> String {
+    file.map_or(format!("${var}"), |p| p.display().to_string())
+}
+
+/// The credential file to read: the flag's, else `$CREDENTIALS_DIRECTORY/<name>` when systemd
+/// gave the unit that credential (`INF-070`); `None`: read the variable.
+fn credential_file(flag: Option<&PathBuf>, name: &str) -> Option<PathBuf> {
+    flag.cloned().or_else(|| {
+        let dir = std::env::var_os(ENV_CREDENTIALS_DIRECTORY).filter(|d| !d.is_empty())?;
+        let path = PathBuf::from(dir).join(name);
+        path.exists().then_some(path)
+    })
+}
+
+/// Reads the credential from its file, else its variable (a flag wins over its variable).
 fn credential(file: Option<&PathBuf>, var: &str, flag: &str) -> Result<SecretString, Error> {
     if let Some(path) = file {
         return Ok(secret::read_credential_file(path)?);
@@ -220,6 +253,11 @@ fn is_set(var: &str) -> bool {
     std::env::var_os(var).is_some_and(|v| !v.to_string_lossy().trim().is_empty())
 }
 
+/// The value of a non-secret variable set to something other than blanks.
+fn nonblank_env(var: &str) -> Option<String> {
+    std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+}
+
 /// The credentials of `cfg.auth`, read and checked, and the value-free warnings reading them
 /// gave. Token Auth without `--token-file` reads [`ENV_ACCESS_TOKEN`] when set, else
 /// [`ENV_TOKEN`] (the official CLI's order).
@@ -227,7 +265,8 @@ fn auth(cfg: &Settings) -> Result<(Auth, Vec<String>), Error> {
     match cfg.auth {
         AuthMethod::TokenAuth => {
             let mut warnings = Vec::new();
-            let var = if cfg.token_file.is_none() && is_set(ENV_ACCESS_TOKEN) {
+            let file = credential_file(cfg.token_file.as_ref(), CREDENTIAL_TOKEN);
+            let var = if file.is_none() && is_set(ENV_ACCESS_TOKEN) {
                 if is_set(ENV_TOKEN) {
                     warnings.push(format!(
                         "warning: both ${ENV_ACCESS_TOKEN} and ${ENV_TOKEN} are set; using ${ENV_ACCESS_TOKEN}, as the official CLI does"
@@ -237,13 +276,11 @@ fn auth(cfg: &Settings) -> Result<(Auth, Vec<String>), Error> {
             } else {
                 ENV_TOKEN
             };
-            let token = credential(cfg.token_file.as_ref(), var, "--token-file")?;
+            let token = credential(file.as_ref(), var, "--token-file")?;
             if !infisical::header_safe(token.expose_secret()) {
                 return Err(Error::Config(format!(
                     "the token from {} holds characters an HTTP header cannot carry (spaces, control characters or non-ASCII)",
-                    cfg.token_file
-                        .as_ref()
-                        .map_or(format!("${var}"), |p| p.display().to_string())
+                    credential_source(file.as_ref(), var)
                 )));
             }
             Ok((Auth::Token(token), warnings))
@@ -261,7 +298,8 @@ fn auth(cfg: &Settings) -> Result<(Auth, Vec<String>), Error> {
             let auth = Auth::Universal {
                 client_id: client_id.trim().to_owned(),
                 client_secret: credential(
-                    cfg.client_secret_file.as_ref(),
+                    credential_file(cfg.client_secret_file.as_ref(), CREDENTIAL_CLIENT_SECRET)
+                        .as_ref(),
                     ENV_CLIENT_SECRET,
                     "--client-secret-file",
                 )?,
@@ -276,7 +314,7 @@ impl TryFrom<Settings> for Config {
 
     /// Checks everything that can be checked before the first request, in this order (the
     /// first failure is the one reported): project, environment, paths, keys, the output mode,
-    /// owner and group, the output path, the credentials, the URL.
+    /// owner and group, the output path, the credentials, the URL, the on-change command.
     fn try_from(cfg: Settings) -> Result<Config, Error> {
         no_control("--project-id", &cfg.project_id)?;
         no_control("--env", &cfg.environment)?;
@@ -330,17 +368,29 @@ impl TryFrom<Settings> for Config {
             return Err(Error::Config("--output must name a file".into()));
         }
         let (auth, mut warnings) = auth(&cfg)?;
+        let api_url = cfg
+            .api_url
+            .clone()
+            .or_else(|| ENV_API_URLS.iter().find_map(|var| nonblank_env(var)))
+            .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
         let (base, verdict) =
-            http::check_url(&infisical::api_base(&cfg.api_url), cfg.allow_insecure_http)?;
+            http::check_url(&infisical::api_base(&api_url), cfg.allow_insecure_http)?;
         if let UrlVerdict::InsecureAllowed { warning } = verdict {
             warnings.push(warning);
         }
+        let on_change = cfg
+            .on_change
+            .as_deref()
+            .map(|line| crate::onchange::Command::parse(line, cfg.on_change_timeout))
+            .transpose()
+            .map_err(Error::Config)?;
         Ok(Config {
             settings: cfg,
             paths,
             target,
             auth,
             base,
+            on_change,
             warnings,
         })
     }

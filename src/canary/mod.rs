@@ -3,11 +3,13 @@
 //! variant knows its exit code, and every message names keys, paths and statuses, never a
 //! value.
 //!
+//! - [`cli`]: the clap definitions, the front door of the binary and its man page;
 //! - [`config`]: the settings, their validation (modes, owner and group, paths, keys) and the
 //!   credentials;
 //! - [`run`](mod@run): fetching every path, the choice rules, the write;
 //! - [`report`]: the text and JSON reports of a run and of a failure.
 
+pub mod cli;
 pub mod config;
 pub mod report;
 pub mod run;
@@ -21,8 +23,9 @@ use crate::http::SetupError;
 use crate::secret::CredentialError;
 
 pub use config::{
-    AuthMethod, Config, DEFAULT_API_URL, DEFAULT_TIMEOUT, ENV_ACCESS_TOKEN, ENV_CLIENT_ID,
-    ENV_CLIENT_SECRET, ENV_TOKEN, MAX_RETRY_WAIT, MAX_TIMEOUT, Settings, parse_mode, parse_wait,
+    AuthMethod, Config, DEFAULT_API_URL, DEFAULT_MAX_RETRY_WAIT, DEFAULT_TIMEOUT, ENV_ACCESS_TOKEN,
+    ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_TOKEN, MAX_RETRY_WAIT, MAX_TIMEOUT, Settings, parse_mode,
+    parse_wait,
 };
 pub use report::{Report, error_json};
 pub use run::run;
@@ -59,6 +62,15 @@ pub enum Error {
     Render(Vec<RenderError>),
     /// The file could not be written safely (exit 6).
     Write(FileError),
+    /// The async runtime could not start (exit 5, as in both binaries: `CLI-015`).
+    Runtime(std::io::Error),
+    /// The file is written and in place, but the on-change command failed (exit 8); the
+    /// report of the write comes along.
+    OnChange {
+        program: String,
+        failure: crate::onchange::Failure,
+        report: Box<Report>,
+    },
 }
 
 impl Error {
@@ -73,6 +85,8 @@ impl Error {
             | Error::Unresolved(_)
             | Error::Render(_) => Exit::InvalidData,
             Error::Write(_) => Exit::UnsafeWrite,
+            Error::Runtime(_) => Exit::Unavailable,
+            Error::OnChange { .. } => Exit::OnChangeFailed,
         }
     }
 }
@@ -115,6 +129,20 @@ impl fmt::Display for Error {
                 f.write_str(&parts.join("; "))
             }
             Error::Write(e) => write!(f, "{e}"),
+            Error::OnChange {
+                program,
+                failure,
+                report,
+            } => write!(
+                f,
+                "the on-change command {program} {failure}; {} is written and in place, and the reload stays owed for the next run",
+                report.path.display()
+            ),
+            Error::Runtime(e) => write!(
+                f,
+                "cannot start the async runtime: {}",
+                crate::envfile::describe_io(e)
+            ),
         }
     }
 }

@@ -318,8 +318,9 @@ pub enum SmokeError {
     Setup(SetupError),
     /// `--model` is empty.
     EmptyModel,
-    /// The async runtime could not start (the binary builds it).
-    Runtime(String),
+    /// The async runtime could not start (the binary builds it): exit 5, as in both binaries
+    /// (`CLI-015`).
+    Runtime(std::io::Error),
 }
 
 impl fmt::Display for SmokeError {
@@ -341,7 +342,11 @@ impl fmt::Display for SmokeError {
             ),
             SmokeError::Setup(e) => write!(f, "{e}"),
             SmokeError::EmptyModel => write!(f, "--model (or OLLAMA_MODEL) is empty"),
-            SmokeError::Runtime(e) => write!(f, "cannot start the async runtime: {e}"),
+            SmokeError::Runtime(e) => write!(
+                f,
+                "cannot start the async runtime: {}",
+                crate::envfile::describe_io(e)
+            ),
         }
     }
 }
@@ -349,9 +354,13 @@ impl fmt::Display for SmokeError {
 impl std::error::Error for SmokeError {}
 
 impl SmokeError {
-    /// Every way the smoke cannot start is a usage or configuration error.
-    pub const fn exit(&self) -> Exit {
-        Exit::Usage
+    /// Every way the smoke cannot start is a usage or configuration error, but a runtime that
+    /// cannot start (a resource limit): that is exit 5 in both binaries.
+    pub fn exit(&self) -> Exit {
+        match self {
+            SmokeError::Runtime(_) => Exit::Unavailable,
+            _ => Exit::Usage,
+        }
     }
 }
 
@@ -375,11 +384,27 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
+/// The credential name of the API key under systemd's `$CREDENTIALS_DIRECTORY`.
+pub const CREDENTIAL_API_KEY: &str = "ollama-api-key";
+
+/// `$CREDENTIALS_DIRECTORY/ollama-api-key` when systemd gave the unit that credential
+/// (`SMK-046`): read after `--api-key-file`, before `$OLLAMA_CLOUD_API_KEY`.
+fn systemd_credential() -> Option<PathBuf> {
+    let dir = std::env::var_os("CREDENTIALS_DIRECTORY").filter(|d| !d.is_empty())?;
+    let path = PathBuf::from(dir).join(CREDENTIAL_API_KEY);
+    path.exists().then_some(path)
+}
+
 fn read_key(source: &KeySource) -> Result<Option<(SecretString, String)>, SmokeError> {
     match source {
-        KeySource::Default => Ok(crate::secret::credential_from_env(DEFAULT_KEY_ENV)
-            .map_err(SmokeError::Credential)?
-            .map(|k| (k, format!("${DEFAULT_KEY_ENV}")))),
+        KeySource::Default => {
+            if let Some(path) = systemd_credential() {
+                return read_key(&KeySource::File(path));
+            }
+            Ok(crate::secret::credential_from_env(DEFAULT_KEY_ENV)
+                .map_err(SmokeError::Credential)?
+                .map(|k| (k, format!("${DEFAULT_KEY_ENV}"))))
+        }
         KeySource::Env(var) => {
             if !dotenv::valid_key(var) {
                 return Err(SmokeError::KeyVarName);

@@ -7,6 +7,7 @@
 
 pub mod checks;
 pub mod classify;
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod models;

@@ -174,3 +174,227 @@ fn cli_006_scripts_ask_cargo_where_it_builds() {
         elsewhere.display().to_string()
     );
 }
+
+/// A usage error (clap's), a configuration error and a failed run all print
+/// `<binary>: error: …`, the same for both binaries; the usage error keeps clap's hint.
+#[test]
+fn cli_013_one_failure_prefix_for_both_binaries() {
+    Cli::canary()
+        .arg("--nope")
+        .run()
+        .code(2)
+        .stdout_is("")
+        .stderr_is(
+            "write-canary-env: error: unexpected argument '--nope' found\n\nUsage: write-canary-env [OPTIONS] --project-id <ID> --env <SLUG> --output <FILE>\n\nFor more information, try '--help'.\n",
+        );
+    Cli::smoke()
+        .arg("--nope")
+        .run()
+        .code(2)
+        .stdout_is("")
+        .stderr_is(
+            "ollama-compat-smoke: error: unexpected argument '--nope' found\n\nUsage: ollama-compat-smoke [OPTIONS]\n\nFor more information, try '--help'.\n",
+        );
+    Cli::canary()
+        .args(["--project-id", "p", "--env", "prod", "--output", "/nonexistent/x.env"])
+        .run()
+        .code(2)
+        .stdout_is("")
+        .stderr_is(
+            "write-canary-env: error: missing credential: set $INFISICAL_TOKEN or pass --token-file\n",
+        );
+    Cli::smoke()
+        .args(["--api-key-env", "sk-not-a-name!"])
+        .run()
+        .code(2)
+        .stdout_is("")
+        .stderr_is("ollama-compat-smoke: error: --api-key-env takes the NAME of an environment variable (letters, digits and _, not starting with a digit), never the key itself\n");
+}
+
+/// The variables `--help` names for the flags an operator sets in a unit (CLI-014).
+const CANARY_FLAG_VARIABLES: [&str; 21] = [
+    "INFISICAL_PROJECT_ID",
+    "INFISICAL_ENVIRONMENT",
+    "INFISICAL_SECRET_PATH",
+    "INFISICAL_AUTH_METHOD",
+    "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID",
+    "WRITE_CANARY_ENV_KEYS",
+    "WRITE_CANARY_ENV_OUTPUT",
+    "WRITE_CANARY_ENV_TOKEN_FILE",
+    "WRITE_CANARY_ENV_CLIENT_SECRET_FILE",
+    "WRITE_CANARY_ENV_INCLUDE_IMPORTS",
+    "WRITE_CANARY_ENV_RECURSIVE",
+    "WRITE_CANARY_ENV_OUTPUT_MODE",
+    "WRITE_CANARY_ENV_PARENT_MODE",
+    "WRITE_CANARY_ENV_OWNER",
+    "WRITE_CANARY_ENV_GROUP",
+    "WRITE_CANARY_ENV_ALLOW_EMPTY",
+    "WRITE_CANARY_ENV_TIMEOUT",
+    "WRITE_CANARY_ENV_FORMAT",
+    "WRITE_CANARY_ENV_MAX_RETRY_WAIT",
+    "WRITE_CANARY_ENV_ON_CHANGE",
+    "WRITE_CANARY_ENV_ON_CHANGE_TIMEOUT",
+];
+
+/// The smoke's: every flag but `--help`/`--version` has one.
+const SMOKE_FLAG_VARIABLES: [&str; 13] = [
+    "OLLAMA_BASE_URL",
+    "OLLAMA_MODEL",
+    "OLLAMA_COMPAT_SMOKE_API_KEY_ENV",
+    "OLLAMA_COMPAT_SMOKE_API_KEY_FILE",
+    "OLLAMA_COMPAT_SMOKE_CHECK",
+    "OLLAMA_COMPAT_SMOKE_JSON_MODE",
+    "OLLAMA_COMPAT_SMOKE_REPEAT",
+    "OLLAMA_COMPAT_SMOKE_TIMEOUT",
+    "OLLAMA_COMPAT_SMOKE_MAX_TOKENS",
+    "OLLAMA_COMPAT_SMOKE_FORMAT",
+    "OLLAMA_COMPAT_SMOKE_ALLOW_INSECURE_HTTP",
+    "OLLAMA_COMPAT_SMOKE_NO_MODEL_LIST",
+    "OLLAMA_COMPAT_SMOKE_REASONING_EFFORT",
+];
+
+/// `--help` names a variable for every operator flag; a whole instance configured by variables
+/// alone writes the file its variables describe (mode, parent mode, format, keys); a flag wins
+/// over its variable; a boolean variable that is not a boolean is exit 2 naming the flag.
+#[tokio::test]
+async fn cli_014_every_operator_flag_has_a_variable() {
+    for (cli, vars) in [
+        (Cli::canary(), &CANARY_FLAG_VARIABLES[..]),
+        (Cli::smoke(), &SMOKE_FLAG_VARIABLES[..]),
+    ] {
+        let help = cli.arg("--help").run();
+        help.success().stderr_is("");
+        for var in vars {
+            // `[env: VAR]`, or `[env: VAR=<value>]` for the two the smoke shows.
+            help.stdout_has(&format!("[env: {var}"));
+        }
+    }
+    use crate::support::Workdir;
+    use crate::support::infisical::{ENV, Infisical, PROJECT, TOKEN, list_answer};
+    use std::os::unix::fs::PermissionsExt as _;
+    let inf = Infisical::start().await;
+    let values = [
+        ("A_KEY", "synthetic-a-Cc1Dd2"),
+        ("B_KEY", "synthetic-b-Ee3Ff4"),
+        ("C_KEY", "synthetic-c-Gg5Hh6"),
+    ];
+    inf.serve_folder("/providers", TOKEN, list_answer("/providers", &values), 2)
+        .await;
+    let wd = Workdir::new();
+    let out = wd.join("nested/instance.env");
+    let unit = || {
+        let mut cli = Cli::canary()
+            .env("INFISICAL_PROJECT_ID", PROJECT)
+            .env("INFISICAL_ENVIRONMENT", ENV)
+            .env("INFISICAL_SECRET_PATH", "/providers")
+            .env("INFISICAL_DOMAIN", inf.url())
+            .env("WRITE_CANARY_ENV_OUTPUT", out.display().to_string())
+            .env("WRITE_CANARY_ENV_OUTPUT_MODE", "0640")
+            .env("WRITE_CANARY_ENV_PARENT_MODE", "0750")
+            .env("WRITE_CANARY_ENV_FORMAT", "docker")
+            .env("WRITE_CANARY_ENV_KEYS", "A_KEY,C_KEY")
+            .env("WRITE_CANARY_ENV_TIMEOUT", "2")
+            .secret_env("INFISICAL_TOKEN", TOKEN);
+        for (_, v) in values {
+            cli = cli.secret(v);
+        }
+        cli
+    };
+    unit().run().success().stderr_is("").no_leak();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&out), 0o640);
+    assert_eq!(mode(&wd.join("nested")), 0o750);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let entries: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        entries,
+        ["A_KEY=synthetic-a-Cc1Dd2", "C_KEY=synthetic-c-Gg5Hh6"],
+        "docker format, only the keys the variable names"
+    );
+    // The flag wins over its variable.
+    unit()
+        .args(["--output-mode", "0600"])
+        .run()
+        .success()
+        .stderr_is("")
+        .no_leak();
+    assert_eq!(mode(&out), 0o600);
+    unit()
+        .env("WRITE_CANARY_ENV_ALLOW_EMPTY", "maybe")
+        .run()
+        .code(2)
+        .stdout_is("")
+        .stderr_is("write-canary-env: error: invalid value 'maybe' for '--allow-empty': value was not a boolean\n\nFor more information, try '--help'.\n");
+}
+
+/// A runtime the kernel refuses (strace makes `epoll_create1` fail with `EMFILE`): exit 5 in
+/// both binaries, one line naming the reason, nothing written.
+#[test]
+fn cli_015_runtime_that_cannot_start_is_exit_5() {
+    let usable = std::process::Command::new("strace")
+        .args(["-qq", "-o", "/dev/null", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !usable {
+        crate::support::skip(
+            "cli_015",
+            "strace is missing or ptrace is not permitted here",
+        );
+        return;
+    }
+    let wd = crate::support::Workdir::new();
+    let out = wd.join("never.env");
+    let cases: [(&str, Vec<String>); 2] = [
+        (
+            env!("CARGO_BIN_EXE_write-canary-env"),
+            [
+                "--project-id",
+                "p",
+                "--env",
+                "prod",
+                "--api-url",
+                "http://127.0.0.1:9",
+                "--output",
+            ]
+            .iter()
+            .map(ToString::to_string)
+            .chain([out.display().to_string()])
+            .collect(),
+        ),
+        (
+            env!("CARGO_BIN_EXE_ollama-compat-smoke"),
+            vec!["--base-url".into(), "http://127.0.0.1:9/v1".into()],
+        ),
+    ];
+    for (bin, args) in cases {
+        let name = std::path::Path::new(bin)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap();
+        let output = std::process::Command::new("strace")
+            .args([
+                "-f",
+                "-qq",
+                "-o",
+                "/dev/null",
+                "-e",
+                "inject=epoll_create1:error=EMFILE",
+            ])
+            .arg(bin)
+            .args(&args)
+            .env("INFISICAL_TOKEN", "synthetic-token-Ii7Jj8")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(5), "{name}: {output:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "", "{name}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            format!(
+                "{name}: error: cannot start the async runtime: Too many open files (EMFILE)\n"
+            )
+        );
+    }
+    assert!(!out.exists(), "nothing written");
+}

@@ -1459,3 +1459,130 @@ fn rate_limited_for_1s() -> ResponseTemplate {
         .insert_header("retry-after", "1")
         .set_body_json(fixture_json("infisical/error-429-rate-limit.json"))
 }
+
+/// systemd's credential: `$CREDENTIALS_DIRECTORY/infisical-token` is the token, before both
+/// variables; `--token-file` wins over it; an `o+r` credential file is refused like
+/// `--token-file`; a directory without the file leaves the variables in charge.
+#[tokio::test]
+async fn inf_070_token_from_systemd_credentials_directory() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    let creds = wd.join("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    let systemd_token = "synthetic-systemd-cred-Ll7Mm8";
+    let file_token = "synthetic-file-token-Nn9Oo0";
+    let token_file = wd.credential_file("token", file_token, 0o600);
+    std::fs::write(creds.join("infisical-token"), format!("{systemd_token}\n")).unwrap();
+    std::fs::set_permissions(
+        creds.join("infisical-token"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o400),
+    )
+    .unwrap();
+    inf.serve_folder("/", systemd_token, providers(), 1).await;
+    inf.serve_folder("/", file_token, providers(), 1).await;
+    inf.serve_folder("/", TOKEN, providers(), 1).await;
+    // The credential wins over both variables.
+    canary(&inf.url(), &wd.output())
+        .env("CREDENTIALS_DIRECTORY", creds.display().to_string())
+        .secret_env(
+            "INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN",
+            "synthetic-ua-env-Pp1",
+        )
+        .secret(systemd_token)
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .stderr_is("")
+        .no_leak();
+    // --token-file wins over the credential.
+    canary(&inf.url(), &wd.join("two.env"))
+        .arg("--token-file")
+        .path_arg(&token_file)
+        .env("CREDENTIALS_DIRECTORY", creds.display().to_string())
+        .secret(systemd_token)
+        .secret(file_token)
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .stderr_is("")
+        .no_leak();
+    // A directory without the credential: $INFISICAL_TOKEN, as before.
+    let empty = wd.join("no-credentials");
+    std::fs::create_dir(&empty).unwrap();
+    canary(&inf.url(), &wd.join("three.env"))
+        .env("CREDENTIALS_DIRECTORY", empty.display().to_string())
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .stderr_is("")
+        .no_leak();
+    // Readable by others: refused before any request, naming the file.
+    std::fs::set_permissions(
+        creds.join("infisical-token"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let before = inf.requests().await.len();
+    let run = canary(&inf.url(), &wd.join("four.env"))
+        .env("CREDENTIALS_DIRECTORY", creds.display().to_string())
+        .secret(systemd_token)
+        .run();
+    run.code(2).stdout_is("").no_leak();
+    assert!(
+        run.stderr.starts_with("write-canary-env: error: ")
+            && run
+                .stderr
+                .contains(&creds.join("infisical-token").display().to_string()),
+        "the refusal names the credential file: {}",
+        run.stderr
+    );
+    assert_eq!(
+        inf.requests().await.len(),
+        before,
+        "no request after a refusal"
+    );
+}
+
+/// systemd's credential for Universal Auth: `$CREDENTIALS_DIRECTORY/infisical-client-secret`
+/// is sent as the client secret, before `$INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET`.
+#[tokio::test]
+async fn inf_071_client_secret_from_systemd_credentials_directory() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    let creds = wd.join("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    let cred_secret = "synthetic-systemd-cs-Qq2Rr3";
+    std::fs::write(creds.join("infisical-client-secret"), cred_secret).unwrap();
+    std::fs::set_permissions(
+        creds.join("infisical-client-secret"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o400),
+    )
+    .unwrap();
+    let access = "synthetic-ua-access-token-Rr3Ss4Tt5";
+    inf.login(
+        ResponseTemplate::new(200).set_body_json(fixture_json("infisical/login-ok.json")),
+        1,
+    )
+    .await;
+    inf.serve_folder("/", access, providers(), 1).await;
+    canary(&inf.url(), &wd.output())
+        .args(["--auth", "universal-auth", "--client-id", "client-id-0001"])
+        .env("CREDENTIALS_DIRECTORY", creds.display().to_string())
+        .secret_env(
+            "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
+            "synthetic-cs-variable-Ww2",
+        )
+        .secret(cred_secret)
+        .secret(access)
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .stderr_is("")
+        .no_leak();
+    let login = &inf.requests().await[0];
+    let body: serde_json::Value = serde_json::from_slice(&login.body).unwrap();
+    assert_eq!(
+        body,
+        json!({"clientId": "client-id-0001", "clientSecret": cred_secret})
+    );
+}

@@ -1477,3 +1477,51 @@ async fn smk_037_broken_stream_says_what_the_server_sent() {
         chat.verify().await;
     }
 }
+
+/// systemd's credential: `$CREDENTIALS_DIRECTORY/ollama-api-key` is the key sent, before
+/// `$OLLAMA_CLOUD_API_KEY` (a stand-in that accepts only the credential's key passes all
+/// three checks); `--api-key-file` wins over it (that key is refused: exit 3).
+#[tokio::test]
+async fn smk_046_api_key_from_systemd_credentials_directory() {
+    let cred_key = "synthetic-systemd-ollama-key-Ss4Tt5";
+    let chat = Chat::builder().passing().only_key(cred_key).start().await;
+    let wd = crate::support::Workdir::new();
+    let creds = wd.join("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    let key_file = creds.join("ollama-api-key");
+    std::fs::write(&key_file, cred_key).unwrap();
+    std::fs::set_permissions(
+        &key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o400),
+    )
+    .unwrap();
+    let run = chat
+        .smoke()
+        .env("CREDENTIALS_DIRECTORY", creds.display().to_string())
+        .secret(cred_key)
+        .run();
+    run.code(0)
+        .stderr_is(&format!(
+            "ollama-compat-smoke: endpoint={} model=gemma4:31b-cloud auth=bearer\n",
+            chat.base_url()
+        ))
+        .no_leak();
+    assert_eq!(
+        lines(&run),
+        [
+            "chat_completion=pass",
+            "json_response=pass json_mode=response_format response_format=json_schema structured=json_schema:enforced",
+            "tool_call=pass",
+        ]
+    );
+    let other = wd.credential_file("other-key", "synthetic-other-key-Uu6Vv7", 0o600);
+    chat.smoke()
+        .arg("--api-key-file")
+        .path_arg(&other)
+        .env("CREDENTIALS_DIRECTORY", creds.display().to_string())
+        .secret(cred_key)
+        .secret("synthetic-other-key-Uu6Vv7")
+        .run()
+        .code(3)
+        .no_leak();
+}
