@@ -38,5 +38,7 @@ mod docs;
 mod screens;
 // contracts/package.md
 mod package;
+// contracts/systemd.md (the unit files; the rest under a real systemd: tests/peers/systemd.rs)
+mod systemd;
 // contracts/rotation.md
 mod rotation;

@@ -64,8 +64,47 @@ fn expected_files() -> Vec<(String, String)> {
             want.push((path, "-rw-r--r--".into()));
         }
     }
+    for unit in UNITS {
+        want.push((format!("/lib/systemd/system/{unit}"), "-rw-r--r--".into()));
+    }
     want.sort();
     want
+}
+
+/// The systemd units of `packaging/systemd/` (contracts/systemd.md).
+const UNITS: [&str; 4] = [
+    "write-canary-env@.service",
+    "write-canary-env@.timer",
+    "ollama-compat-smoke@.service",
+    "ollama-compat-smoke@.timer",
+];
+
+/// The units are those of `packaging/systemd/`, byte for byte, and the package has no
+/// maintainer script that could enable or start them.
+#[test]
+#[ignore = "installs into the machine: run by scripts/package --check"]
+fn pkg_006_package_holds_the_units_and_no_maintainer_script() {
+    let deb = deb();
+    let dir = tempfile::tempdir().unwrap();
+    ok(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(dir.path()));
+    for unit in UNITS {
+        let packaged = std::fs::read(dir.path().join("lib/systemd/system").join(unit)).unwrap();
+        let source = std::fs::read(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("packaging/systemd")
+                .join(unit),
+        )
+        .unwrap();
+        assert!(packaged == source, "{unit} differs from packaging/systemd/");
+    }
+    let control = tempfile::tempdir().unwrap();
+    ok(Command::new("dpkg-deb").arg("-e").arg(&deb).arg(control.path()));
+    for script in ["preinst", "postinst", "prerm", "postrm", "triggers"] {
+        assert!(
+            !control.path().join(script).exists(),
+            "the package has a {script}"
+        );
+    }
 }
 
 /// The package's name, version and architecture, and exactly its files and modes.
@@ -134,10 +173,11 @@ fn bash_complete(words: &[&str]) -> BTreeSet<String> {
 }
 
 /// Installed with dpkg: man finds both pages (and the formats are documented), the
-/// completions complete, both binaries run from /usr/bin; removed with dpkg: nothing is left.
+/// completions complete, both binaries run from /usr/bin, systemd accepts every unit; removed
+/// with dpkg: nothing is left.
 #[test]
 #[ignore = "installs into the machine: run by scripts/package --check"]
-fn pkg_002_pkg_003_pkg_004_pkg_005_install_use_and_remove() {
+fn pkg_002_pkg_003_pkg_004_pkg_005_pkg_007_install_use_and_remove() {
     let deb = deb();
     assert!(
         nix::unistd::geteuid().is_root(),
@@ -204,6 +244,22 @@ fn pkg_002_pkg_003_pkg_004_pkg_005_install_use_and_remove() {
     for bin in BINS {
         let version = ok(Command::new(format!("/usr/bin/{bin}")).arg("--version"));
         assert_eq!(version, format!("{bin} {VERSION}\n"));
+    }
+
+    // PKG-007
+    for unit in UNITS {
+        let instance = unit.replace("@.", "@x.");
+        let out = Command::new("systemd-analyze")
+            .args(["verify", "--man=no", &instance])
+            .output()
+            .expect("systemd-analyze");
+        assert!(
+            out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+            "systemd-analyze verify {instance}: {}\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     // PKG-005

@@ -73,11 +73,15 @@ impl Systemd {
             sd.exchange().join("infisical_standin.py"),
         )
         .unwrap();
-        std::fs::copy(
-            repo().join("fixtures/peers/infisical-routes.json"),
-            sd.exchange().join("routes.json"),
+        // the routes, read once when the stand-in starts, with the tier's folder added (its
+        // fixture is read on every request: `serve` changes the answer)
+        let mut routes: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(repo().join("fixtures/peers/infisical-routes.json"))
+                .unwrap(),
         )
         .unwrap();
+        routes["secrets"]["prod"][FOLDER] = FIXTURE.into();
+        std::fs::write(sd.exchange().join("routes.json"), routes.to_string()).unwrap();
         sd.write(
             "/etc/systemd/system/pb-infisical.service",
             &format!(
@@ -294,16 +298,14 @@ const VALUES_2: [(&str, &str); 2] = [
 ];
 
 impl Systemd {
-    /// Serves `values` at the tier's folder from now on.
+    /// Serves `values` at the tier's folder from now on (written whole, then renamed: the
+    /// stand-in never reads half a file).
     pub fn serve(&self, values: &[(&str, &str)]) {
         let path = self.exchange().join("fixtures").join(FIXTURE);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, secrets_payload(values)).unwrap();
-        let routes_path = self.exchange().join("routes.json");
-        let mut routes: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&routes_path).unwrap()).unwrap();
-        routes["secrets"]["prod"][FOLDER] = FIXTURE.into();
-        std::fs::write(&routes_path, routes.to_string()).unwrap();
+        let staged = path.with_extension("json.new");
+        std::fs::write(&staged, secrets_payload(values)).unwrap();
+        std::fs::rename(&staged, &path).unwrap();
     }
 
     /// Configures instance `name` as an operator would: `/etc/provider-bridge/NAME.env` (mode
@@ -505,6 +507,102 @@ fn sys_009_protect_system_strict_refuses_the_write_without_the_drop_in() {
         "the failure names the directory:\n{journal}"
     );
     assert_no_leak(&[("journal", &sd.journal())]);
+}
+
+/// The on-change command reloads a real service: the consumer (a unit of the test that counts
+/// its starts in the exchange directory) restarts once after the first render, not at all
+/// after a run that changed nothing, and exactly once after the stand-in's value changed; the
+/// command's environment holds no credential.
+#[test]
+#[ignore = "peer tier: run by scripts/peers"]
+fn sys_010_on_change_restarts_the_consumer_once_per_change() {
+    let sd = Systemd::boot();
+    sd.serve(&VALUES_1);
+    sd.write(
+        "/etc/systemd/system/pb-consumer.service",
+        &format!(
+            "[Unit]\nDescription=a service that reads the env file (the systemd tier)\n\n\
+             [Service]\nType=oneshot\nRemainAfterExit=yes\nEnvironmentFile={OUT}\n\
+             ExecStart=/bin/sh -c 'echo start >> {EXCHANGE}/consumer-starts'\n"
+        ),
+        0o644,
+    );
+    // the command records its own environment, then restarts the consumer
+    sd.write(
+        "/usr/local/sbin/pb-reload-consumer",
+        &format!(
+            "#!/bin/sh\nset -e\ncat /proc/self/environ > {EXCHANGE}/on-change-environ\n\
+             exec systemctl restart pb-consumer.service\n"
+        ),
+        0o755,
+    );
+    sd.configure(
+        "reload",
+        "WRITE_CANARY_ENV_ON_CHANGE=/usr/local/sbin/pb-reload-consumer\n",
+    );
+    sd.write(
+        "/etc/systemd/system/write-canary-env@reload.service.d/exchange.conf",
+        &format!("[Service]\nReadWritePaths={EXCHANGE}\n"),
+        0o644,
+    );
+    sd.ok(&["systemctl", "daemon-reload"]);
+    let unit = "write-canary-env@reload.service";
+    let starts = || {
+        std::fs::read_to_string(sd.exchange().join("consumer-starts"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let journal = || sd.ok(&["journalctl", "--no-pager", "-u", unit]);
+
+    // created: the command runs once
+    let (result, status) = sd.run_service(unit);
+    assert_eq!(
+        (result.as_str(), status.as_str()),
+        ("success", "0"),
+        "{}",
+        journal()
+    );
+    assert_eq!(starts(), 1, "the consumer's starts after the first render");
+    let first = sd.output().unwrap();
+    let environ = std::fs::read(sd.exchange().join("on-change-environ")).unwrap();
+    let environ = String::from_utf8_lossy(&environ).replace('\0', "\n");
+    assert!(environ.contains(&format!("PB_OUTPUT={OUT}")), "{environ}");
+    assert!(environ.contains("PB_CHANGE=created"), "{environ}");
+    for name in ["CREDENTIALS_DIRECTORY=", "INFISICAL_TOKEN=", "INFISICAL_UNIVERSAL_AUTH_"] {
+        assert!(
+            !environ.contains(name),
+            "the command's environment has {name}:\n{environ}"
+        );
+    }
+
+    // unchanged: nothing runs, the file is the same inode
+    let (result, status) = sd.run_service(unit);
+    assert_eq!((result.as_str(), status.as_str()), ("success", "0"));
+    assert_eq!(starts(), 1, "a run that changed nothing restarted the consumer");
+    assert_eq!(sd.output().unwrap(), first);
+
+    // rotated: the file follows, the command runs exactly once more
+    sd.serve(&VALUES_2);
+    let (result, status) = sd.run_service(unit);
+    assert_eq!((result.as_str(), status.as_str()), ("success", "0"));
+    assert_eq!(starts(), 2, "the consumer's starts after one change");
+    let (bytes, mode, _, group, _) = sd.output().unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.contains(VALUES_2[0].1), "the file does not hold the new value");
+    assert_eq!((mode, group.as_str()), (0o640, GROUP));
+    let environ = std::fs::read(sd.exchange().join("on-change-environ")).unwrap();
+    let environ = String::from_utf8_lossy(&environ).replace('\0', "\n");
+    assert!(environ.contains("PB_CHANGE=changed"), "{environ}");
+    assert!(
+        environ.contains("PB_KEYS_CHANGED=OLLAMA_CLOUD_API_KEY"),
+        "{environ}"
+    );
+    assert_no_leak(&[
+        ("journal", &sd.journal()),
+        ("the command's environment", &environ),
+        ("systemctl show", &sd.ok(&["systemctl", "show", unit])),
+    ]);
 }
 
 /// The stand-in down: the unit fails with our exit code 5 as `ExecMainStatus`, and the file
