@@ -605,6 +605,81 @@ fn sys_010_on_change_restarts_the_consumer_once_per_change() {
     ]);
 }
 
+/// The writer's capabilities are each needed and together enough: an instance whose output
+/// belongs to another user, in a directory the writer creates for that user (0700), renders
+/// twice under the shipped bounding set (the second run enters the user's directory); with
+/// `CAP_CHOWN`, `CAP_FOWNER` or `CAP_DAC_OVERRIDE` taken away by a drop-in, the first run
+/// fails with exit 6 and the journal names the refused operation.
+#[test]
+#[ignore = "peer tier: run by scripts/peers"]
+fn sys_012_each_capability_of_the_writer_is_needed_and_enough() {
+    let sd = Systemd::boot();
+    sd.serve(&VALUES_1);
+    sd.ok(&[
+        "useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "pb-svc",
+    ]);
+    let owned = format!("{OUT_DIR}/owned");
+    let out = format!("{owned}/runtime.env");
+    sd.configure(
+        "owner",
+        &format!(
+            "WRITE_CANARY_ENV_OUTPUT={out}\nWRITE_CANARY_ENV_OWNER=pb-svc\n\
+             WRITE_CANARY_ENV_PARENT_MODE=0700\n"
+        ),
+    );
+    let unit = "write-canary-env@owner.service";
+    let dropin = "/etc/systemd/system/write-canary-env@owner.service.d/caps.conf";
+    let journal = || sd.ok(&["journalctl", "--no-pager", "-u", unit]);
+    let reset = |caps: Option<&str>| {
+        let _ = std::fs::remove_dir_all(sd.path(&owned));
+        match caps {
+            Some(line) => sd.write(dropin, &format!("[Service]\n{line}\n"), 0o644),
+            None => {
+                let _ = std::fs::remove_file(sd.path(dropin));
+            }
+        }
+        sd.ok(&["systemctl", "daemon-reload"]);
+        // (a unit never started is not loaded: nothing to reset)
+        let _ = sd.run(&["systemctl", "reset-failed", unit]);
+    };
+
+    // the shipped set: created, then entered again
+    reset(None);
+    for run in ["first", "second"] {
+        let (result, status) = sd.run_service(unit);
+        assert_eq!(
+            (result.as_str(), status.as_str()),
+            ("success", "0"),
+            "{run} run:\n{}",
+            journal()
+        );
+    }
+    let owner = sd.ok(&["stat", "-c", "%U %a", &owned, &out]);
+    assert_eq!(owner, "pb-svc 700\npb-svc 640\n");
+
+    // each capability taken away (a ~ line is ANDed with the shipped set)
+    // each capability taken away (a ~ line is ANDed with the shipped set): the first run
+    // already fails — it chowns the directory it made to the user (CAP_CHOWN), fixes the
+    // mode of the file after handing it over (CAP_FOWNER), and creates its temporary file in
+    // the user's 0700 directory (CAP_DAC_OVERRIDE)
+    for cap in ["CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE"] {
+        reset(Some(&format!("CapabilityBoundingSet=~{cap}")));
+        let (result, status) = sd.run_service(unit);
+        let log = journal();
+        assert_eq!(
+            (result.as_str(), status.as_str()),
+            ("exit-code", "6"),
+            "without {cap}:\n{log}"
+        );
+        assert!(
+            log.contains("Operation not permitted") || log.contains("Permission denied"),
+            "without {cap}, the journal names no refused operation:\n{log}"
+        );
+        println!("without {cap}: {}", log.lines().last().unwrap_or_default());
+    }
+    assert_no_leak(&[("journal", &sd.journal())]);
+}
+
 /// The stand-in down: the unit fails with our exit code 5 as `ExecMainStatus`, and the file
 /// of the last good run is untouched (same bytes, same inode).
 #[test]
