@@ -77,10 +77,12 @@ pub fn read_back(format: Format, old: &[u8]) -> ReadBack {
     let Ok(text) = std::str::from_utf8(old) else {
         return ReadBack::NotOurs(why::NOT_UTF8);
     };
-    let parsed = if format == Format::Json {
-        parse_json(text).map(|entries| (None, entries))
-    } else {
-        parse_lines(format, text).map(|(header, entries)| (Some(header), entries))
+    let parsed = match format {
+        Format::Json => parse_json(text).map(|entries| (None, entries)),
+        Format::Dotenv => parse_lines(text, dotenv_line),
+        Format::Docker => parse_lines(text, docker_line),
+        Format::Systemd => parse_lines(text, systemd_line),
+        Format::Shell => parse_lines(text, shell_line),
     };
     match parsed {
         Ok((header, entries)) => prove(format, header, entries, old),
@@ -137,24 +139,25 @@ fn parse_json(text: &str) -> Result<Entries, &'static str> {
         .collect())
 }
 
+/// One assignment of a line format at a position: its key, its value and the position after
+/// its line.
+type LineParser = fn(&str, usize) -> Result<(&str, String, usize), &'static str>;
+
 /// The line formats: the header, then one assignment after another to the end of the file.
-fn parse_lines(format: Format, text: &str) -> Result<(FoundHeader<'_>, Entries), &'static str> {
+fn parse_lines(
+    text: &str,
+    line: LineParser,
+) -> Result<(Option<FoundHeader<'_>>, Entries), &'static str> {
     let (header, mut pos) = parse_header(text)?;
-    let mut entries = Entries::new();
+    let mut lines = Vec::new();
     while pos < text.len() {
-        let (key, value, next) = match format {
-            Format::Dotenv => dotenv_line(text, pos)?,
-            Format::Docker => docker_line(text, pos)?,
-            Format::Systemd => systemd_line(text, pos)?,
-            Format::Shell => shell_line(text, pos)?,
-            Format::Json => unreachable!("parsed by parse_json"),
-        };
-        // A duplicate key replaces the first; the re-render then has one line fewer than the
-        // file, and the proof fails.
-        entries.insert(key.to_owned(), SecretString::from(value));
+        let (key, value, next) = line(text, pos)?;
+        lines.push((key.to_owned(), SecretString::from(value)));
         pos = next;
     }
-    Ok((header, entries))
+    // Sorted already when the file is ours: the map is built in one go. A duplicate key keeps
+    // one entry; the re-render then has a line fewer than the file, and the proof fails.
+    Ok((Some(header), lines.into_iter().collect()))
 }
 
 /// The four header lines of [`crate::dotenv::render_header`] (systemd's render may end a line
@@ -324,31 +327,36 @@ impl KeyDiff {
     pub fn between(old: &BTreeMap<String, SecretString>, new: &BTreeMap<&str, &str>) -> KeyDiff {
         use std::cmp::Ordering;
         let mut diff = KeyDiff::default();
-        let mut old = old.iter().peekable();
-        let mut new = new.iter().peekable();
+        let (mut old, mut new) = (old.iter(), new.iter());
+        let (mut was, mut now) = (old.next(), new.next());
         loop {
-            let order = match (old.peek(), new.peek()) {
+            match (was, now) {
                 (None, None) => return diff,
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (Some((o, _)), Some((n, _))) => o.as_str().cmp(n),
-            };
-            match order {
-                Ordering::Less => {
-                    let (key, _) = old.next().expect("peeked");
+                (Some((key, _)), None) => {
                     diff.removed.push(key.clone());
+                    was = old.next();
                 }
-                Ordering::Greater => {
-                    let (key, _) = new.next().expect("peeked");
+                (None, Some((key, _))) => {
                     diff.added.push((*key).to_owned());
+                    now = new.next();
                 }
-                Ordering::Equal => {
-                    let (key, was) = old.next().expect("peeked");
-                    let (_, now) = new.next().expect("peeked");
-                    if !same(was.expose_secret(), now) {
-                        diff.changed.push(key.clone());
+                (Some((o, before)), Some((n, after))) => match o.as_str().cmp(n) {
+                    Ordering::Less => {
+                        diff.removed.push(o.clone());
+                        was = old.next();
                     }
-                }
+                    Ordering::Greater => {
+                        diff.added.push((*n).to_owned());
+                        now = new.next();
+                    }
+                    Ordering::Equal => {
+                        if !same(before.expose_secret(), after) {
+                            diff.changed.push(o.clone());
+                        }
+                        was = old.next();
+                        now = new.next();
+                    }
+                },
             }
         }
     }

@@ -98,7 +98,10 @@ fn pkg_006_package_holds_the_units_and_no_maintainer_script() {
         assert!(packaged == source, "{unit} differs from packaging/systemd/");
     }
     let control = tempfile::tempdir().unwrap();
-    ok(Command::new("dpkg-deb").arg("-e").arg(&deb).arg(control.path()));
+    ok(Command::new("dpkg-deb")
+        .arg("-e")
+        .arg(&deb)
+        .arg(control.path()));
     for script in ["preinst", "postinst", "prerm", "postrm", "triggers"] {
         assert!(
             !control.path().join(script).exists(),

@@ -507,6 +507,33 @@ async fn rot_010_timeout_ends_the_whole_group() {
     );
 }
 
+/// A group that ignores SIGTERM gets SIGKILL 5 s later: nothing of it is left, and the run
+/// still ends (exit 8).
+#[tokio::test]
+async fn rot_010_a_group_ignoring_sigterm_gets_sigkill() {
+    let wd = Workdir::new();
+    let out = wd.output();
+    let pid_file = wd.join("child.pid");
+    let inf = serving(&V1, 1).await;
+    let run = run_with(
+        &inf,
+        &out,
+        &format!(
+            "sh -c 'trap \"\" TERM; sleep 60 & echo $! > {}; wait; wait'",
+            pid_file.display()
+        ),
+        &V1,
+    )
+    .args(["--on-change-timeout", "0.2"])
+    .run();
+    run.code(8).no_leak();
+    let pid: i32 = read(&pid_file).trim().parse().unwrap();
+    assert!(
+        gone_within(pid, Duration::from_secs(10)),
+        "the group's sleep {pid} survived SIGKILL"
+    );
+}
+
 /// Whether `pid` is gone (or a zombie) within `limit`.
 fn gone_within(pid: i32, limit: Duration) -> bool {
     let start = Instant::now();

@@ -544,7 +544,11 @@ async fn rot_013_canary_dry_run_key_diff() {
         .args(["--dry-run", "--on-change", "true"])
         .secret(PROVIDER_VALUE)
         .run();
-    assert_screen(&run, Some(wd.path()), "rot_013_canary_dry_run_not_ours");
+    assert_screen(
+        &run,
+        Some(wd.path()),
+        "rot_013_canary_exit_0_dry_run_not_ours",
+    );
     std::fs::remove_file(wd.output()).unwrap();
 
     let first = Infisical::start().await;
@@ -591,5 +595,9 @@ async fn rot_013_canary_dry_run_key_diff() {
         .secret("synthetic-rotated-two-Kk1")
         .run();
     run.no_leak();
-    assert_screen(&run, Some(wd.path()), "rot_013_canary_dry_run_key_diff");
+    assert_screen(
+        &run,
+        Some(wd.path()),
+        "rot_013_canary_exit_0_dry_run_key_diff",
+    );
 }

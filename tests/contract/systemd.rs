@@ -16,7 +16,9 @@ fn settings(text: &str) -> Vec<(String, String)> {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('['))
         .map(|l| {
-            let (k, v) = l.split_once('=').unwrap_or_else(|| panic!("not a setting: {l}"));
+            let (k, v) = l
+                .split_once('=')
+                .unwrap_or_else(|| panic!("not a setting: {l}"));
             (k.to_owned(), v.to_owned())
         })
         .collect()
@@ -91,7 +93,10 @@ fn sys_003_credentials_only_through_load_credential() {
             }
         }
         for exec in values(&s, "ExecStart") {
-            assert!(!exec.contains(' '), "{name}: ExecStart={exec} has arguments");
+            assert!(
+                !exec.contains(' '),
+                "{name}: ExecStart={exec} has arguments"
+            );
         }
     }
     let canary = settings(&unit("write-canary-env@.service"));

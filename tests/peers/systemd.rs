@@ -76,8 +76,7 @@ impl Systemd {
         // the routes, read once when the stand-in starts, with the tier's folder added (its
         // fixture is read on every request: `serve` changes the answer)
         let mut routes: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(repo().join("fixtures/peers/infisical-routes.json"))
-                .unwrap(),
+            &std::fs::read_to_string(repo().join("fixtures/peers/infisical-routes.json")).unwrap(),
         )
         .unwrap();
         routes["secrets"]["prod"][FOLDER] = FIXTURE.into();
@@ -293,7 +292,10 @@ const VALUES_1: [(&str, &str); 2] = [
 ];
 /// … and after a rotation.
 const VALUES_2: [(&str, &str); 2] = [
-    ("OLLAMA_CLOUD_API_KEY", "synthetic-tier-ollama-key-rotated-Dd4"),
+    (
+        "OLLAMA_CLOUD_API_KEY",
+        "synthetic-tier-ollama-key-rotated-Dd4",
+    ),
     ("HONCHO_DB_PASSWORD", "synthetic-tier-db-password-Cc3"),
 ];
 
@@ -316,7 +318,9 @@ impl Systemd {
         if self.run(&["getent", "group", GROUP]).status.code() != Some(0) {
             self.ok(&["groupadd", "--system", GROUP]);
         }
-        self.ok(&["install", "-d", "-m", "0750", "-o", "root", "-g", GROUP, OUT_DIR]);
+        self.ok(&[
+            "install", "-d", "-m", "0750", "-o", "root", "-g", GROUP, OUT_DIR,
+        ]);
         self.ok(&["install", "-d", "-m", "0750", "/etc/provider-bridge"]);
         let env = format!(
             "# instance {name} of write-canary-env@.service\n\
@@ -415,7 +419,12 @@ fn sys_007_sys_008_timer_runs_the_service_with_the_credential_and_leaks_nothing(
         0o644,
     );
     sd.ok(&["systemctl", "daemon-reload"]);
-    sd.ok(&["systemctl", "enable", "--now", "write-canary-env@tier.timer"]);
+    sd.ok(&[
+        "systemctl",
+        "enable",
+        "--now",
+        "write-canary-env@tier.timer",
+    ]);
     let unit = "write-canary-env@tier.service";
     wait_for("the timer's run of write-canary-env@tier.service", || {
         sd.prop(unit, "ExecMainExitTimestampMonotonic") != "0"
@@ -569,7 +578,11 @@ fn sys_010_on_change_restarts_the_consumer_once_per_change() {
     let environ = String::from_utf8_lossy(&environ).replace('\0', "\n");
     assert!(environ.contains(&format!("PB_OUTPUT={OUT}")), "{environ}");
     assert!(environ.contains("PB_CHANGE=created"), "{environ}");
-    for name in ["CREDENTIALS_DIRECTORY=", "INFISICAL_TOKEN=", "INFISICAL_UNIVERSAL_AUTH_"] {
+    for name in [
+        "CREDENTIALS_DIRECTORY=",
+        "INFISICAL_TOKEN=",
+        "INFISICAL_UNIVERSAL_AUTH_",
+    ] {
         assert!(
             !environ.contains(name),
             "the command's environment has {name}:\n{environ}"
@@ -579,7 +592,11 @@ fn sys_010_on_change_restarts_the_consumer_once_per_change() {
     // unchanged: nothing runs, the file is the same inode
     let (result, status) = sd.run_service(unit);
     assert_eq!((result.as_str(), status.as_str()), ("success", "0"));
-    assert_eq!(starts(), 1, "a run that changed nothing restarted the consumer");
+    assert_eq!(
+        starts(),
+        1,
+        "a run that changed nothing restarted the consumer"
+    );
     assert_eq!(sd.output().unwrap(), first);
 
     // rotated: the file follows, the command runs exactly once more
@@ -589,7 +606,10 @@ fn sys_010_on_change_restarts_the_consumer_once_per_change() {
     assert_eq!(starts(), 2, "the consumer's starts after one change");
     let (bytes, mode, _, group, _) = sd.output().unwrap();
     let text = String::from_utf8(bytes).unwrap();
-    assert!(text.contains(VALUES_2[0].1), "the file does not hold the new value");
+    assert!(
+        text.contains(VALUES_2[0].1),
+        "the file does not hold the new value"
+    );
     assert_eq!((mode, group.as_str()), (0o640, GROUP));
     let environ = std::fs::read(sd.exchange().join("on-change-environ")).unwrap();
     let environ = String::from_utf8_lossy(&environ).replace('\0', "\n");
@@ -616,7 +636,12 @@ fn sys_012_each_capability_of_the_writer_is_needed_and_enough() {
     let sd = Systemd::boot();
     sd.serve(&VALUES_1);
     sd.ok(&[
-        "useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "pb-svc",
+        "useradd",
+        "--system",
+        "--no-create-home",
+        "--shell",
+        "/usr/sbin/nologin",
+        "pb-svc",
     ]);
     let owned = format!("{OUT_DIR}/owned");
     let out = format!("{owned}/runtime.env");
@@ -757,7 +782,11 @@ fn sys_001_sys_005_installed_disabled_and_exposure_at_most_2_5() {
             "static"
         };
         let enabled = sd.run(&["systemctl", "is-enabled", unit]);
-        assert_eq!(String::from_utf8_lossy(&enabled.stdout).trim(), want, "{unit}");
+        assert_eq!(
+            String::from_utf8_lossy(&enabled.stdout).trim(),
+            want,
+            "{unit}"
+        );
     }
     let docs = std::fs::read_to_string(repo().join("docs/systemd.md")).unwrap();
     for service in ["write-canary-env@", "ollama-compat-smoke@"] {
@@ -887,7 +916,11 @@ fn peer_060_a_booted_box_leaves_the_machines_tmp_and_sysctls_untouched() {
     {
         let sd = Systemd::boot_bare();
         own_cgroup = sd.cgroup.clone();
-        assert!(own_cgroup.is_dir(), "{} is not the box's cgroup", own_cgroup.display());
+        assert!(
+            own_cgroup.is_dir(),
+            "{} is not the box's cgroup",
+            own_cgroup.display()
+        );
         sd.ok(&["systemctl", "start", "sysinit.target", "basic.target"]);
         // the box sees a /tmp of its own, and writes there stay there
         sd.ok(&["sh", "-c", "echo box > /tmp/pb-box-probe"]);
