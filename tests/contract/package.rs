@@ -79,8 +79,8 @@ const UNITS: [&str; 4] = [
     "ollama-compat-smoke@.timer",
 ];
 
-/// The units are those of `packaging/systemd/`, byte for byte, and the package has no
-/// maintainer script that could enable or start them.
+/// The units are those of `packaging/systemd/`, byte for byte, and the package's only
+/// maintainer scripts reload a running systemd and do nothing else.
 #[test]
 #[ignore = "installs into the machine: run by scripts/package --check"]
 fn pkg_006_package_holds_the_units_and_no_maintainer_script() {
@@ -102,10 +102,36 @@ fn pkg_006_package_holds_the_units_and_no_maintainer_script() {
         .arg("-e")
         .arg(&deb)
         .arg(control.path()));
-    for script in ["preinst", "postinst", "prerm", "postrm", "triggers"] {
+    for script in ["preinst", "prerm", "triggers", "config"] {
         assert!(
             !control.path().join(script).exists(),
             "the package has a {script}"
+        );
+    }
+    for script in ["postinst", "postrm"] {
+        let packaged = std::fs::read_to_string(control.path().join(script)).unwrap();
+        let source = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("packaging/debian")
+                .join(script),
+        )
+        .unwrap();
+        assert_eq!(packaged, source, "{script} differs from packaging/debian/");
+        let commands: Vec<&str> = packaged
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        assert_eq!(
+            commands,
+            [
+                "set -e",
+                "if [ -d /run/systemd/system ]; then",
+                "systemctl --system daemon-reload >/dev/null || true",
+                "fi",
+                "exit 0"
+            ],
+            "{script} must only reload a running systemd"
         );
     }
 }
