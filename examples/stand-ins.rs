@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! cargo run --example stand-ins -- [--generate N] [--chat-delay-ms MS] [--reject-json-schema]
+//!                                    [--only-key]
 //! ```
 //! Prints one line, `infisical=<url> chat=<url>/v1`, then serves until the process is
 //! signalled (scripts stop it by PID).
@@ -17,7 +18,9 @@
 //!
 //! Chat: `POST /v1/chat/completions` answers each step with its passing fixture (a tool call,
 //! a JSON object, a chat answer), after `--chat-delay-ms`; with `--reject-json-schema` a
-//! `json_schema` request gets OpenAI's 400 rejection instead.
+//! `json_schema` request gets OpenAI's 400 rejection instead; with `--only-key` only requests
+//! with `Authorization: Bearer <pb_stand_ins::chat::KEY>` are answered, others get 401 (the
+//! systemd tier proves so that the smoke's credential arrived).
 
 use std::time::Duration;
 
@@ -28,6 +31,7 @@ struct Options {
     generate: Option<usize>,
     chat_delay: Duration,
     reject_json_schema: bool,
+    only_key: bool,
 }
 
 fn parse_args() -> Options {
@@ -35,6 +39,7 @@ fn parse_args() -> Options {
         generate: None,
         chat_delay: Duration::ZERO,
         reject_json_schema: false,
+        only_key: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -47,6 +52,7 @@ fn parse_args() -> Options {
             "--generate" => opts.generate = Some(value("--generate") as usize),
             "--chat-delay-ms" => opts.chat_delay = Duration::from_millis(value("--chat-delay-ms")),
             "--reject-json-schema" => opts.reject_json_schema = true,
+            "--only-key" => opts.only_key = true,
             other => panic!("stand-ins: unknown argument {other}"),
         }
     }
@@ -63,12 +69,14 @@ async fn main() {
     }
     .start()
     .await;
-    let chat = Chat::builder()
+    let mut chat = Chat::builder()
         .passing()
         .reject_json_schema(opts.reject_json_schema)
-        .delay(opts.chat_delay)
-        .start()
-        .await;
+        .delay(opts.chat_delay);
+    if opts.only_key {
+        chat = chat.only_key(pb_stand_ins::chat::KEY);
+    }
+    let chat = chat.start().await;
     println!("infisical={} chat={}", infisical.url(), chat.base_url());
     // Serve until signalled: scripts stop the stand-ins by PID.
     std::future::pending::<()>().await;

@@ -705,6 +705,105 @@ fn sys_012_each_capability_of_the_writer_is_needed_and_enough() {
     assert_no_leak(&[("journal", &sd.journal())]);
 }
 
+/// The smoke's unit runs every check against the chat stand-in (`examples/stand-ins
+/// --only-key`: it answers only the right Bearer key, 401 otherwise) on the box's loopback,
+/// with the key reaching it only as the credential `ollama-api-key`: all checks pass, exit 0,
+/// and the key is nowhere in the journal or `systemctl show`/`status`. Without the key file,
+/// systemd refuses to start the service (243) and the smoke never runs.
+#[test]
+#[ignore = "peer tier: run by scripts/peers"]
+fn sys_013_the_smoke_runs_with_its_key_as_a_credential() {
+    let stand_ins = std::env::var("PB_PEERS_STAND_INS").unwrap_or_else(|_| {
+        panic!(
+            "PB_PEERS_STAND_INS is not set: scripts/peers builds examples/stand-ins and names it"
+        )
+    });
+    let sd = Systemd::boot();
+    // the Rust stand-in reads fixtures/ from the checkout, which the box sees through the
+    // overlay only when the checkout is on the machine's root file system
+    let fixtures = repo().join("fixtures/openai");
+    assert!(
+        sd.path(fixtures.to_str().unwrap()).is_dir(),
+        "the box does not see {} (the checkout must be on the root file system)",
+        fixtures.display()
+    );
+    std::fs::copy(&stand_ins, sd.exchange().join("stand-ins")).unwrap();
+    sd.write(
+        "/etc/systemd/system/pb-chat.service",
+        &format!(
+            "[Unit]\nDescription=chat stand-in of the systemd tier\n\n[Service]\n\
+             ExecStart={EXCHANGE}/stand-ins --only-key\n\
+             StandardOutput=file:{EXCHANGE}/stand-ins.out\n"
+        ),
+        0o644,
+    );
+    sd.ok(&["systemctl", "daemon-reload"]);
+    sd.ok(&["systemctl", "start", "pb-chat.service"]);
+    let out = sd.exchange().join("stand-ins.out");
+    wait_for("the chat stand-in's address", || {
+        std::fs::read_to_string(&out).is_ok_and(|t| t.contains(" chat="))
+    });
+    let line = std::fs::read_to_string(&out).unwrap();
+    let chat = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("chat="))
+        .unwrap()
+        .to_owned();
+    let key = pb_stand_ins::chat::KEY;
+    sd.write(
+        "/etc/provider-bridge/smoke-tier.env",
+        &format!(
+            "OLLAMA_BASE_URL={chat}\nOLLAMA_MODEL={}\n",
+            pb_stand_ins::chat::MODEL
+        ),
+        0o640,
+    );
+    sd.write(
+        "/etc/provider-bridge/smoke-tier.key",
+        &format!("{key}\n"),
+        0o600,
+    );
+    let unit = "ollama-compat-smoke@tier.service";
+    let (result, status) = sd.run_service(unit);
+    let journal = sd.ok(&["journalctl", "--no-pager", "-u", unit]);
+    assert_eq!(
+        (result.as_str(), status.as_str()),
+        ("success", "0"),
+        "{journal}"
+    );
+    for check in [
+        "chat_completion=pass",
+        "json_response=pass",
+        "tool_call=pass",
+    ] {
+        assert!(
+            journal.contains(check),
+            "no {check} in the journal:\n{journal}"
+        );
+    }
+    let show = sd.ok(&["systemctl", "show", unit]);
+    let status_text = String::from_utf8_lossy(
+        &sd.run(&["systemctl", "status", "--no-pager", "--full", unit])
+            .stdout,
+    )
+    .into_owned();
+    let leaks = find_leaks(
+        &[
+            ("journal", &sd.journal()),
+            ("systemctl show", &show),
+            ("systemctl status", &status_text),
+        ],
+        &[key],
+    );
+    assert!(leaks.is_empty(), "the key leaked: {leaks:?}");
+
+    // no key file: systemd's CREDENTIALS failure, before the smoke runs
+    std::fs::remove_file(sd.path("/etc/provider-bridge/smoke-tier.key")).unwrap();
+    let _ = sd.run(&["systemctl", "reset-failed", unit]);
+    let (result, status) = sd.run_service(unit);
+    assert_eq!((result.as_str(), status.as_str()), ("exit-code", "243"));
+}
+
 /// The stand-in down: the unit fails with our exit code 5 as `ExecMainStatus`, and the file
 /// of the last good run is untouched (same bytes, same inode).
 #[test]
