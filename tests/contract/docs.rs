@@ -281,3 +281,42 @@ fn doc_008_every_runner_contract_row_links_a_clause() {
     }
     assert!(rows >= 20, "only {rows} promise rows found");
 }
+
+/// The instance files of the "Run it from systemd" sections: every variable they set is one
+/// the binary's `--help` names (an `EnvironmentFile=` line the binary ignores would be silent).
+#[test]
+fn doc_025_instance_files_name_only_variables_the_binary_reads() {
+    for (doc, bin) in [
+        ("docs/write-canary-env.md", "write-canary-env"),
+        ("docs/ollama-compat-smoke.md", "ollama-compat-smoke"),
+    ] {
+        let help = std::process::Command::new(assert_cmd::cargo::cargo_bin(bin))
+            .arg("--help")
+            .output()
+            .expect("--help");
+        let help = String::from_utf8(help.stdout).unwrap();
+        let text = std::fs::read_to_string(root().join(doc)).unwrap();
+        let (blocks, problems) = parse_blocks(doc, &text);
+        assert!(problems.is_empty(), "{problems:?}");
+        let mut names = 0;
+        for block in blocks.iter().filter(|b| b.lang == "ini") {
+            for line in block.body.lines().map(str::trim) {
+                let Some((name, _)) = line.split_once('=') else {
+                    continue;
+                };
+                if line.starts_with('#')
+                    || !name.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+                {
+                    continue;
+                }
+                names += 1;
+                assert!(
+                    help.contains(name),
+                    "{doc}:{}: {name} is not a variable `{bin} --help` names",
+                    block.line
+                );
+            }
+        }
+        assert!(names >= 3, "{doc}: only {names} instance variables found");
+    }
+}
