@@ -19,14 +19,19 @@ use crate::secret::Redactor;
 /// Warnings that arise on the way (an empty file written under `--allow-empty`, a dead run's
 /// temporary file removed) are pushed to
 /// `warnings`, value-free, for the caller to print as it prints `cfg.warnings` — whether the
-/// run then succeeds or fails.
-pub async fn run(cfg: &Config, warnings: &mut Vec<String>) -> Result<Report, Error> {
+/// run then succeeds or fails. A wait before a retry is told to `say` the moment it starts
+/// ([`infisical::waiting_line`]), not after the run: the binary prints it on stderr.
+pub async fn run(
+    cfg: &Config,
+    warnings: &mut Vec<String>,
+    say: infisical::Say,
+) -> Result<Report, Error> {
     let s = &cfg.settings;
     let http = http::client(&ClientOptions {
         timeout: s.timeout,
         ca_cert: s.ca_cert.clone(),
     })?;
-    let client = Client::new(http, cfg.base.clone(), s.max_retry_wait);
+    let client = Client::new(http, cfg.base.clone(), s.max_retry_wait).say_waits(say);
     let mut redactor = Redactor::new();
     match &cfg.auth {
         Auth::Token(t) => redactor.add(t),
