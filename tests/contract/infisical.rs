@@ -1597,7 +1597,7 @@ async fn inf_042_unknown_client_id_is_a_credentials_problem() {
 /// The recorded 401 `ValidationFailure` (nested zod issues) is exit 2 after one request,
 /// each issue as `path: message`, never the raw JSON.
 #[tokio::test]
-async fn inf_043_older_401_validation_failure_is_a_usage_error() {
+async fn inf_043_older_servers_validation_failure_is_a_usage_error() {
     one_answer(
         401,
         "infisical/593bda8b/error-401-validation.json",
@@ -1779,10 +1779,37 @@ async fn inf_047_try_again_in_minutes_is_60_seconds_each() {
 }
 
 /// Every situation of the recording, against the October 2024 server and today's: the exit
-/// code, the request counts and the words of its clause.
+/// code, the request counts and the words of its clause; and the recorded happy path (the
+/// login, then the list in the October 2024 shape) writes the key.
 #[tokio::test]
 async fn inf_048_both_servers_keep_the_contracts() {
     use Situation as S;
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.login(
+        ResponseTemplate::new(200)
+            .set_body_json(fixture_json("infisical/593bda8b/login-ok.json")),
+        1,
+    )
+    .await;
+    inf.serve_folder(
+        PROVIDER_PATH,
+        "synthetic-recorded-access-token-redacted-len-407",
+        fixture_json("infisical/593bda8b/secrets-providers.json"),
+        1,
+    )
+    .await;
+    canary(&inf.url(), &wd.output())
+        .args(["--project-id", RECORDED_PROJECT, "--path", PROVIDER_PATH])
+        .args(["--auth", "universal-auth", "--client-id", "client-0001"])
+        .secret_env("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET", "synthetic-cs-Nn4")
+        .secret("synthetic-ollama-key-0000000000000000")
+        .run()
+        .success()
+        .no_leak();
+    let written = std::fs::read_to_string(wd.output()).unwrap();
+    assert!(written.contains(PROVIDER_KEY), "{written}");
+    drop(inf);
     for server in Server::BOTH {
         for situation in Situation::ALL {
             let old = server == Server::October2024;

@@ -420,9 +420,9 @@ impl InfisicalBuilder {
 
     /// Which server the standing answers are (default [`Server::Current`]). With
     /// [`Server::October2024`], as recorded at 593bda8b: [`Self::routes`] answers an unknown
-    /// folder 200 with empty lists, and [`Self::only_token`] answers a request carrying
-    /// another token 403 `TokenError` "The provided access token is malformed…" (none at all
-    /// still 401 `Token missing`, as recorded).
+    /// folder 200 with empty lists, [`Self::only_token`] answers a request carrying another
+    /// token 403 `TokenError` "The provided access token is malformed…" (none at all 401
+    /// `Token missing`), and [`Self::login_ok`] answers the recorded login.
     pub fn server(mut self, server: Server) -> Self {
         self.server = server;
         self
@@ -459,7 +459,10 @@ impl InfisicalBuilder {
                 .and(path(UA_LOGIN))
                 .respond_with(
                     ResponseTemplate::new(200)
-                        .set_body_json(fixture_json("infisical/login-ok.json"))
+                        .set_body_json(fixture_json(match self.server {
+                            Server::October2024 => "infisical/593bda8b/login-ok.json",
+                            Server::Current => "infisical/login-ok.json",
+                        }))
                         .set_delay(self.delay),
                 )
                 .with_priority(1)
@@ -478,11 +481,12 @@ impl InfisicalBuilder {
                 .await;
         }
         if self.token.is_some() {
+            let missing = match self.server {
+                Server::October2024 => "infisical/593bda8b/error-401-token-missing.json",
+                Server::Current => "infisical/error-401-token-missing.json",
+            };
             Mock::given(any())
-                .respond_with(
-                    ResponseTemplate::new(401)
-                        .set_body_json(fixture_json("infisical/error-401-token-missing.json")),
-                )
+                .respond_with(ResponseTemplate::new(401).set_body_json(fixture_json(missing)))
                 .with_priority(10)
                 .mount(&server)
                 .await;
