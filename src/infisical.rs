@@ -336,9 +336,7 @@ pub fn meaning(status: u16, body: &str) -> Meaning {
         404 if message.starts_with("Project with") || message.starts_with("No project found") => {
             Meaning::ProjectNotFound
         }
-        404 if message.contains("No identity with specified client ID") => {
-            Meaning::UnknownClientId
-        }
+        404 if message.contains("No identity with specified client ID") => Meaning::UnknownClientId,
         401 | 403 if class("ValidationFailure") => Meaning::ValidationFailure,
         403 if class("TokenError") => Meaning::TokenError,
         403 if words.contains("readvalue") || words.contains("permission to read secret value") => {
@@ -794,15 +792,13 @@ fn answer_of(
         },
         Outcome::Status {
             code: status, body, ..
-        } if refused(status, meaning(status, &body)) => {
-            FetchError::Refused {
-                route,
-                status,
-                meaning: meaning(status, &body),
-                body,
-                place: None,
-            }
-        }
+        } if refused(status, meaning(status, &body)) => FetchError::Refused {
+            route,
+            status,
+            meaning: meaning(status, &body),
+            body,
+            place: None,
+        },
         Outcome::Status {
             code: status @ 404,
             body,
@@ -1194,7 +1190,8 @@ mod tests {
         // Meant answers whose status alone would mislead: an older server's 401/403
         // validation failure is a usage error; an unknown client ID is a refusal, not a 404.
         let validation = r#"{"error":"ValidationFailure","message":[]}"#;
-        let unknown = r#"{"message":"No identity with specified client ID was found","error":"NotFound"}"#;
+        let unknown =
+            r#"{"message":"No identity with specified client ID was found","error":"NotFound"}"#;
         for (route, outcome, exit) in [
             (r, status(401, validation), Exit::Usage),
             (r, status(403, validation), Exit::Usage),
@@ -1376,7 +1373,10 @@ mod tests {
         assert_eq!(f(404, "error-404-project"), Meaning::ProjectNotFound);
         assert_eq!(f(403, "error-403-read-value"), Meaning::ReadValueDenied);
         assert_eq!(f(403, "error-403-permission-denied"), Meaning::RoleDenied);
-        assert_eq!(f(403, "error-403-read-value-forbidden"), Meaning::ReadValueDenied);
+        assert_eq!(
+            f(403, "error-403-read-value-forbidden"),
+            Meaning::ReadValueDenied
+        );
         assert_eq!(f(403, "error-403-token-expired"), Meaning::TokenError);
         assert_eq!(f(403, "error-403-not-member"), Meaning::NotMember);
         assert_eq!(
@@ -1388,7 +1388,11 @@ mod tests {
             (403, "error-403-permission-denied", Meaning::RoleDenied),
             (403, "error-403-not-member", Meaning::NotMember),
             (403, "error-403-token-malformed", Meaning::TokenError),
-            (403, "error-403-token-invalid-signature", Meaning::TokenError),
+            (
+                403,
+                "error-403-token-invalid-signature",
+                Meaning::TokenError,
+            ),
             (401, "error-401-validation", Meaning::ValidationFailure),
             (404, "error-404-unknown-client-id", Meaning::UnknownClientId),
             (404, "error-404-project", Meaning::ProjectNotFound),
@@ -1437,7 +1441,11 @@ mod tests {
         let secret_body = r#"{"message":"synthetic-secret-Qq1"}"#;
         let line = |after: &Outcome, asked: Asked, wait: Duration, path: Option<&str>| {
             waiting_line(
-                if path.is_some() { SECRETS_RAW } else { UA_LOGIN },
+                if path.is_some() {
+                    SECRETS_RAW
+                } else {
+                    UA_LOGIN
+                },
                 path,
                 &Waiting {
                     attempt: 1,

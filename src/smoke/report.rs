@@ -688,7 +688,6 @@ fn detail_value(key: &str, value: &str) -> Value {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1287,7 +1287,11 @@ async fn inf_035_wait_beyond_cap_gives_up_and_says_so() {
     // starts (INF-046), then gives up.
     let inf = Infisical::start().await;
     inf.respond(rate_limited_for_1s(), 3).await;
-    let waiting = |k: u32| format!("write-canary-env: waiting 1 s: the server's rate limit (429, retry-after); then attempt {k} of 3 of {SECRETS_RAW} for --path /\n");
+    let waiting = |k: u32| {
+        format!(
+            "write-canary-env: waiting 1 s: the server's rate limit (429, retry-after); then attempt {k} of 3 of {SECRETS_RAW} for --path /\n"
+        )
+    };
     canary(&inf.url(), &wd.output())
         .run()
         .code(5)
@@ -1583,7 +1587,8 @@ async fn login_answer(status: u16, fixture: &str) -> (Infisical, crate::support:
 /// 404 of another kind on the login route keeps exit 4 and its URL hint.
 #[tokio::test]
 async fn inf_042_unknown_client_id_is_a_credentials_problem() {
-    let (_inf, run) = login_answer(404, "infisical/593bda8b/error-404-unknown-client-id.json").await;
+    let (_inf, run) =
+        login_answer(404, "infisical/593bda8b/error-404-unknown-client-id.json").await;
     run.code(3)
         .stdout_is("")
         .stderr_is(&format!("write-canary-env: error: {UA_LOGIN}: refused with status 404 (the client ID is unknown to this instance: check --client-id (or $INFISICAL_UNIVERSAL_AUTH_CLIENT_ID) and that --api-url names the instance where the identity lives); the server said: NotFound: No identity with specified client ID was found\n"))
@@ -1755,8 +1760,8 @@ async fn inf_046_a_wait_is_said_when_it_starts() {
 /// the run gives up at once, naming 60 s; "N seconds" is still N.
 #[tokio::test]
 async fn inf_047_try_again_in_minutes_is_60_seconds_each() {
-    use provider_bridge::infisical::try_again_in;
     use provider_bridge::http::Outcome;
+    use provider_bridge::infisical::try_again_in;
     let inf = Infisical::start().await;
     let wd = Workdir::new();
     inf.answer_as(Server::October2024, Situation::RateLimited, 1)
@@ -1774,8 +1779,14 @@ async fn inf_047_try_again_in_minutes_is_60_seconds_each() {
             retry_after: None,
         })
     };
-    assert_eq!(asked("try again in 2 minutes"), Some(Duration::from_secs(120)));
-    assert_eq!(asked("try again in 7 seconds"), Some(Duration::from_secs(7)));
+    assert_eq!(
+        asked("try again in 2 minutes"),
+        Some(Duration::from_secs(120))
+    );
+    assert_eq!(
+        asked("try again in 7 seconds"),
+        Some(Duration::from_secs(7))
+    );
 }
 
 /// Every situation of the recording, against the October 2024 server and today's: the exit
@@ -1787,8 +1798,7 @@ async fn inf_048_both_servers_keep_the_contracts() {
     let inf = Infisical::start().await;
     let wd = Workdir::new();
     inf.login(
-        ResponseTemplate::new(200)
-            .set_body_json(fixture_json("infisical/593bda8b/login-ok.json")),
+        ResponseTemplate::new(200).set_body_json(fixture_json("infisical/593bda8b/login-ok.json")),
         1,
     )
     .await;
@@ -1883,7 +1893,13 @@ async fn inf_049_silently_filtered_secret_is_caught_by_key() {
     inf.serve_secrets("infisical/593bda8b/secrets-forgejo-imports-viewer.json", 1)
         .await;
     canary(&inf.url(), &wd.output())
-        .args(["--include-imports", "--path", "/forgejo", "--key", PROVIDER_KEY])
+        .args([
+            "--include-imports",
+            "--path",
+            "/forgejo",
+            "--key",
+            PROVIDER_KEY,
+        ])
         .secret("synthetic-forgejo-token-1111")
         .secret("synthetic-ollama-key-0000000000000000")
         .run()

@@ -252,13 +252,22 @@ async fn inf_042_canary_exit_3_unknown_client_id() {
         .await;
     inf.respond(ResponseTemplate::new(500), 0).await;
     let run = canary(&inf.url(), &wd.output())
-        .args(["--auth", "universal-auth", "--client-id", "no-such-client-0001"])
+        .args([
+            "--auth",
+            "universal-auth",
+            "--client-id",
+            "no-such-client-0001",
+        ])
         .secret_env(
             "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
             "synthetic-client-secret-Gg7Hh8",
         )
         .run();
-    assert_screen(&run, Some(wd.path()), "inf_042_canary_exit_3_unknown_client_id");
+    assert_screen(
+        &run,
+        Some(wd.path()),
+        "inf_042_canary_exit_3_unknown_client_id",
+    );
 }
 
 /// Exit 5: the recorded rate limit ("try again in 1 minute", `retry-after: 0` so the test

@@ -471,11 +471,9 @@ impl InfisicalBuilder {
         }
         if self.token.is_some() && self.server == Server::October2024 {
             Mock::given(header_exists("authorization"))
-                .respond_with(
-                    ResponseTemplate::new(403).set_body_json(fixture_json(
-                        "infisical/593bda8b/error-403-token-malformed.json",
-                    )),
-                )
+                .respond_with(ResponseTemplate::new(403).set_body_json(fixture_json(
+                    "infisical/593bda8b/error-403-token-malformed.json",
+                )))
                 .with_priority(9)
                 .mount(&server)
                 .await;
@@ -806,14 +804,15 @@ mod tests {
         let unknown = format!("{SECRETS_RAW}?environment=prod&secretPath=%2Fno%2Fsuch");
         let (status, body) = http(&old.url(), "GET", &unknown, Some("synthetic-t"));
         let body: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(
-            (status, body),
-            (200, json!({"secrets": [], "imports": []}))
-        );
+        assert_eq!((status, body), (200, json!({"secrets": [], "imports": []})));
         let (status, body) = http(&old.url(), "GET", &unknown, Some("synthetic-u"));
         assert_eq!((status, body.contains("TokenError")), (403, true), "{body}");
         let (status, body) = http(&old.url(), "GET", &unknown, None);
-        assert_eq!((status, body.contains("Token missing")), (401, true), "{body}");
+        assert_eq!(
+            (status, body.contains("Token missing")),
+            (401, true),
+            "{body}"
+        );
         for situation in Situation::ALL {
             for server in Server::BOTH {
                 let (status, fixture) = server.answer(situation);
