@@ -435,10 +435,14 @@ impl Retry {
     /// Who chooses the wait after `outcome` ([`Retry::next`] gives its length): its
     /// `Retry-After`, else the road's body hint, else the backoff.
     pub fn asked(&self, outcome: &Outcome) -> Asked {
-        match self {
-            _ if outcome.retry_after().is_some() => Asked::RetryAfter,
-            Retry::Transient { hint, .. } if hint(outcome).is_some() => Asked::Body,
-            _ => Asked::Backoff,
+        let body_hint = match self {
+            Retry::Transient { hint, .. } => hint(outcome),
+            Retry::Never => None,
+        };
+        match (outcome.retry_after(), body_hint) {
+            (Some(_), _) => Asked::RetryAfter,
+            (None, Some(_)) => Asked::Body,
+            (None, None) => Asked::Backoff,
         }
     }
 
