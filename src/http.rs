@@ -403,6 +403,58 @@ impl Retry {
     }
 }
 
+/// Where the wait before a next attempt comes from ([`Retry::asked`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    /// The server's `Retry-After` header.
+    RetryAfter,
+    /// The road's reading of the answer's body ([`Retry::Transient`]'s `hint`).
+    Body,
+    /// No ask: the policy's own backoff.
+    Backoff,
+}
+
+/// A wait about to start, handed to the watcher of [`Client::send_watched`] before the
+/// exchange sleeps: after attempt `attempt` of `attempts` came back with `after`, the
+/// exchange waits `wait` (`asked` says who chose it). Holds no header; `after`'s body is raw.
+#[derive(Debug, Clone, Copy)]
+pub struct Waiting<'a> {
+    /// The attempt that just failed (1-based).
+    pub attempt: u32,
+    /// Attempts in all under the policy.
+    pub attempts: u32,
+    /// How long the exchange is about to wait.
+    pub wait: Duration,
+    /// Who chose the wait.
+    pub asked: Asked,
+    /// What the failed attempt came back with.
+    pub after: &'a Outcome,
+}
+
+impl Retry {
+    /// Who chooses the wait after `outcome` ([`Retry::next`] gives its length): its
+    /// `Retry-After`, else the road's body hint, else the backoff.
+    pub fn asked(&self, outcome: &Outcome) -> Asked {
+        let body_hint = match self {
+            Retry::Transient { hint, .. } => hint(outcome),
+            Retry::Never => None,
+        };
+        match (outcome.retry_after(), body_hint) {
+            (Some(_), _) => Asked::RetryAfter,
+            (None, Some(_)) => Asked::Body,
+            (None, None) => Asked::Backoff,
+        }
+    }
+
+    /// Attempts in all (1 for [`Retry::Never`]).
+    pub fn attempts(&self) -> u32 {
+        match self {
+            Retry::Never => 1,
+            Retry::Transient { attempts, .. } => *attempts,
+        }
+    }
+}
+
 /// A road's rules for [`Client::send`].
 #[derive(Debug, Clone, Copy)]
 pub struct Rules {
@@ -545,6 +597,17 @@ impl Client {
     /// sleeping in between; returns the last outcome, the attempts, the time waited and why
     /// it stopped.
     pub async fn send(&self, request: &Request<'_>, rules: &Rules) -> Exchange {
+        self.send_watched(request, rules, &|_| {}).await
+    }
+
+    /// [`Client::send`], telling `watch` of each wait the moment it starts (before the
+    /// sleep), so that a caller can say so while it lasts.
+    pub async fn send_watched(
+        &self,
+        request: &Request<'_>,
+        rules: &Rules,
+        watch: &(dyn Fn(&Waiting<'_>) + Sync),
+    ) -> Exchange {
         let mut attempts = 0;
         let mut waited = Duration::ZERO;
         loop {
@@ -552,6 +615,13 @@ impl Client {
             let outcome = self.attempt(request, &rules.body).await;
             match rules.retry.next(attempts, &outcome) {
                 Ok(wait) => {
+                    watch(&Waiting {
+                        attempt: attempts,
+                        attempts: rules.retry.attempts(),
+                        wait,
+                        asked: rules.retry.asked(&outcome),
+                        after: &outcome,
+                    });
                     waited += wait;
                     tokio::time::sleep(wait).await;
                 }
@@ -1145,6 +1215,70 @@ mod tests {
             status: 200,
             body: body.as_bytes().to_vec(),
         }
+    }
+
+    /// Each wait is told to the watcher before it starts, with the attempt, the length and
+    /// who chose it (the server's `Retry-After`, the road's body hint, or the backoff); a
+    /// policy that never retries tells nothing.
+    #[tokio::test]
+    async fn send_watched_tells_each_wait() {
+        fn body_hint(outcome: &Outcome) -> Option<Duration> {
+            match outcome {
+                Outcome::Status { body, .. } if body == "wait 1 ms" => {
+                    Some(Duration::from_millis(1))
+                }
+                _ => None,
+            }
+        }
+        let retry = Retry::Transient {
+            attempts: 4,
+            backoff: Duration::from_millis(1),
+            max_wait: Duration::from_secs(1),
+            hint: body_hint,
+        };
+        let raw = Raw::start(vec![
+            answer(503, "Retry-After: 0\r\n", "busy"),
+            answer(429, "", "wait 1 ms"),
+            answer(502, "", ""),
+            answer(200, "", "fine"),
+        ]);
+        let seen = Mutex::new(Vec::new());
+        let refuse = Cap::Refuse(64);
+        let got = test_client(Duration::from_secs(5))
+            .send_watched(
+                &Request::get(&raw.url),
+                &rules(retry, refuse, refuse, true),
+                &|w: &Waiting<'_>| {
+                    let code = match w.after {
+                        Outcome::Status { code, .. } => *code,
+                        _ => 0,
+                    };
+                    seen.lock()
+                        .unwrap()
+                        .push((w.attempt, w.attempts, w.wait, w.asked, code));
+                },
+            )
+            .await;
+        assert_eq!(got.outcome, ok("fine"));
+        let ms = Duration::from_millis;
+        assert_eq!(
+            seen.into_inner().unwrap(),
+            [
+                (1, 4, ms(0), Asked::RetryAfter, 503),
+                (2, 4, ms(1), Asked::Body, 429),
+                (3, 4, ms(4), Asked::Backoff, 502),
+            ]
+        );
+        let told = Mutex::new(0);
+        let raw = Raw::start(vec![answer(503, "", "")]);
+        test_client(Duration::from_secs(5))
+            .send_watched(
+                &Request::get(&raw.url),
+                &rules(Retry::Never, refuse, refuse, true),
+                &|_| *told.lock().unwrap() += 1,
+            )
+            .await;
+        assert_eq!((*told.lock().unwrap(), Retry::Never.attempts()), (0, 1));
     }
 
     /// Transient outcomes are tried again up to the attempts: a later answer is used; after

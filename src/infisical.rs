@@ -2,7 +2,9 @@
 //! (`GET /api/v3/secrets/raw`), the answer model, the imports merge and hidden values, and the
 //! road's [`RULES`] for [`http::Client::send`] (retries, the answer size cap). Turns each
 //! [`Outcome`] into its [`FetchError`] with the real server's meaning. Facts from
-//! `../shared/reference/infisical-api.md`.
+//! `../shared/reference/infisical-api.md` and from a real server's answers recorded at upstream
+//! `593bda8b` (`fixtures/infisical/593bda8b/`, provenance in `fixtures/README.md`). Each wait
+//! before a retry is told, as it starts, to the caller's [`Say`] ([`waiting_line`]).
 //!
 //! Knows nothing of files or dotenv syntax, nor of reqwest. Errors carry server bodies
 //! *unredacted* and have no `Display`: the only way to print one is [`FetchError::describe`],
@@ -15,7 +17,9 @@ use serde::Deserialize;
 
 use crate::exit::Exit;
 pub use crate::http::GaveUp;
-use crate::http::{self, Bearer, BodyRules, Cap, Exchange, Outcome, Request, Retry, Stage, Url};
+use crate::http::{
+    self, Asked, Bearer, BodyRules, Cap, Exchange, Outcome, Request, Retry, Stage, Url, Waiting,
+};
 use crate::secret::Redactor;
 
 /// The largest answer read; a longer one is refused (exit 7).
@@ -58,8 +62,9 @@ pub const fn rules(max_wait: Duration) -> http::Rules {
     }
 }
 
-/// The wait a 429's body asks for: the seconds of Infisical's "Please try again in N
-/// seconds" (the road's body hint; a `Retry-After` header, read by [`http`], comes first).
+/// The wait a 429's body asks for: Infisical's "Please try again in N seconds" (current
+/// servers) or "… in N minute(s)" (N × 60 s; the October 2024 server recorded: "in 1 minute").
+/// The road's body hint; a `Retry-After` header, read by [`http`], comes first.
 pub fn try_again_in(outcome: &Outcome) -> Option<Duration> {
     let Outcome::Status {
         code: 429, body, ..
@@ -71,8 +76,11 @@ pub fn try_again_in(outcome: &Outcome) -> Option<Duration> {
     let rest = &words[words.find("try again in ")? + "try again in ".len()..];
     let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
     let unit = rest[n.len()..].trim_start();
+    let n: u64 = n.parse().ok()?;
     if unit.starts_with("second") {
-        n.parse().ok().map(Duration::from_secs)
+        Some(Duration::from_secs(n))
+    } else if unit.starts_with("minute") {
+        n.checked_mul(60).map(Duration::from_secs)
     } else {
         None
     }
@@ -217,8 +225,26 @@ pub enum Meaning {
     EnvironmentNotFound,
     /// 404 "Project with … not found" / "No project found with slug …".
     ProjectNotFound,
-    /// 403 `PermissionDenied` "You are not allowed to readValue on secrets".
+    /// 403: the identity may describe the secrets but not read their values, in either
+    /// wording: `PermissionDenied` "You are not allowed to readValue on secrets", or
+    /// `ForbiddenRequestError` "You do not have permission to read secret values".
     ReadValueDenied,
+    /// 403 `PermissionDenied` of any other action ("You are not allowed to read on secrets",
+    /// recorded at 593bda8b for a role that reads other folders only): the credentials
+    /// worked, the role does not cover the place asked.
+    RoleDenied,
+    /// 403 `TokenError` ("The provided access token is malformed…", "invalid signature", "Your
+    /// token has expired…"): the token itself is refused.
+    TokenError,
+    /// 403 "Identity is not a member of the specified project …" (recorded, in `error`) or
+    /// "You are not member of this project".
+    NotMember,
+    /// 404 "No identity with specified client ID was found" on the Universal Auth login: a
+    /// credentials problem (exit 3), not a wrong URL.
+    UnknownClientId,
+    /// 401 (older servers, recorded at 593bda8b) or 403 (older still) `ValidationFailure`: a
+    /// request-validation error like today's 422, so a usage error (exit 2).
+    ValidationFailure,
     /// 403 `PermissionDenied` "You are not allowed to describeSecret on secrets" (no rule
     /// lets the identity see any secret).
     DescribeDenied,
@@ -241,6 +267,17 @@ impl Meaning {
                 "the identity can see the secrets at {} in environment {} but lacks the read-value permission there (readValue): grant it read access to secret values on that path and environment",
                 p.path, p.environment
             ),
+            (Meaning::RoleDenied, Some(p)) => format!(
+                "the credentials worked, but the identity's role does not allow reading secrets at {} in environment {} of project {}: grant its role read access to that path and environment",
+                p.path, p.environment, p.project_id
+            ),
+            (Meaning::TokenError, _) => "the access token is malformed, expired or not issued by this instance: check the token file (or variable) and that --api-url names the instance that issued it".to_owned(),
+            (Meaning::NotMember, Some(p)) => format!(
+                "the identity is not a member of project {}: add it to the project with a role that reads {} in environment {}, or check --project-id",
+                p.project_id, p.path, p.environment
+            ),
+            (Meaning::NotMember, None) => "the identity is not a member of the project: add it to the project, or check --project-id".to_owned(),
+            (Meaning::UnknownClientId, _) => "the client ID is unknown to this instance: check --client-id (or $INFISICAL_UNIVERSAL_AUTH_CLIENT_ID) and that --api-url names the instance where the identity lives".to_owned(),
             (Meaning::DescribeDenied, Some(p)) => format!(
                 "the identity may not see any secret (no describe permission): grant it read access to the secrets at {} in environment {}",
                 p.path, p.environment
@@ -266,13 +303,21 @@ impl Meaning {
     }
 }
 
-/// Reads what an error body means (see [`Meaning`]).
+/// Infisical's error shape: `{statusCode, message, error}` (current servers add `reqId`;
+/// some errors carry their class in `name` too). `message` is an array of issues for a
+/// validation failure.
+#[derive(Deserialize)]
+struct ErrorBody {
+    message: Option<serde_json::Value>,
+    error: Option<serde_json::Value>,
+    #[serde(default)]
+    name: Option<serde_json::Value>,
+}
+
+/// Reads what an error body means (see [`Meaning`]): by what the answer says, not by one
+/// sentence — the class (`error`, or `name`) first, then words any wording of that meaning
+/// holds.
 pub fn meaning(status: u16, body: &str) -> Meaning {
-    #[derive(Deserialize)]
-    struct ErrorBody {
-        message: Option<serde_json::Value>,
-        error: Option<serde_json::Value>,
-    }
     let Ok(parsed) = serde_json::from_str::<ErrorBody>(body) else {
         return Meaning::Plain;
     };
@@ -280,20 +325,33 @@ pub fn meaning(status: u16, body: &str) -> Meaning {
         Some(serde_json::Value::String(s)) => s.clone(),
         _ => String::new(),
     };
-    let (error, message) = (text(&parsed.error), text(&parsed.message));
+    let (error, message, name) = (
+        text(&parsed.error),
+        text(&parsed.message),
+        text(&parsed.name),
+    );
+    let class = |c: &str| error == c || name == c;
+    let words = format!("{error} {message}").to_lowercase();
     match status {
-        404 if error == "SecretPathNotFound" => Meaning::FolderNotFound,
+        404 if class("SecretPathNotFound") => Meaning::FolderNotFound,
         404 if message.starts_with("Environment with slug") => Meaning::EnvironmentNotFound,
         404 if message.starts_with("Project with") || message.starts_with("No project found") => {
             Meaning::ProjectNotFound
         }
-        403 if error == "PermissionDenied" && message.contains("readValue") => {
+        404 if message.contains("No identity with specified client ID") => Meaning::UnknownClientId,
+        401 | 403 if class("ValidationFailure") => Meaning::ValidationFailure,
+        403 if class("TokenError") => Meaning::TokenError,
+        403 if words.contains("readvalue") || words.contains("permission to read secret value") => {
             Meaning::ReadValueDenied
         }
-        403 if error == "PermissionDenied" && message.contains("describeSecret") => {
+        403 if class("PermissionDenied") && message.contains("describeSecret") => {
             Meaning::DescribeDenied
         }
+        403 if words.contains("not a member of") || words.contains("not member of") => {
+            Meaning::NotMember
+        }
         403 if message.contains("current IP address") => Meaning::IpNotAllowed,
+        403 if class("PermissionDenied") => Meaning::RoleDenied,
         400 if message.contains("does not belong to this organization") => {
             Meaning::IdentityNotInOrg
         }
@@ -317,8 +375,9 @@ pub struct Place {
 /// Why fetching failed. Bodies are kept raw; print only through [`FetchError::describe`].
 #[derive(Debug)]
 pub enum FetchError {
-    /// 401/403, or a 400 that is a credentials problem ([`Meaning::IdentityNotInOrg`]): the
-    /// credentials or the permission were refused.
+    /// 401/403 (but a [`Meaning::ValidationFailure`]), or a 400 or 404 that is a credentials
+    /// problem ([`Meaning::IdentityNotInOrg`], [`Meaning::UnknownClientId`]): the credentials
+    /// or the permission were refused.
     Refused {
         route: &'static str,
         status: u16,
@@ -334,7 +393,8 @@ pub enum FetchError {
         meaning: Meaning,
         place: Option<Place>,
     },
-    /// 400 and other 4xx, or a redirect: the request (so the configuration) is wrong.
+    /// 400 and other 4xx (an older server's 401 `ValidationFailure` too), or a redirect: the
+    /// request (so the configuration) is wrong.
     Rejected {
         route: &'static str,
         status: u16,
@@ -497,11 +557,6 @@ impl FetchError {
 /// (`{"statusCode", "message", "error"}`), else the whole body trimmed. A `message` that is an
 /// array (a 422's zod issues) is each issue's `path: message`, joined by `; `.
 fn error_words(body: &str) -> String {
-    #[derive(Deserialize)]
-    struct ErrorBody {
-        message: Option<serde_json::Value>,
-        error: Option<serde_json::Value>,
-    }
     fn issue(v: &serde_json::Value) -> String {
         match (v.get("path"), v.get("message")) {
             (Some(serde_json::Value::Array(path)), Some(serde_json::Value::String(m)))
@@ -547,12 +602,70 @@ pub fn retry_delay(attempt: u32, retry_after: Option<&str>) -> Result<Duration, 
     rules(DEFAULT_MAX_RETRY_WAIT).retry.next(attempt, &outcome)
 }
 
+/// A duration as the waiting line shows it: whole seconds as `45 s`, else one decimal.
+fn wait_secs(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        secs(d)
+    }
+}
+
+/// The one line said when the road starts waiting before a retry (INF-041): how long, why,
+/// and what comes next — `waiting 45 s: the server's rate limit (429, retry-after); then
+/// attempt 2 of 3 of /api/v3/secrets/raw for --path /p`. Never a body, header or value:
+/// only the status, who chose the wait, the route and the folder asked (`path`, for the list
+/// route).
+pub fn waiting_line(route: &str, path: Option<&str>, w: &Waiting<'_>) -> String {
+    let source = match w.asked {
+        Asked::RetryAfter => ", retry-after)",
+        Asked::Body => ", its message)",
+        Asked::Backoff => "), backing off",
+    };
+    let why = match w.after {
+        Outcome::Status { code: 429, .. } => format!("the server's rate limit (429{source}"),
+        Outcome::Status { code, .. } => format!("the server is unavailable ({code}{source}"),
+        Outcome::Timeout => "no answer within --timeout, backing off".to_owned(),
+        Outcome::Unreachable { why } if why.stage == Stage::Body => {
+            "the connection broke while reading the answer, backing off".to_owned()
+        }
+        Outcome::Unreachable { .. } => "the connection failed, backing off".to_owned(),
+        Outcome::Ok { .. } | Outcome::Redirect { .. } | Outcome::TooLarge => {
+            "backing off".to_owned()
+        }
+    };
+    let what = match path {
+        Some(p) => format!("{route} for --path {p}"),
+        None => route.to_owned(),
+    };
+    format!(
+        "waiting {}: {why}; then attempt {} of {} of {what}",
+        wait_secs(w.wait),
+        w.attempt + 1,
+        w.attempts
+    )
+}
+
+/// Where the client tells each wait as it starts ([`Client::say_waits`]).
+pub type Say = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 /// The Infisical client for one run.
-#[derive(Debug)]
 pub struct Client {
     http: http::Client,
     base: Url,
     rules: http::Rules,
+    say: Option<Say>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("http", &self.http)
+            .field("base", &self.base)
+            .field("rules", &self.rules)
+            .field("says_waits", &self.say.is_some())
+            .finish()
+    }
 }
 /// The raw JSON shapes.
 mod wire {
@@ -636,6 +749,17 @@ fn convert(raw: wire::RawSecret, fallback_origin: &str) -> Secret {
     }
 }
 
+/// Whether an answer of `status` meaning `m` is a refusal of the credentials or the
+/// permission (exit 3): 401/403 but an older server's validation failure, and the 400 and 404
+/// that name a credentials problem.
+fn refused(status: u16, m: Meaning) -> bool {
+    match m {
+        Meaning::ValidationFailure => false,
+        Meaning::IdentityNotInOrg | Meaning::UnknownClientId => true,
+        _ => matches!(status, 401 | 403),
+    }
+}
+
 /// What `exchange` on `route` means: the body of a 2xx answer, or the failure with the real
 /// server's meaning — 401/403 refused (exit 3, never retried), 404 not found (exit 4), a
 /// transient failure after the last attempt or another 5xx unavailable (exit 5), a redirect
@@ -670,15 +794,13 @@ fn answer_of(
         },
         Outcome::Status {
             code: status, body, ..
-        } if matches!(status, 401 | 403) || meaning(status, &body) == Meaning::IdentityNotInOrg => {
-            FetchError::Refused {
-                route,
-                status,
-                meaning: meaning(status, &body),
-                body,
-                place: None,
-            }
-        }
+        } if refused(status, meaning(status, &body)) => FetchError::Refused {
+            route,
+            status,
+            meaning: meaning(status, &body),
+            body,
+            place: None,
+        },
         Outcome::Status {
             code: status @ 404,
             body,
@@ -722,12 +844,32 @@ impl Client {
             http,
             base,
             rules: rules(max_retry_wait),
+            say: None,
         }
     }
 
-    /// Sends `request` on `route` under the road's [`rules`] and reads what came back.
-    async fn call(&self, route: &'static str, request: Request<'_>) -> Result<Vec<u8>, FetchError> {
-        let exchange = self.http.send(&request, &self.rules).await;
+    /// The same client, handing `say` the [`waiting_line`] of every wait before a retry the
+    /// moment it starts (the caller decides where it goes: the binary prints it on stderr).
+    #[must_use]
+    pub fn say_waits(mut self, say: Say) -> Self {
+        self.say = Some(say);
+        self
+    }
+
+    /// Sends `request` on `route` (for the folder `path` on the list route) under the road's
+    /// [`rules`], telling each wait, and reads what came back.
+    async fn call(
+        &self,
+        route: &'static str,
+        path: Option<&str>,
+        request: Request<'_>,
+    ) -> Result<Vec<u8>, FetchError> {
+        let watch = |w: &Waiting<'_>| {
+            if let Some(say) = &self.say {
+                say(&waiting_line(route, path, w));
+            }
+        };
+        let exchange = self.http.send_watched(&request, &self.rules, &watch).await;
         answer_of(route, exchange, self.http.timeout())
     }
 
@@ -755,7 +897,9 @@ impl Client {
                     .to_string(),
                 );
                 let url = self.url(UA_LOGIN);
-                let answer = self.call(UA_LOGIN, Request::post_json(&url, &body)).await?;
+                let answer = self
+                    .call(UA_LOGIN, None, Request::post_json(&url, &body))
+                    .await?;
                 login_token(&answer)
             }
         }
@@ -790,7 +934,7 @@ impl Client {
             path: path.to_owned(),
         };
         let answer = self
-            .call(SECRETS_RAW, Request::get(&url).bearer(&bearer))
+            .call(SECRETS_RAW, Some(path), Request::get(&url).bearer(&bearer))
             .await
             .map_err(|e| e.at(place))?;
         let list: wire::ListAnswer =
@@ -1045,6 +1189,20 @@ mod tests {
             (err.exit(), short(&err)),
             (Exit::InvalidData, format!("{r} malformed x"))
         );
+        // Meant answers whose status alone would mislead: an older server's 401/403
+        // validation failure is a usage error; an unknown client ID is a refusal, not a 404.
+        let validation = r#"{"error":"ValidationFailure","message":[]}"#;
+        let unknown =
+            r#"{"message":"No identity with specified client ID was found","error":"NotFound"}"#;
+        for (route, outcome, exit) in [
+            (r, status(401, validation), Exit::Usage),
+            (r, status(403, validation), Exit::Usage),
+            (UA_LOGIN, status(404, unknown), Exit::Refused),
+            (UA_LOGIN, status(404, "Route not found"), Exit::NotFound),
+        ] {
+            let err = answer_of(route, exchange(outcome, 1), TIMEOUT).unwrap_err();
+            assert_eq!(err.exit(), exit, "{}", short(&err));
+        }
     }
 
     /// The road's rules: three attempts, 100 ms doubled, a server's wait honoured up to
@@ -1111,9 +1269,10 @@ mod tests {
         }
     }
 
-    /// The wait a 429's body asks: "try again in N seconds" (Infisical's text is always
-    /// plural; the singular is read too), never another status's body, never minutes or
-    /// words, never a Retry-After (http reads that).
+    /// The wait a 429's body asks: "try again in N seconds" (current servers; the singular
+    /// is read too) or "in N minute(s)" (N × 60 s: the October 2024 server's "in 1 minute"),
+    /// never another status's body, never hours or words, never a Retry-After (http reads
+    /// that).
     #[test]
     fn body_asks() {
         assert_eq!(
@@ -1137,8 +1296,18 @@ mod tests {
         assert_eq!(try_again_in(&with(429, "try again in a while", None)), None);
         assert_eq!(
             try_again_in(&with(429, "try again in 5 minutes", None)),
-            None
+            Some(Duration::from_secs(300))
         );
+        let recorded = std::fs::read_to_string(format!(
+            "{}/fixtures/infisical/593bda8b/error-429-rate-limit.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        assert_eq!(
+            try_again_in(&with(429, &recorded, None)),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(try_again_in(&with(429, "try again in 2 hours", None)), None);
         assert_eq!(try_again_in(&with(429, "in 5 seconds", None)), None);
         assert_eq!(try_again_in(&Outcome::Timeout), None);
     }
@@ -1205,7 +1374,48 @@ mod tests {
         );
         assert_eq!(f(404, "error-404-project"), Meaning::ProjectNotFound);
         assert_eq!(f(403, "error-403-read-value"), Meaning::ReadValueDenied);
-        assert_eq!(f(403, "error-403-permission-denied"), Meaning::Plain);
+        assert_eq!(f(403, "error-403-permission-denied"), Meaning::RoleDenied);
+        assert_eq!(
+            f(403, "error-403-read-value-forbidden"),
+            Meaning::ReadValueDenied
+        );
+        assert_eq!(f(403, "error-403-token-expired"), Meaning::TokenError);
+        assert_eq!(f(403, "error-403-not-member"), Meaning::NotMember);
+        assert_eq!(
+            f(404, "error-404-secret-path-not-found-name-only"),
+            Meaning::FolderNotFound
+        );
+        // The answers recorded from the real server at 593bda8b.
+        for (status, name, want) in [
+            (403, "error-403-permission-denied", Meaning::RoleDenied),
+            (403, "error-403-not-member", Meaning::NotMember),
+            (403, "error-403-token-malformed", Meaning::TokenError),
+            (
+                403,
+                "error-403-token-invalid-signature",
+                Meaning::TokenError,
+            ),
+            (401, "error-401-validation", Meaning::ValidationFailure),
+            (404, "error-404-unknown-client-id", Meaning::UnknownClientId),
+            (404, "error-404-project", Meaning::ProjectNotFound),
+            (401, "error-401-token-missing", Meaning::Plain),
+            (401, "error-401-invalid-credentials", Meaning::Plain),
+        ] {
+            assert_eq!(f(status, &format!("593bda8b/{name}")), want, "{name}");
+        }
+        // Either wording of describe-but-not-read, whatever the class says.
+        for body in [
+            r#"{"error":"PermissionDenied","message":"You are not allowed to readValue on secrets"}"#,
+            r#"{"error":"ForbiddenError","message":"You do not have permission to read secret values"}"#,
+            r#"{"error":"Forbidden","message":"You do not have permission to read secret values."}"#,
+        ] {
+            assert_eq!(meaning(403, body), Meaning::ReadValueDenied, "{body}");
+        }
+        // A validation failure is one on 401 and 403 alike; on 400 it stays plain (exit 2 by
+        // its status already).
+        let validation = r#"{"error":"ValidationFailure","message":[]}"#;
+        assert_eq!(meaning(403, validation), Meaning::ValidationFailure);
+        assert_eq!(meaning(400, validation), Meaning::Plain);
         assert_eq!(f(403, "error-403-describe-denied"), Meaning::DescribeDenied);
         assert_eq!(
             f(400, "error-400-identity-not-in-org"),
@@ -1223,6 +1433,85 @@ mod tests {
                 r#"{"statusCode":404,"message":"Route GET:/api/v3/x not found","error":"NotFound"}"#
             ),
             Meaning::Plain
+        );
+    }
+
+    /// The line said when a wait starts: its length, the status and who chose it, the next
+    /// attempt, the route and the folder; never a body.
+    #[test]
+    fn waiting_lines() {
+        let secret_body = r#"{"message":"synthetic-secret-Qq1"}"#;
+        let line = |after: &Outcome, asked: Asked, wait: Duration, path: Option<&str>| {
+            waiting_line(
+                if path.is_some() {
+                    SECRETS_RAW
+                } else {
+                    UA_LOGIN
+                },
+                path,
+                &Waiting {
+                    attempt: 1,
+                    attempts: 3,
+                    wait,
+                    asked,
+                    after,
+                },
+            )
+        };
+        let p = Some("/home-platform/providers");
+        let next = "then attempt 2 of 3 of /api/v3/secrets/raw for --path /home-platform/providers";
+        for (after, asked, wait, want) in [
+            (
+                with(429, secret_body, Some(45)),
+                Asked::RetryAfter,
+                Duration::from_secs(45),
+                format!("waiting 45 s: the server's rate limit (429, retry-after); {next}"),
+            ),
+            (
+                with(429, secret_body, None),
+                Asked::Body,
+                Duration::from_secs(60),
+                format!("waiting 60 s: the server's rate limit (429, its message); {next}"),
+            ),
+            (
+                with(503, secret_body, None),
+                Asked::Backoff,
+                Duration::from_millis(100),
+                format!("waiting 0.1 s: the server is unavailable (503), backing off; {next}"),
+            ),
+            (
+                Outcome::Timeout,
+                Asked::Backoff,
+                Duration::from_millis(200),
+                format!("waiting 0.2 s: no answer within --timeout, backing off; {next}"),
+            ),
+            (
+                unreachable(Stage::Connect),
+                Asked::Backoff,
+                Duration::from_millis(100),
+                format!("waiting 0.1 s: the connection failed, backing off; {next}"),
+            ),
+            (
+                unreachable(Stage::Body),
+                Asked::Backoff,
+                Duration::from_millis(100),
+                format!(
+                    "waiting 0.1 s: the connection broke while reading the answer, backing off; {next}"
+                ),
+            ),
+        ] {
+            let got = line(&after, asked, wait, p);
+            assert_eq!(got, want);
+            assert!(!got.contains("synthetic"), "{got}");
+        }
+        assert_eq!(
+            line(
+                &with(502, "", Some(2)),
+                Asked::RetryAfter,
+                Duration::from_secs(2),
+                None
+            ),
+            "waiting 2 s: the server is unavailable (502, retry-after); then attempt 2 of 3 of /api/v1/auth/universal-auth/login"
         );
     }
 

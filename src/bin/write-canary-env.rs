@@ -49,7 +49,8 @@ fn main() -> ExitCode {
         Err(e) => return fail(&canary::Error::Runtime(e), json),
     };
     let mut warnings = Vec::new();
-    let result = runtime.block_on(canary::run(&config, &mut warnings));
+    let say = std::sync::Arc::new(|line: &str| eprintln!("{NAME}: {line}"));
+    let result = runtime.block_on(canary::run(&config, &mut warnings, say));
     for warning in &warnings {
         eprintln!("{NAME}: {warning}");
     }

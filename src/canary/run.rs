@@ -22,14 +22,21 @@ use crate::secret::Redactor;
 /// Warnings that arise on the way (an empty file written under `--allow-empty`, a dead run's
 /// temporary file removed) are pushed to
 /// `warnings`, value-free, for the caller to print as it prints `cfg.warnings` — whether the
-/// run then succeeds or fails.
-pub async fn run(cfg: &Config, warnings: &mut Vec<String>) -> Result<Report, Error> {
+/// run then succeeds or fails. A wait before a retry is told to `say` the moment it starts
+/// ([`infisical::waiting_line`]), not after the run: the binary prints it on stderr; so is
+/// a wait for another run's lock on the directory, and each line the on-change command
+/// prints (redacted, as `on-change: <line>`).
+pub async fn run(
+    cfg: &Config,
+    warnings: &mut Vec<String>,
+    say: infisical::Say,
+) -> Result<Report, Error> {
     let s = &cfg.settings;
     let http = http::client(&ClientOptions {
         timeout: s.timeout,
         ca_cert: s.ca_cert.clone(),
     })?;
-    let client = Client::new(http, cfg.base.clone(), s.max_retry_wait);
+    let client = Client::new(http, cfg.base.clone(), s.max_retry_wait).say_waits(say.clone());
     let mut redactor = Redactor::new();
     match &cfg.auth {
         Auth::Token(t) => redactor.add(t),
@@ -118,9 +125,8 @@ pub async fn run(cfg: &Config, warnings: &mut Vec<String>) -> Result<Report, Err
     let mut notice = |n: &str| warnings.push(n.to_owned());
     // Said at once, not after the run: a run waiting for another one must not look hung.
     let mut waiting = |dir: &std::path::Path| {
-        crate::output::errln(&format!(
-            "{}: waiting for another run writing into {} (one run at a time per directory)",
-            super::cli::NAME,
+        say(&format!(
+            "waiting for another run writing into {} (one run at a time per directory)",
             dir.display()
         ));
     };
@@ -180,7 +186,7 @@ pub async fn run(cfg: &Config, warnings: &mut Vec<String>) -> Result<Report, Err
         redactor.add(v);
     }
     let result = onchange::run(command, &event, &s.output, &redactor, &mut |line| {
-        crate::output::errln(&format!("{}: on-change: {line}", super::cli::NAME));
+        say(&format!("on-change: {line}"));
     });
     match result {
         Ok(()) => {

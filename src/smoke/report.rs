@@ -489,7 +489,7 @@ impl Report {
                     "latencies_ms": c.runs.iter().map(|r| r.latency.as_millis() as u64)
                         .collect::<Vec<_>>(),
                     "details": c.representative().map(|r| r.extra.iter()
-                        .map(|(k, v)| ((*k).to_owned(), Value::from(v.as_str())))
+                        .map(|(k, v)| ((*k).to_owned(), detail_value(k, v)))
                         .collect::<serde_json::Map<_, _>>()).unwrap_or_default(),
                     "closest_models": if f.is_some_and(|f| f.reason == Reason::NotFound) {
                         self.closest_models()
@@ -673,4 +673,39 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// The extra tokens that are sizes, counts or latencies: a JSON number in the JSON report
+/// (SMK-038), as `latency_ms` and `retry_after_s` are.
+const NUMERIC_DETAILS: [&str; 3] = ["reasoning_chars", "reasoning_tokens", "ttft_ms"];
+
+/// One extra token of a check as the JSON report shows it: a number for the keys of
+/// [`NUMERIC_DETAILS`], the text for every other.
+fn detail_value(key: &str, value: &str) -> Value {
+    match value.parse::<u64>() {
+        Ok(n) if NUMERIC_DETAILS.contains(&key) => Value::from(n),
+        _ => Value::from(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sizes, counts and latencies are numbers; every other token stays text.
+    #[test]
+    fn detail_numbers_are_numbers() {
+        assert_eq!(detail_value("reasoning_chars", "560"), Value::from(560));
+        assert_eq!(detail_value("reasoning_tokens", "16"), Value::from(16));
+        assert_eq!(detail_value("ttft_ms", "0"), Value::from(0));
+        assert_eq!(
+            detail_value("finish_reason", "length"),
+            Value::from("length")
+        );
+        assert_eq!(
+            detail_value("missing", "finish,done"),
+            Value::from("finish,done")
+        );
+        assert_eq!(detail_value("call_as_text", "true"), Value::from("true"));
+    }
 }

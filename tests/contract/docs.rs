@@ -282,6 +282,150 @@ fn doc_008_every_runner_contract_row_links_a_clause() {
     assert!(rows >= 20, "only {rows} promise rows found");
 }
 
+/// The rows of the table of `## <heading>` in `doc`: each row's cells, trimmed.
+fn table_rows(doc: &str, heading: &str) -> Vec<Vec<String>> {
+    doc.lines()
+        .skip_while(|l| l.strip_prefix("## ") != Some(heading))
+        .skip(1)
+        .take_while(|l| !l.starts_with("## "))
+        .filter(|l| l.starts_with("| ") && !l.starts_with("|---"))
+        .skip(1)
+        .map(|l| {
+            l.trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// Each message that says more than its status is in the failure table with what to do, in
+/// the binary's own words: each phrase is on the whole screen of its test and in a row.
+#[test]
+fn doc_020_failure_table_lists_every_message_with_what_to_do() {
+    let doc = std::fs::read_to_string(root().join("docs/write-canary-env.md")).unwrap();
+    let rows = table_rows(
+        &doc,
+        "Failures: what the server said, what you read, what to do",
+    );
+    assert!(
+        rows.len() >= 10,
+        "the failure table has {} rows",
+        rows.len()
+    );
+    for (screen, phrase) in [
+        (
+            "inf_039_canary_exit_3_role_not_covering_the_path",
+            "the credentials worked, but the identity's role does not allow reading secrets at",
+        ),
+        (
+            "inf_040_canary_exit_3_token_error",
+            "the access token is malformed, expired or not issued by this instance: check the token file (or variable) and that --api-url names the instance that issued it",
+        ),
+        (
+            "inf_041_canary_exit_3_not_a_member",
+            "the identity is not a member of project",
+        ),
+        (
+            "inf_042_canary_exit_3_unknown_client_id",
+            "refused with status 404 (the client ID is unknown to this instance:",
+        ),
+        (
+            "inf_043_canary_exit_2_older_validation_failure",
+            "the request was rejected with status 401 (check --project-id, --env and --path); the server said: ValidationFailure:",
+        ),
+        (
+            "inf_044_canary_exit_3_read_value_other_wording",
+            "but lacks the read-value permission there (readValue)",
+        ),
+        (
+            "inf_045_canary_exit_4_secret_path_not_found_without_path",
+            "not found (status 404: no folder",
+        ),
+        ("inf_015_canary_exit_4_empty", "no secrets found at"),
+        (
+            "inf_014_canary_exit_4_missing_key",
+            "key not found in any path:",
+        ),
+        (
+            "inf_046_canary_exit_5_rate_limit_waits_said",
+            "the server's rate limit (429, retry-after); then attempt",
+        ),
+        ("inf_046_canary_exit_5_rate_limit_waits_said", "(gave up:"),
+    ] {
+        let shown =
+            std::fs::read_to_string(root().join(format!("tests/contract/screens/{screen}.txt")))
+                .unwrap();
+        assert!(shown.contains(phrase), "{screen} does not show {phrase:?}");
+        let row = rows.iter().find(|r| r.iter().any(|c| c.contains(phrase)));
+        let Some(row) = row else {
+            panic!("docs/write-canary-env.md: no failure-table row quotes {phrase:?}");
+        };
+        assert!(
+            row.len() == 3 && row.iter().all(|c| !c.is_empty()),
+            "the row of {phrase:?} needs what the server said, the message and what to do"
+        );
+    }
+}
+
+/// The request counts the doc states hold: Universal Auth with three paths is four
+/// requests; one retried answer is one more; and the doc says so, with the shared limit.
+#[tokio::test]
+async fn doc_021_requests_per_run_documented_and_true() {
+    use crate::support::infisical::*;
+    use crate::support::{Workdir, canary, fixture_json};
+    use wiremock::ResponseTemplate;
+    let doc = std::fs::read_to_string(root().join("docs/write-canary-env.md")).unwrap();
+    let section: String = doc
+        .lines()
+        .skip_while(|l| *l != "## Requests per run")
+        .take_while(|l| *l == "## Requests per run" || !l.starts_with("## "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for said in [
+        "1 per `--path`",
+        "`P + 1` with Universal Auth",
+        "3 attempts in all",
+        "**40 secrets requests a minute per client IP**",
+        "shares the same 40",
+    ] {
+        assert!(section.contains(said), "the section does not say {said:?}");
+    }
+    for retried in [false, true] {
+        let inf = Infisical::start().await;
+        let wd = Workdir::new();
+        inf.login(
+            ResponseTemplate::new(200).set_body_json(fixture_json("infisical/login-ok.json")),
+            1,
+        )
+        .await;
+        if retried {
+            inf.respond_first(ResponseTemplate::new(503), 1).await;
+        }
+        inf.respond(
+            ResponseTemplate::new(200).set_body_json(list_answer("/", &[])),
+            3,
+        )
+        .await;
+        canary(&inf.url(), &wd.output())
+            .args([
+                "--path",
+                "/a",
+                "--path",
+                "/b",
+                "--path",
+                "/c",
+                "--allow-empty",
+            ])
+            .args(["--auth", "universal-auth", "--client-id", "client-0001"])
+            .secret_env("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET", "synthetic-cs-Pp5")
+            .run()
+            .success()
+            .no_leak();
+        assert_eq!(inf.requests().await.len(), 4 + usize::from(retried));
+    }
+}
+
 /// The instance files of the "Run it from systemd" sections: every variable they set is one
 /// the binary's `--help` names (an `EnvironmentFile=` line the binary ignores would be silent).
 #[test]

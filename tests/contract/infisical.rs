@@ -1283,13 +1283,19 @@ async fn inf_035_wait_beyond_cap_gives_up_and_says_so() {
         .no_leak();
     assert!(started.elapsed() < Duration::from_secs(5));
     drop(inf);
-    // The default (60 s) waits out the real window's 1 s twice, then gives up.
+    // The default (60 s) waits out the real window's 1 s twice, saying each wait as it
+    // starts (INF-046), then gives up.
     let inf = Infisical::start().await;
     inf.respond(rate_limited_for_1s(), 3).await;
+    let waiting = |k: u32| {
+        format!(
+            "write-canary-env: waiting 1 s: the server's rate limit (429, retry-after); then attempt {k} of 3 of {SECRETS_RAW} for --path /\n"
+        )
+    };
     canary(&inf.url(), &wd.output())
         .run()
         .code(5)
-        .stderr_is(&format!("write-canary-env: error: {SECRETS_RAW}: unavailable after 3 attempts (gave up: no attempt left; 2.0 s spent waiting): status 429; the server said: RateLimitExceeded: Rate limit exceeded. Please try again in 1 seconds\n"))
+        .stderr_is(&format!("{}{}write-canary-env: error: {SECRETS_RAW}: unavailable after 3 attempts (gave up: no attempt left; 2.0 s spent waiting): status 429; the server said: RateLimitExceeded: Rate limit exceeded. Please try again in 1 seconds\n", waiting(2), waiting(3)))
         .no_leak();
     drop(inf);
     // `--max-retry-wait 0` takes no wait the server asks; bad values are usage errors.
@@ -1584,5 +1590,451 @@ async fn inf_071_client_secret_from_systemd_credentials_directory() {
     assert_eq!(
         body,
         json!({"clientId": "client-id-0001", "clientSecret": cred_secret})
+    );
+}
+
+// ------------------------------------------------------------------ what a real server said
+
+/// The last line of the message of a run refused at the list route with `hint`, quoting
+/// `said`.
+fn refused_list(hint: &str, said: &str) -> String {
+    format!("{SECRETS_RAW}: refused with status 403 ({hint}); the server said: {said}")
+}
+
+/// The seed's own failure, recorded: a role reading `/forgejo/**` only asks for
+/// `/home-platform/providers` — 403 `PermissionDenied` "read on secrets". The credentials
+/// worked; the message names project, environment and path. The older fixture (with CASL
+/// `details`) reads the same.
+#[tokio::test]
+async fn inf_039_role_not_covering_the_path_is_named() {
+    let hint = format!(
+        "the credentials worked, but the identity's role does not allow reading secrets at {PROVIDER_PATH} in environment prod of project {PROJECT}: grant its role read access to that path and environment"
+    );
+    for fixture in [
+        "infisical/593bda8b/error-403-permission-denied.json",
+        "infisical/error-403-permission-denied.json",
+    ] {
+        one_answer(
+            403,
+            fixture,
+            &["--path", PROVIDER_PATH],
+            3,
+            &refused_list(
+                &hint,
+                "PermissionDenied: You are not allowed to read on secrets",
+            ),
+        )
+        .await;
+    }
+}
+
+/// A malformed token, one signed by another instance (both recorded) and an expired one:
+/// the token is at fault, not the path.
+#[tokio::test]
+async fn inf_040_token_error_blames_the_token() {
+    let hint = "the access token is malformed, expired or not issued by this instance: check the token file (or variable) and that --api-url names the instance that issued it";
+    for (fixture, said) in [
+        (
+            "infisical/593bda8b/error-403-token-malformed.json",
+            "TokenError: The provided access token is malformed. Please use a valid token or generate a new one and try again.",
+        ),
+        (
+            "infisical/593bda8b/error-403-token-invalid-signature.json",
+            "TokenError: invalid signature",
+        ),
+        (
+            "infisical/error-403-token-expired.json",
+            "TokenError: Your token has expired. Please re-authenticate.",
+        ),
+    ] {
+        one_answer(403, fixture, &[], 3, &refused_list(hint, said)).await;
+    }
+}
+
+/// No membership, recorded (the reason in `error`, a generic `message`) and as current
+/// servers word it: the message says so, naming `--project-id`.
+#[tokio::test]
+async fn inf_041_not_a_member_names_the_project() {
+    for (project, fixture, said) in [
+        (
+            RECORDED_PROJECT,
+            "infisical/593bda8b/error-403-not-member.json",
+            format!(
+                "Identity is not a member of the specified project with ID '{RECORDED_PROJECT}': You are not allowed to access this resource"
+            ),
+        ),
+        (
+            PROJECT,
+            "infisical/error-403-not-member.json",
+            "You are not member of this project: You are not allowed to access this resource"
+                .to_owned(),
+        ),
+    ] {
+        one_answer(
+            403,
+            fixture,
+            &["--project-id", project],
+            3,
+            &refused_list(
+                &format!(
+                    "the identity is not a member of project {project}: add it to the project with a role that reads / in environment prod, or check --project-id"
+                ),
+                &said,
+            ),
+        )
+        .await;
+    }
+}
+
+/// A Universal Auth run with `client_id` whose login answers `status` with `fixture`: one
+/// login, no list call.
+async fn login_answer(status: u16, fixture: &str) -> (Infisical, crate::support::cli::Run) {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.login(
+        ResponseTemplate::new(status).set_body_json(fixture_json(fixture)),
+        1,
+    )
+    .await;
+    inf.respond(ResponseTemplate::new(200), 0).await;
+    let run = canary(&inf.url(), &wd.output())
+        .args([
+            "--auth",
+            "universal-auth",
+            "--client-id",
+            "no-such-client-0001",
+        ])
+        .secret_env("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET", "synthetic-cs-Ll2")
+        .run();
+    assert!(!wd.output().exists());
+    (inf, run)
+}
+
+/// The recorded 404 of an unknown client ID is exit 3 saying the client ID is unknown; a
+/// 404 of another kind on the login route keeps exit 4 and its URL hint.
+#[tokio::test]
+async fn inf_042_unknown_client_id_is_a_credentials_problem() {
+    let (_inf, run) =
+        login_answer(404, "infisical/593bda8b/error-404-unknown-client-id.json").await;
+    run.code(3)
+        .stdout_is("")
+        .stderr_is(&format!("write-canary-env: error: {UA_LOGIN}: refused with status 404 (the client ID is unknown to this instance: check --client-id (or $INFISICAL_UNIVERSAL_AUTH_CLIENT_ID) and that --api-url names the instance where the identity lives); the server said: NotFound: No identity with specified client ID was found\n"))
+        .no_leak();
+    let (_inf, run) = login_answer(404, "infisical/593bda8b/error-404-v4-route.json").await;
+    run.code(4)
+        .stderr_has("does --api-url name an Infisical API with Universal Auth?")
+        .no_leak();
+}
+
+/// The recorded 401 `ValidationFailure` (nested zod issues) is exit 2 after one request,
+/// each issue as `path: message`, never the raw JSON.
+#[tokio::test]
+async fn inf_043_older_servers_validation_failure_is_a_usage_error() {
+    one_answer(
+        401,
+        "infisical/593bda8b/error-401-validation.json",
+        &[],
+        2,
+        &format!("{SECRETS_RAW}: the request was rejected with status 401 (check --project-id, --env and --path); the server said: ValidationFailure: permissions.0.action: Invalid input"),
+    )
+    .await;
+}
+
+/// Both wordings of describe-but-not-read give the one message of INF-031.
+#[tokio::test]
+async fn inf_044_describe_but_not_read_in_either_wording() {
+    let hint = format!(
+        "the identity can see the secrets at {PROVIDER_PATH} in environment prod but lacks the read-value permission there (readValue): grant it read access to secret values on that path and environment"
+    );
+    for (fixture, said) in [
+        (
+            "infisical/error-403-read-value.json",
+            "PermissionDenied: You are not allowed to readValue on secrets",
+        ),
+        (
+            "infisical/error-403-read-value-forbidden.json",
+            "ForbiddenError: You do not have permission to read secret values",
+        ),
+    ] {
+        one_answer(
+            403,
+            fixture,
+            &["--path", PROVIDER_PATH],
+            3,
+            &refused_list(&hint, said),
+        )
+        .await;
+    }
+}
+
+/// A `SecretPathNotFound` 404 whose message names no path: the `--path` asked and the
+/// environment are named; of two paths, only the failing one.
+#[tokio::test]
+async fn inf_045_secret_path_not_found_names_the_path_asked() {
+    let fixture = "infisical/error-404-secret-path-not-found-name-only.json";
+    one_answer(
+        404,
+        fixture,
+        &["--path", "/home-platform/provders"],
+        4,
+        &format!("{SECRETS_RAW}: not found (status 404: no folder /home-platform/provders in environment prod: check --path and --env (a current server answers so for an unknown environment too)); the server said: NotFound: Not found. Please ensure the environment slug and secret path is correct."),
+    )
+    .await;
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.serve_folder(PROVIDER_PATH, TOKEN, providers(), 1).await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path(SECRETS_RAW))
+        .and(wiremock::matchers::query_param("secretPath", "/typo"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(fixture_json(fixture)))
+        .expect(1)
+        .mount(&inf.server)
+        .await;
+    canary(&inf.url(), &wd.output())
+        .args(["--path", PROVIDER_PATH, "--path", "/typo"])
+        .secret(PROVIDER_VALUE)
+        .run()
+        .code(4)
+        .stderr_has("no folder /typo in environment prod")
+        .stderr_lacks(&format!("no folder {PROVIDER_PATH} "))
+        .no_leak();
+    assert!(!wd.output().exists());
+}
+
+/// The wait is said when it starts: against a 429 asking 30 s, the line is on stderr while
+/// the run still waits (it has not ended; it is then cancelled with SIGTERM, exit 143), and
+/// it is the only line. A run that waits twice and succeeds says each wait once.
+#[tokio::test]
+async fn inf_046_a_wait_is_said_when_it_starts() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.respond(
+        Server::October2024
+            .response(Situation::RateLimited)
+            .insert_header("retry-after", "30"),
+        1,
+    )
+    .await;
+    let url = inf.url();
+    let out = wd.output();
+    let (first, code, rest) = tokio::task::spawn_blocking(move || {
+        crate::support::signal::deliverable();
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("write-canary-env"))
+            .args(["--project-id", PROJECT, "--env", ENV, "--api-url", &url])
+            .args(["--path", PROVIDER_PATH, "--output"])
+            .arg(&out)
+            .env_clear()
+            .env("INFISICAL_TOKEN", TOKEN)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut first = String::new();
+        stderr.read_line(&mut first).unwrap();
+        // The line came while the 30-second wait runs: the process has not ended.
+        let running = child.try_wait().unwrap().is_none();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let mut rest = String::new();
+        stderr.read_to_string(&mut rest).unwrap();
+        let status = child.wait().unwrap();
+        assert!(running, "the line came only after the run ended");
+        (first, status.code(), rest)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (first.as_str(), code, rest.as_str()),
+        (
+            "write-canary-env: waiting 30 s: the server's rate limit (429, retry-after); then attempt 2 of 3 of /api/v3/secrets/raw for --path /home-platform/providers\n",
+            Some(143),
+            ""
+        )
+    );
+    assert!(!wd.output().exists());
+    drop(inf);
+    // Two waits (a 503 backing off 100 ms, a 429 asking 0 s), then the answer.
+    let inf = Infisical::start().await;
+    inf.respond_first(ResponseTemplate::new(503), 1).await;
+    inf.respond_first(
+        ResponseTemplate::new(429).insert_header("retry-after", "0"),
+        1,
+    )
+    .await;
+    inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 1)
+        .await;
+    let next = "then attempt {} of 3 of /api/v3/secrets/raw for --path /";
+    canary(&inf.url(), &wd.output())
+        .secret(PROVIDER_VALUE)
+        .run()
+        .success()
+        .stderr_is(&format!(
+            "write-canary-env: waiting 0.1 s: the server is unavailable (503), backing off; {}\nwrite-canary-env: waiting 0 s: the server's rate limit (429, retry-after); {}\n",
+            next.replace("{}", "2"),
+            next.replace("{}", "3")
+        ))
+        .no_leak();
+}
+
+/// The recorded "try again in 1 minute" without `Retry-After` asks 60 s: beyond a 30 s cap
+/// the run gives up at once, naming 60 s; "N seconds" is still N.
+#[tokio::test]
+async fn inf_047_try_again_in_minutes_is_60_seconds_each() {
+    use provider_bridge::http::Outcome;
+    use provider_bridge::infisical::try_again_in;
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.answer_as(Server::October2024, Situation::RateLimited, 1)
+        .await;
+    canary(&inf.url(), &wd.output())
+        .args(["--max-retry-wait", "30"])
+        .run()
+        .code(5)
+        .stderr_is(&format!("write-canary-env: error: {SECRETS_RAW}: unavailable after 1 attempt (gave up: the server asked to wait 60.0 s, more than --max-retry-wait 30.0 s; 0.0 s spent waiting): status 429; the server said: RateLimitExceeded: Rate limit exceeded. Please try again in 1 minute\n"))
+        .no_leak();
+    let asked = |body: &str| {
+        try_again_in(&Outcome::Status {
+            code: 429,
+            body: body.into(),
+            retry_after: None,
+        })
+    };
+    assert_eq!(
+        asked("try again in 2 minutes"),
+        Some(Duration::from_secs(120))
+    );
+    assert_eq!(
+        asked("try again in 7 seconds"),
+        Some(Duration::from_secs(7))
+    );
+}
+
+/// Every situation of the recording, against the October 2024 server and today's: the exit
+/// code, the request counts and the words of its clause; and the recorded happy path (the
+/// login, then the list in the October 2024 shape) writes the key.
+#[tokio::test]
+async fn inf_048_both_servers_keep_the_contracts() {
+    use Situation as S;
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.login(
+        ResponseTemplate::new(200).set_body_json(fixture_json("infisical/593bda8b/login-ok.json")),
+        1,
+    )
+    .await;
+    inf.serve_folder(
+        PROVIDER_PATH,
+        "synthetic-recorded-access-token-redacted-len-407",
+        fixture_json("infisical/593bda8b/secrets-providers.json"),
+        1,
+    )
+    .await;
+    canary(&inf.url(), &wd.output())
+        .args(["--project-id", RECORDED_PROJECT, "--path", PROVIDER_PATH])
+        .args(["--auth", "universal-auth", "--client-id", "client-0001"])
+        .secret_env("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET", "synthetic-cs-Nn4")
+        .secret("synthetic-ollama-key-0000000000000000")
+        .run()
+        .success()
+        .no_leak();
+    let written = std::fs::read_to_string(wd.output()).unwrap();
+    assert!(written.contains(PROVIDER_KEY), "{written}");
+    drop(inf);
+    for server in Server::BOTH {
+        for situation in Situation::ALL {
+            let old = server == Server::October2024;
+            let (code, words): (i32, &str) = match situation {
+                S::WrongScope if old => (3, "the identity's role does not allow reading secrets"),
+                S::WrongScope => (4, "the identity may not see the secrets there"),
+                S::NotMember => (3, "the identity is not a member of project"),
+                S::BadToken => (3, "the access token is malformed, expired or not issued"),
+                S::MissingFolder if old => (4, "either no such folder"),
+                S::MissingFolder => (4, "no folder / in environment prod"),
+                S::ValidationFailure => (2, "the request was rejected with status"),
+                S::RateLimited if old => (5, "the server asked to wait 60.0 s"),
+                S::RateLimited => (5, "the server asked to wait 1.0 s"),
+                S::UnknownProject => (4, "no project"),
+                S::UnknownClientId => (3, "the client ID is unknown to this instance"),
+                S::InvalidCredentials => (3, "UnauthorizedError: Invalid credentials"),
+            };
+            let inf = Infisical::start().await;
+            let wd = Workdir::new();
+            inf.answer_as(server, situation, 1).await;
+            let mut cli = canary(&inf.url(), &wd.output()).args(["--max-retry-wait", "0"]);
+            if situation.on_login() {
+                inf.respond(ResponseTemplate::new(200), 0).await;
+                cli = cli
+                    .args(["--auth", "universal-auth", "--client-id", "client-0001"])
+                    .secret_env("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET", "synthetic-cs-Mm3");
+            }
+            let run = cli.run();
+            if run.code != Some(code) || !run.stderr.contains(words) {
+                run.fail(&format!(
+                    "{server:?} {situation:?}: expected exit {code} and {words:?}"
+                ));
+            }
+            run.no_leak();
+            assert!(!wd.output().exists());
+        }
+    }
+}
+
+/// Silent filtering, recorded: a recursive read from `/` and an import into `/forgejo` by
+/// the identity scoped to `/forgejo/**` answer 200 without `OLLAMA_CLOUD_API_KEY`; `--key`
+/// turns that into exit 4 naming the key, and nothing is written.
+#[tokio::test]
+async fn inf_049_silently_filtered_secret_is_caught_by_key() {
+    for (fixture, args) in [
+        (
+            "infisical/593bda8b/secrets-recursive-wrong-scope.json",
+            &["--recursive", "--path", "/"][..],
+        ),
+        (
+            "infisical/593bda8b/secrets-forgejo-imports-wrong-scope.json",
+            &["--include-imports", "--path", "/forgejo"][..],
+        ),
+    ] {
+        let inf = Infisical::start().await;
+        let wd = Workdir::new();
+        inf.serve_secrets(fixture, 1).await;
+        canary(&inf.url(), &wd.output())
+            .args(args.iter().copied())
+            .args(["--key", PROVIDER_KEY])
+            .secret("synthetic-forgejo-token-1111")
+            .run()
+            .code(4)
+            .stderr_has(PROVIDER_KEY)
+            .no_leak();
+        assert!(!wd.output().exists());
+    }
+    // The viewer, whose role covers both folders, gets the import and the key.
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.serve_secrets("infisical/593bda8b/secrets-forgejo-imports-viewer.json", 1)
+        .await;
+    canary(&inf.url(), &wd.output())
+        .args([
+            "--include-imports",
+            "--path",
+            "/forgejo",
+            "--key",
+            PROVIDER_KEY,
+        ])
+        .secret("synthetic-forgejo-token-1111")
+        .secret("synthetic-ollama-key-0000000000000000")
+        .run()
+        .success()
+        .no_leak();
+    assert!(
+        std::fs::read_to_string(wd.output())
+            .unwrap()
+            .contains(PROVIDER_KEY)
     );
 }

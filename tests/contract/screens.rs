@@ -180,6 +180,117 @@ async fn inf_029_inf_031_inf_032_inf_033_inf_035_inf_036_real_server_screens() {
     .await;
 }
 
+/// The answers a real Infisical gave when recorded at 593bda8b, and the newer wordings read in
+/// its source (issue 20), one screen each.
+const RECORDED_SCREENS: &[ListScreen] = &[
+    ListScreen {
+        screen: "inf_039_canary_exit_3_role_not_covering_the_path",
+        status: 403,
+        fixture: "infisical/593bda8b/error-403-permission-denied.json",
+        times: 1,
+        args: &["--path", PROVIDER_PATH],
+    },
+    ListScreen {
+        screen: "inf_040_canary_exit_3_token_error",
+        status: 403,
+        fixture: "infisical/593bda8b/error-403-token-malformed.json",
+        times: 1,
+        args: &[],
+    },
+    ListScreen {
+        screen: "inf_041_canary_exit_3_not_a_member",
+        status: 403,
+        fixture: "infisical/593bda8b/error-403-not-member.json",
+        times: 1,
+        args: &["--project-id", RECORDED_PROJECT, "--path", PROVIDER_PATH],
+    },
+    ListScreen {
+        screen: "inf_043_canary_exit_2_older_validation_failure",
+        status: 401,
+        fixture: "infisical/593bda8b/error-401-validation.json",
+        times: 1,
+        args: &[],
+    },
+    ListScreen {
+        screen: "inf_044_canary_exit_3_read_value_other_wording",
+        status: 403,
+        fixture: "infisical/error-403-read-value-forbidden.json",
+        times: 1,
+        args: &["--path", PROVIDER_PATH],
+    },
+    ListScreen {
+        screen: "inf_047_canary_exit_5_one_minute_beyond_the_cap",
+        status: 429,
+        fixture: "infisical/593bda8b/error-429-rate-limit.json",
+        times: 1,
+        args: &["--max-retry-wait", "30"],
+    },
+    ListScreen {
+        screen: "inf_045_canary_exit_4_secret_path_not_found_without_path",
+        status: 404,
+        fixture: "infisical/error-404-secret-path-not-found-name-only.json",
+        times: 1,
+        args: &["--path", "/home-platform/provders"],
+    },
+];
+
+/// A role scoped elsewhere, a bad token, no membership (3), an older server's validation
+/// failure (2), the other describe-but-not-read wording (3), "try again in 1 minute" beyond a
+/// 30 s cap (5), a path-less folder 404 (4): each whole screen, and no value anywhere.
+#[tokio::test]
+async fn inf_039_inf_040_inf_041_inf_043_inf_044_inf_045_inf_047_recorded_answer_screens() {
+    list_screens(RECORDED_SCREENS, "synthetic-ollama-key-0000000000000000").await;
+}
+
+/// Exit 3: the recorded 404 of an unknown Universal Auth client ID is a credentials problem;
+/// one login, no list call.
+#[tokio::test]
+async fn inf_042_canary_exit_3_unknown_client_id() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.answer_as(Server::October2024, Situation::UnknownClientId, 1)
+        .await;
+    inf.respond(ResponseTemplate::new(500), 0).await;
+    let run = canary(&inf.url(), &wd.output())
+        .args([
+            "--auth",
+            "universal-auth",
+            "--client-id",
+            "no-such-client-0001",
+        ])
+        .secret_env(
+            "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
+            "synthetic-client-secret-Gg7Hh8",
+        )
+        .run();
+    assert_screen(
+        &run,
+        Some(wd.path()),
+        "inf_042_canary_exit_3_unknown_client_id",
+    );
+}
+
+/// Exit 5: the recorded rate limit ("try again in 1 minute", `retry-after: 0` so the test
+/// does not wait) three times: each wait said as it starts, then the final message.
+#[tokio::test]
+async fn inf_046_canary_exit_5_rate_limit_waits_said() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    let answer = Server::October2024
+        .response(Situation::RateLimited)
+        .insert_header("retry-after", "0")
+        .insert_header("x-ratelimit-limit", "40");
+    inf.respond(answer, 3).await;
+    let run = canary(&inf.url(), &wd.output())
+        .args(["--path", PROVIDER_PATH])
+        .run();
+    assert_screen(
+        &run,
+        Some(wd.path()),
+        "inf_046_canary_exit_5_rate_limit_waits_said",
+    );
+}
+
 /// Exit 2: no credential at all names the variable and the flag that would give one; nothing
 /// is sent.
 #[tokio::test]

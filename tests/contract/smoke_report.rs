@@ -1525,3 +1525,84 @@ async fn smk_046_api_key_from_systemd_credentials_directory() {
         .code(3)
         .no_leak();
 }
+
+/// Every string in a JSON document (its path, for the message) that reads as a decimal
+/// number.
+fn numeric_strings(v: &Value, at: &str, out: &mut Vec<String>) {
+    match v {
+        Value::String(s)
+            if s.parse::<f64>().is_ok() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.') =>
+        {
+            out.push(format!("{at} = {s:?}"));
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                numeric_strings(item, &format!("{at}[{i}]"), out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map {
+                numeric_strings(item, &format!("{at}.{k}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The JSON report's sizes, counts, latencies and waits are numbers: the reasoning
+/// diagnosis (`reasoning_chars` 54, `reasoning_tokens` 16), a stream's `ttft_ms`, a 429's
+/// `retry_after_s` 7; and no string of any of these documents reads as a number.
+#[tokio::test]
+async fn smk_038_json_report_numbers_are_numbers() {
+    use crate::support::chat::answer;
+    for (check, step, response, exit, want) in [
+        (
+            "chat_completion",
+            Step::Chat,
+            reply(200, "openai/chat-reasoning-truncated.json"),
+            1,
+            &[
+                ("/details/reasoning_chars", Some(54)),
+                ("/details/reasoning_tokens", Some(16)),
+                ("/passes", Some(0)),
+                ("/runs", Some(1)),
+            ][..],
+        ),
+        (
+            "stream_chat",
+            Step::StreamChat,
+            answer(200, "openai/stream-ollama-chat.sse"),
+            0,
+            &[("/details/ttft_ms", None), ("/latency_ms", None)][..],
+        ),
+        (
+            "chat_completion",
+            Step::Chat,
+            reply(429, "openai/error-429.json").insert_header("retry-after", "7"),
+            5,
+            &[("/retry_after_s", Some(7)), ("/status", Some(429))][..],
+        ),
+    ] {
+        let chat = Chat::start().await;
+        chat.on_with(step, response, 1).await;
+        let run = chat
+            .smoke()
+            .args(["--check", check, "--format", "json", "--repeat", "1"])
+            .run();
+        run.code(exit).no_leak();
+        let doc = run.stdout_json();
+        let c = &doc["checks"][0];
+        for (pointer, value) in want {
+            let got = c.pointer(pointer).unwrap_or(&Value::Null);
+            assert!(got.is_u64(), "{check} {pointer}: {got} is not a number");
+            if let Some(n) = value {
+                assert_eq!(got.as_u64(), Some(*n), "{check} {pointer}");
+            }
+        }
+        assert!(doc["timeout_s"].is_number() && doc["repeat"].is_u64());
+        let mut strings = Vec::new();
+        numeric_strings(&doc, "", &mut strings);
+        assert!(strings.is_empty(), "numbers as strings: {strings:?}");
+        chat.verify().await;
+    }
+}

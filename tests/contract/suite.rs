@@ -339,3 +339,61 @@ fn suite_011_fixture_provenance_table_is_complete() {
         "fixtures/README.md: files without a row: {unlisted:?}; rows without a file: {missing:?}"
     );
 }
+
+/// The "known by" column of `fixtures/README.md`'s table of files: one word of the
+/// vocabulary per row; the recording at 593bda8b known as recorded; a recorded row says where.
+#[test]
+fn suite_020_provenance_table_says_how_each_answer_is_known() {
+    let readme = std::fs::read_to_string(fixtures::dir().join("README.md")).unwrap();
+    let known_words = [
+        "recorded",
+        "read in source",
+        "public report",
+        "synthetic",
+        "input",
+    ];
+    let mut rows = 0;
+    let mut seen = std::collections::BTreeSet::new();
+    let section = readme
+        .lines()
+        .skip_while(|l| *l != "## Fixture files")
+        .skip(1)
+        .take_while(|l| !l.starts_with("## "));
+    for line in section {
+        if line.starts_with("| file ") {
+            assert_eq!(
+                line, "| file | stands for | source | known by | verdict |",
+                "fixtures/README.md: the table's columns"
+            );
+            continue;
+        }
+        let Some(rest) = line.strip_prefix("| `") else {
+            continue;
+        };
+        let (file, rest) = rest.split_once('`').unwrap();
+        let cells: Vec<&str> = rest.split(" | ").map(str::trim).collect();
+        let (source, known) = (cells[2], cells[3]);
+        assert!(
+            known_words.contains(&known),
+            "fixtures/README.md: {file} is known by {known:?}, not one of {known_words:?}"
+        );
+        if file.starts_with("infisical/593bda8b/") {
+            assert_eq!(known, "recorded", "{file} was recorded at 593bda8b");
+        }
+        if known == "recorded" {
+            assert!(
+                source.contains("REC") || source.contains("recorded"),
+                "fixtures/README.md: {file} is recorded but its source does not say where"
+            );
+        }
+        seen.insert(known);
+        rows += 1;
+    }
+    assert!(rows > 100, "only {rows} rows read: the walk is broken");
+    assert!(
+        ["recorded", "read in source", "public report"]
+            .iter()
+            .all(|k| seen.contains(k)),
+        "{seen:?}"
+    );
+}

@@ -7,6 +7,12 @@
 //! folder answers a current server's 404 `SecretPathNotFound` (an older server's 200 with an
 //! empty list when the table says `"unknownFolder": "empty"`).
 //!
+//! Two servers, one stand-in ([`Server`]): today's answers as read in Infisical's source (the
+//! default), and the **October 2024 server** — a real backend at upstream commit `593bda8b`,
+//! run on loopback and recorded (`fixtures/infisical/593bda8b/`) — chosen with
+//! [`InfisicalBuilder::server`] for the standing answers and [`Infisical::answer_as`] for the
+//! counted ones, so that a contract can be run against both.
+//!
 //! Two ways to use it, on the one type:
 //! - **Standing answers**, set on the builder before it starts ([`Infisical::builder`]): what
 //!   the demo, the benchmarks and the docs tests need — a fixture, generated secrets or the
@@ -22,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wiremock::matchers::{any, header, method, path, query_param};
+use wiremock::matchers::{any, header, header_exists, method, path, query_param};
 use wiremock::{Mock, MockBuilder, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::fixtures::fixture_json;
@@ -46,6 +52,131 @@ pub const PROVIDER_VALUE: &str = "synthetic-ollama-key-7Qm2Vx9Lp4Rt";
 pub const PROVIDER_PATH: &str = "/home-platform/providers";
 /// The fixture most answers serve.
 pub const PROVIDERS_FIXTURE: &str = "infisical/secrets-providers.json";
+/// The project of the recording at 593bda8b (its answers name it).
+pub const RECORDED_PROJECT: &str = "df1167bf-8375-4614-9f41-d4658b21e228";
+
+// ---------------------------------------------------------------------------------------------
+// The two servers
+
+/// Which Infisical the stand-in answers as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Server {
+    /// Today's servers, as read in their source (`fixtures/README.md` names file and commit):
+    /// a missing folder is a 404 `SecretPathNotFound`, a validation failure a 422, a role
+    /// scoped to other folders gets an empty (filtered) list.
+    #[default]
+    Current,
+    /// The real backend at upstream commit `593bda8b` (2024-10-24), as recorded
+    /// (`fixtures/infisical/593bda8b/`): a missing folder or environment answers 200 with empty
+    /// lists, a validation failure 401 `ValidationFailure`, a role scoped to other folders 403
+    /// `PermissionDenied` "You are not allowed to read on secrets", the rate limit "try again in
+    /// 1 minute"; error bodies have no `reqId`.
+    October2024,
+}
+
+/// A situation the contracts meet, which the two [`Server`]s may answer differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Situation {
+    /// The identity's role reads other folders only (the seed's `/forgejo/**` identity).
+    WrongScope,
+    /// The identity is not a member of the project.
+    NotMember,
+    /// The token is not one this instance issued (malformed, or signed by another).
+    BadToken,
+    /// The folder asked for does not exist.
+    MissingFolder,
+    /// The request does not validate.
+    ValidationFailure,
+    /// The secrets route's rate limit is reached.
+    RateLimited,
+    /// The project ID is unknown.
+    UnknownProject,
+    /// Universal Auth with a client ID the instance does not know (the login route).
+    UnknownClientId,
+    /// Universal Auth with a wrong client secret (the login route).
+    InvalidCredentials,
+}
+
+impl Situation {
+    /// Every situation.
+    pub const ALL: [Situation; 9] = [
+        Situation::WrongScope,
+        Situation::NotMember,
+        Situation::BadToken,
+        Situation::MissingFolder,
+        Situation::ValidationFailure,
+        Situation::RateLimited,
+        Situation::UnknownProject,
+        Situation::UnknownClientId,
+        Situation::InvalidCredentials,
+    ];
+
+    /// Whether the login route answers it (else the list route).
+    pub fn on_login(self) -> bool {
+        matches!(
+            self,
+            Situation::UnknownClientId | Situation::InvalidCredentials
+        )
+    }
+}
+
+impl Server {
+    /// Both servers, the recorded one first.
+    pub const BOTH: [Server; 2] = [Server::October2024, Server::Current];
+
+    /// What this server answers in `situation`: the status and the fixture (relative to
+    /// `fixtures/`). The October 2024 answers are all recorded; today's are read in the source,
+    /// except where no newer reading exists (the unknown client ID, the wrong secret: the
+    /// recorded answer stands for both, `fixtures/README.md` says so).
+    pub fn answer(self, situation: Situation) -> (u16, &'static str) {
+        use Situation as S;
+        match (self, situation) {
+            (Server::October2024, S::WrongScope) => {
+                (403, "infisical/593bda8b/error-403-permission-denied.json")
+            }
+            (Server::Current, S::WrongScope) => (200, "infisical/secrets-empty.json"),
+            (Server::October2024, S::NotMember) => {
+                (403, "infisical/593bda8b/error-403-not-member.json")
+            }
+            (Server::Current, S::NotMember) => (403, "infisical/error-403-not-member.json"),
+            (Server::October2024, S::BadToken) => {
+                (403, "infisical/593bda8b/error-403-token-malformed.json")
+            }
+            (Server::Current, S::BadToken) => (403, "infisical/error-403-token-expired.json"),
+            (Server::October2024, S::MissingFolder) => {
+                (200, "infisical/593bda8b/secrets-empty.json")
+            }
+            (Server::Current, S::MissingFolder) => {
+                (404, "infisical/error-404-secret-path-not-found.json")
+            }
+            (Server::October2024, S::ValidationFailure) => {
+                (401, "infisical/593bda8b/error-401-validation.json")
+            }
+            (Server::Current, S::ValidationFailure) => (422, "infisical/error-422-validation.json"),
+            (Server::October2024, S::RateLimited) => {
+                (429, "infisical/593bda8b/error-429-rate-limit.json")
+            }
+            (Server::Current, S::RateLimited) => (429, "infisical/error-429-rate-limit.json"),
+            (Server::October2024, S::UnknownProject) => {
+                (404, "infisical/593bda8b/error-404-project.json")
+            }
+            (Server::Current, S::UnknownProject) => (404, "infisical/error-404-project.json"),
+            (_, S::UnknownClientId) => (404, "infisical/593bda8b/error-404-unknown-client-id.json"),
+            (Server::October2024, S::InvalidCredentials) => {
+                (401, "infisical/593bda8b/error-401-invalid-credentials.json")
+            }
+            (Server::Current, S::InvalidCredentials) => {
+                (401, "infisical/error-401-invalid-credentials.json")
+            }
+        }
+    }
+
+    /// [`Self::answer`] as a response (no header: a test adds `retry-after` where it wants).
+    pub fn response(self, situation: Situation) -> ResponseTemplate {
+        let (status, fixture) = self.answer(situation);
+        ResponseTemplate::new(status).set_body_json(fixture_json(fixture))
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Answer shapes
@@ -208,6 +339,19 @@ impl Routes {
         }
         (200, fixture_json(&self.fixture_for(environment, folder)))
     }
+
+    /// [`Self::answer_for`] as `server` answers: the October 2024 server answers an unknown
+    /// folder (or environment) 200 with its recorded empty lists, whatever the table says.
+    pub fn answer_as(&self, server: Server, environment: &str, folder: &str) -> (u16, Value) {
+        let known = self.0["secrets"][environment][folder].is_string();
+        match server {
+            Server::October2024 if !known => (
+                200,
+                fixture_json(Server::October2024.answer(Situation::MissingFolder).1),
+            ),
+            _ => self.answer_for(environment, folder),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -231,6 +375,7 @@ pub struct InfisicalBuilder {
     token: Option<String>,
     login: bool,
     delay: Duration,
+    server: Server,
 }
 
 impl InfisicalBuilder {
@@ -273,6 +418,16 @@ impl InfisicalBuilder {
         self
     }
 
+    /// Which server the standing answers are (default [`Server::Current`]). With
+    /// [`Server::October2024`], as recorded at 593bda8b: [`Self::routes`] answers an unknown
+    /// folder 200 with empty lists, [`Self::only_token`] answers a request carrying another
+    /// token 403 `TokenError` "The provided access token is malformed…" (none at all 401
+    /// `Token missing`), and [`Self::login_ok`] answers the recorded login.
+    pub fn server(mut self, server: Server) -> Self {
+        self.server = server;
+        self
+    }
+
     /// Every standing answer (list and login; not the 401 of [`Self::only_token`]) comes after
     /// `delay`. Default: none.
     pub fn delay(mut self, delay: Duration) -> Self {
@@ -291,6 +446,7 @@ impl InfisicalBuilder {
             authorized(Mock::given(method("GET")).and(path(SECRETS_RAW)))
                 .respond_with(Lister {
                     listing,
+                    server: self.server,
                     delay: self.delay,
                     cache: Mutex::new(HashMap::new()),
                 })
@@ -303,19 +459,32 @@ impl InfisicalBuilder {
                 .and(path(UA_LOGIN))
                 .respond_with(
                     ResponseTemplate::new(200)
-                        .set_body_json(fixture_json("infisical/login-ok.json"))
+                        .set_body_json(fixture_json(match self.server {
+                            Server::October2024 => "infisical/593bda8b/login-ok.json",
+                            Server::Current => "infisical/login-ok.json",
+                        }))
                         .set_delay(self.delay),
                 )
                 .with_priority(1)
                 .mount(&server)
                 .await;
         }
+        if self.token.is_some() && self.server == Server::October2024 {
+            Mock::given(header_exists("authorization"))
+                .respond_with(ResponseTemplate::new(403).set_body_json(fixture_json(
+                    "infisical/593bda8b/error-403-token-malformed.json",
+                )))
+                .with_priority(9)
+                .mount(&server)
+                .await;
+        }
         if self.token.is_some() {
+            let missing = match self.server {
+                Server::October2024 => "infisical/593bda8b/error-401-token-missing.json",
+                Server::Current => "infisical/error-401-token-missing.json",
+            };
             Mock::given(any())
-                .respond_with(
-                    ResponseTemplate::new(401)
-                        .set_body_json(fixture_json("infisical/error-401-token-missing.json")),
-                )
+                .respond_with(ResponseTemplate::new(401).set_body_json(fixture_json(missing)))
                 .with_priority(10)
                 .mount(&server)
                 .await;
@@ -330,6 +499,7 @@ type Folder = (String, String);
 /// The list route's standing answer.
 struct Lister {
     listing: Listing,
+    server: Server,
     delay: Duration,
     /// Rendered answers by `(environment, secretPath)`, so each payload is built once.
     cache: Mutex<HashMap<Folder, (u16, Vec<u8>)>>,
@@ -352,7 +522,7 @@ impl Respond for Lister {
                 let (status, value) = match &self.listing {
                     Listing::Fixture(f) => (200, fixture_json(f)),
                     Listing::Generate(n) => (200, generated(*n, &folder)),
-                    Listing::Routes(r) => r.answer_for(&environment, &folder),
+                    Listing::Routes(r) => r.answer_as(self.server, &environment, &folder),
                 };
                 (status, serde_json::to_vec(&value).unwrap())
             });
@@ -447,6 +617,17 @@ impl Infisical {
             .expect(n)
             .mount(&self.server)
             .await;
+    }
+
+    /// The route of `situation` (the login for [`Situation::on_login`], else the list) answers
+    /// as `server` does ([`Server::response`]); exactly `times` requests expected.
+    pub async fn answer_as(&self, server: Server, situation: Situation, times: u64) {
+        let response = server.response(situation);
+        if situation.on_login() {
+            self.login(response, times).await;
+        } else {
+            self.respond(response, times).await;
+        }
     }
 
     /// `POST` on the Universal Auth login answers `response`; exactly `times` expected.
@@ -606,6 +787,47 @@ mod tests {
             a["secrets"][0]["secretKey"],
             generated(1, "/bench/p2")["secrets"][0]["secretKey"]
         );
+    }
+
+    /// The October 2024 profile: an unknown folder answers the recorded 200 with empty lists;
+    /// another token the recorded 403 `TokenError`, no token the recorded 401; and every
+    /// situation has an answer on both servers, a fixture that exists, recorded ones under
+    /// `593bda8b/` only.
+    #[tokio::test]
+    async fn october_2024_profile() {
+        let old = Infisical::builder()
+            .routes(Routes::load())
+            .only_token("synthetic-t")
+            .server(Server::October2024)
+            .start()
+            .await;
+        let unknown = format!("{SECRETS_RAW}?environment=prod&secretPath=%2Fno%2Fsuch");
+        let (status, body) = http(&old.url(), "GET", &unknown, Some("synthetic-t"));
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!((status, body), (200, json!({"secrets": [], "imports": []})));
+        let (status, body) = http(&old.url(), "GET", &unknown, Some("synthetic-u"));
+        assert_eq!((status, body.contains("TokenError")), (403, true), "{body}");
+        let (status, body) = http(&old.url(), "GET", &unknown, None);
+        assert_eq!(
+            (status, body.contains("Token missing")),
+            (401, true),
+            "{body}"
+        );
+        for situation in Situation::ALL {
+            for server in Server::BOTH {
+                let (status, fixture) = server.answer(situation);
+                let recorded = fixture.starts_with("infisical/593bda8b/");
+                assert!(
+                    recorded || server == Server::Current,
+                    "{situation:?}: the October 2024 answer must be recorded"
+                );
+                let body = fixture_json(fixture);
+                assert!(
+                    status == 200 || body["statusCode"] == status,
+                    "{fixture}: statusCode {status}"
+                );
+            }
+        }
     }
 
     #[test]

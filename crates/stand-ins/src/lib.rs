@@ -5,7 +5,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`fixtures`] | reading `fixtures/` (text, JSON, the key → value pairs of a list answer) |
-//! | [`infisical`] | the Infisical stand-in ([`Infisical`]), the answer shapes, the synthetic project / environment / token constants, the peer route table, the barrier server |
+//! | [`infisical`] | the Infisical stand-in ([`Infisical`]), the two servers it answers as ([`infisical::Server`]: today's, read in the source, and the October 2024 one, recorded), the answer shapes, the synthetic project / environment / token constants, the peer route table, the barrier server |
 //! | [`chat`] | the OpenAI-compatible chat stand-in ([`Chat`]), the request [`Step`] sorter |
 //!
 //! Consumers: the contract suite (`tests/contract/`, through `support/`), the docs tests
