@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::answer::{Reply, reasoning_diagnosis};
 use super::classify::{
     self, Failure, FormatError, JSON_KEYS, JsonVerdict, Reason, TOOL_NAME, classify_json,
     classify_reply,
 };
-use super::client::{ChatClient, Reply, StreamSent, reasoning_diagnosis};
+use super::client::{ChatClient, StreamSent};
 use super::config::{Check, JsonMode, JsonStep};
 use super::stream::Assembled;
 

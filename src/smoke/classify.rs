@@ -13,7 +13,7 @@
 
 use serde_json::{Map, Value};
 
-use super::client::{Answer, Reply, error_info, parse_answer};
+use super::answer::{Answer, Reply, error_info, parse_answer};
 use crate::exit::Exit;
 
 /// Why a check failed. `as_str` is the `reason=` token of the report.

@@ -5,6 +5,7 @@
 //! json, junit; every byte redacted). Contracts: `contracts/json-fallback.md`,
 //! `contracts/smoke-report.md` and the smoke's part of `contracts/secret-hygiene.md`.
 
+pub mod answer;
 pub mod checks;
 pub mod classify;
 pub mod cli;

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::client::Reply;
+use super::answer::Reply;
 
 /// What `GET /models` said.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::client::{Answer, ToolCall};
+use super::answer::{Answer, ToolCall};
 
 /// The most bytes of a body kept verbatim, to tell a non-streamed JSON answer apart.
 const RAW_KEEP: usize = 64 * 1024;
