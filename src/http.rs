@@ -49,6 +49,18 @@ impl fmt::Display for SetupError {
 
 impl std::error::Error for SetupError {}
 
+impl From<crate::netenv::Error> for SetupError {
+    fn from(e: crate::netenv::Error) -> Self {
+        match e {
+            crate::netenv::Error::BadProxy { var } => SetupError::BadUrl {
+                url: format!("${var}"),
+                reason: crate::netenv::NOT_A_PROXY.into(),
+            },
+            crate::netenv::Error::CaCert { path, reason } => SetupError::CaCert { path, reason },
+        }
+    }
+}
+
 /// Whether the URL's host is a loopback address (`localhost`, 127.0.0.0/8, `::1`).
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
