@@ -55,7 +55,7 @@ impl Status {
 
 /// The result of [`apply`].
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct WriteOutcome {
     pub status: Status,
     /// The file's mode, uid and gid (as written, as found, or as they would be).
     pub mode: u32,
@@ -152,7 +152,7 @@ fn parent_of(path: &Path) -> PathBuf {
 }
 
 /// Writes `content` to `target` (or, with `dry_run`, only says whether it would change).
-pub fn apply(target: &Target, content: &[u8], dry_run: bool) -> Result<Outcome, FileError> {
+pub fn apply(target: &Target, content: &[u8], dry_run: bool) -> Result<WriteOutcome, FileError> {
     apply_with_notices(target, content, dry_run, &mut |_| {})
 }
 
@@ -163,7 +163,7 @@ pub fn apply_with_notices(
     content: &[u8],
     dry_run: bool,
     notice: &mut dyn FnMut(&str),
-) -> Result<Outcome, FileError> {
+) -> Result<WriteOutcome, FileError> {
     let path = &target.path;
     let name = path
         .file_name()
@@ -190,7 +190,7 @@ pub fn apply_with_notices(
     }
     if missing.is_empty() {
         if let Some(found) = same_as_wanted(target, content, want_uid)? {
-            return Ok(Outcome {
+            return Ok(WriteOutcome {
                 status: Status::Unchanged,
                 mode: target.mode,
                 uid: found.0,
@@ -200,7 +200,7 @@ pub fn apply_with_notices(
         }
     }
     if dry_run {
-        return Ok(Outcome {
+        return Ok(WriteOutcome {
             status: Status::WouldChange,
             mode: target.mode,
             uid: want_uid,
@@ -241,7 +241,7 @@ pub fn apply_with_notices(
             dir: dir.clone(),
             err,
         })?;
-    Ok(Outcome {
+    Ok(WriteOutcome {
         status: Status::Written,
         mode: meta.mode() & 0o7777,
         uid: meta.uid(),

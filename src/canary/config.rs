@@ -39,20 +39,19 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
-    /// The official CLI's names, as `--auth` takes them.
-    pub const NAMES: [&'static str; 2] = ["token-auth", "universal-auth"];
+    /// Every method, as `--auth` lists them.
+    pub const ALL: [AuthMethod; 2] = [AuthMethod::TokenAuth, AuthMethod::UniversalAuth];
 
-    /// Parses the official CLI's names.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        match s {
-            "token-auth" | "token" => Ok(AuthMethod::TokenAuth),
-            "universal-auth" | "universal" => Ok(AuthMethod::UniversalAuth),
-            other => Err(format!(
-                "unknown auth method {other:?} (expected token-auth or universal-auth)"
-            )),
+    /// The official CLI's name, as `--auth` takes it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::TokenAuth => "token-auth",
+            AuthMethod::UniversalAuth => "universal-auth",
         }
     }
 }
+
+crate::names::named!(AuthMethod);
 
 /// Everything one run needs, as given by flags and environment; checked by
 /// [`Config::try_from`].

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::checks::{RunOutcome, StepOutcome};
 use super::classify::{Failure, Hint, JSON_KEYS, Reason, TOOL_NAME};
-use super::config::{Check, Config, Format, JsonStep, Settings};
+use super::config::{Check, Config, JsonStep, ReportFormat, Settings};
 use super::models::{ModelList, closest};
 use crate::exit::Exit;
 use crate::secret::{Redactor, xml_escape};
@@ -213,9 +213,9 @@ impl Report {
     /// stdout, in the chosen format, redacted.
     pub fn render(&self) -> String {
         let out = match self.settings.format {
-            Format::Text => self.text(),
-            Format::Json => self.json(),
-            Format::Junit => self.junit(),
+            ReportFormat::Text => self.text(),
+            ReportFormat::Json => self.json(),
+            ReportFormat::Junit => self.junit(),
         };
         self.redactor.redact(&out)
     }
