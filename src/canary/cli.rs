@@ -14,7 +14,7 @@ use clap::builder::BoolishValueParser;
 
 use super::{AuthMethod, Settings};
 use crate::format::Format;
-use crate::http::{self, Seconds};
+use crate::http::{self, Seconds, SecondsRange};
 use crate::names;
 
 /// The program name, the prefix of every line it prints on stderr.
@@ -238,7 +238,7 @@ pub struct Args {
     /// in N seconds"); a longer one gives up at once (exit 5). Infisical's rate-limit window
     /// is 60 s.
     #[arg(long, value_name = "SECS", default_value_t = super::DEFAULT_MAX_RETRY_WAIT,
-          value_parser = super::parse_wait,
+          value_parser = |raw: &str| http::parse_seconds(raw, SecondsRange::from_zero(super::MAX_RETRY_WAIT)),
           env = "WRITE_CANARY_ENV_MAX_RETRY_WAIT", hide_env_values = true)]
     max_retry_wait: Seconds,
 }

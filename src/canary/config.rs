@@ -141,21 +141,6 @@ pub const CREDENTIAL_TOKEN: &str = "infisical-token";
 /// The credential name of the Universal Auth client secret under `$CREDENTIALS_DIRECTORY`.
 pub const CREDENTIAL_CLIENT_SECRET: &str = "infisical-client-secret";
 
-/// Parses `--max-retry-wait`: seconds from 0 (never wait for what a server asks) to
-/// [`MAX_RETRY_WAIT`], fractions allowed.
-pub fn parse_wait(raw: &str) -> Result<Seconds, String> {
-    let secs: f64 = raw
-        .trim()
-        .parse()
-        .map_err(|_| format!("{raw:?} is not a number of seconds"))?;
-    if !(secs.is_finite() && secs >= 0.0 && secs <= MAX_RETRY_WAIT.0.as_secs_f64()) {
-        return Err(format!(
-            "{raw:?} must be at least 0 and at most {MAX_RETRY_WAIT} seconds"
-        ));
-    }
-    Ok(Seconds(Duration::from_secs_f64(secs)))
-}
-
 /// Parses an octal permission mode such as `0600` or `640` (permission bits only).
 pub fn parse_mode(s: &str) -> Result<u32, String> {
     let digits = s.strip_prefix("0o").unwrap_or(s);

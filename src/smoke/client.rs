@@ -62,14 +62,6 @@ pub struct Sent {
     pub retry_after: Option<Duration>,
 }
 
-/// The `Retry-After` an outcome carries (only a non-2xx status has one).
-pub fn retry_after_of(outcome: &Outcome) -> Option<Duration> {
-    match outcome {
-        Outcome::Status { retry_after, .. } => *retry_after,
-        _ => None,
-    }
-}
-
 /// Where and how to send: the chat URL, the optional `Authorization` header (its `Debug`
 /// shows no key), the model and the token cap.
 #[derive(Debug, Clone)]
@@ -133,7 +125,7 @@ impl ChatClient {
             request = request.bearer(auth);
         }
         let exchange = self.http.send(&request, &RULES).await;
-        let retry_after = retry_after_of(&exchange.outcome);
+        let retry_after = exchange.outcome.retry_after();
         Sent {
             reply: reply_of(exchange.outcome),
             latency: start.elapsed(),
@@ -171,7 +163,7 @@ impl ChatClient {
                 retry_after: None,
             },
             http::Streamed::Other(outcome) => StreamSent {
-                retry_after: retry_after_of(&outcome),
+                retry_after: outcome.retry_after(),
                 reply: reply_of(outcome),
                 broken: None,
                 assembled,

@@ -2,6 +2,7 @@
 //! document, or JUnit XML; plus the diagnostics for stderr. Every byte leaves through the
 //! redactor, and server words are quoted only through `Redactor::quote` with a cap.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -10,6 +11,7 @@ use super::checks::{RunOutcome, StepOutcome};
 use super::classify::{Failure, Hint, JSON_KEYS, Reason, TOOL_NAME};
 use super::config::{Check, Config, JsonStep, ReportFormat, Settings};
 use super::models::{ModelList, closest};
+use crate::envfile::{self, FileError, Target};
 use crate::exit::Exit;
 use crate::secret::{Redactor, xml_escape};
 
@@ -125,13 +127,36 @@ pub struct Report {
     redactor: Redactor,
 }
 
+/// The exact mode of the `--output` file, whatever the umask: readable by all, as the report
+/// holds no secret (every byte is redacted) and a CI's collector often reads it as another
+/// user; 0644 is also what the file had under the usual umask 022 before the mode was exact.
+pub const REPORT_MODE: u32 = 0o644;
+
 /// Why `--output FILE` could not be written: exit 6, naming the file, never a value.
 #[derive(Debug)]
 pub struct OutputError {
     /// The file.
-    pub path: std::path::PathBuf,
+    pub path: PathBuf,
     /// What failed.
-    pub cause: std::io::Error,
+    pub cause: OutputCause,
+}
+
+/// What failed in writing `--output FILE`.
+#[derive(Debug)]
+pub enum OutputCause {
+    /// FILE's directory cannot be used (the smoke never creates it).
+    Dir(std::io::Error),
+    /// The atomic write itself ([`envfile::apply`]).
+    Write(FileError),
+}
+
+impl std::fmt::Display for OutputCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OutputCause::Dir(e) => write!(f, "{e}"),
+            OutputCause::Write(e) => write!(f, "{e}"),
+        }
+    }
 }
 
 impl std::fmt::Display for OutputError {
@@ -188,16 +213,33 @@ impl Report {
         }
     }
 
-    /// With `--output FILE`: the report in `--format`, written atomically (a temporary file in
-    /// the same directory, synced, renamed over FILE, the directory synced).
+    /// With `--output FILE`: the report in `--format`, written by the project's one atomic
+    /// writer ([`envfile::apply`]: a temporary file in the same directory, removed on a
+    /// signal, mode [`REPORT_MODE`] exactly, synced, renamed over FILE, the directory synced;
+    /// a symlink at FILE refused). FILE's directory must exist: it is never created.
     pub fn write_output(&self) -> Result<(), OutputError> {
         let Some(path) = &self.settings.output else {
             return Ok(());
         };
-        write_atomic(path, self.render().as_bytes()).map_err(|cause| OutputError {
+        let fail = |cause| OutputError {
             path: path.clone(),
             cause,
-        })
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        std::fs::metadata(dir).map_err(|e| fail(OutputCause::Dir(e)))?;
+        let target = Target {
+            path: path.clone(),
+            mode: REPORT_MODE,
+            parent_mode: 0o700, // unused: the directory exists
+            uid: None,
+            gid: None,
+        };
+        envfile::apply(&target, self.render().as_bytes(), false)
+            .map(drop)
+            .map_err(|e| fail(OutputCause::Write(e)))
     }
 
     /// `bearer` when a key was sent, `none` otherwise.
@@ -642,35 +684,4 @@ pub fn xml_text(text: &str) -> String {
         })
         .collect();
     xml_escape(&legal, "&apos;")
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file beside it (created new, mode 0644 less
-/// the umask), written and synced, renamed over `path`, then the directory synced. A reader
-/// sees the old file or the whole new one, never a part.
-pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("the path names no file"))?
-        .to_string_lossy()
-        .into_owned();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(&dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
