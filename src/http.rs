@@ -634,10 +634,6 @@ pub enum Streamed {
     Body {
         /// The 2xx status.
         status: u16,
-        /// The answer's `Content-Type`, when given (`text/event-stream` for SSE).
-        content_type: Option<String>,
-        /// Whether the body was cut at the cap (the sink saw exactly `cap` bytes).
-        capped: bool,
         /// Set when the stream broke after some bytes: a timeout or a transport error.
         broken: Option<Box<Outcome>>,
     },
@@ -666,11 +662,6 @@ impl Client {
         if !(200..300).contains(&status) {
             return Streamed::Other(self.finish(response, rules).await);
         }
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
         let mut seen = 0usize;
         loop {
             match response.chunk().await {
@@ -680,8 +671,6 @@ impl Client {
                         sink(&chunk[..room]);
                         return Streamed::Body {
                             status,
-                            content_type,
-                            capped: true,
                             broken: None,
                         };
                     }
@@ -691,16 +680,12 @@ impl Client {
                 Ok(None) => {
                     return Streamed::Body {
                         status,
-                        content_type,
-                        capped: false,
                         broken: None,
                     };
                 }
                 Err(e) => {
                     return Streamed::Body {
                         status,
-                        content_type,
-                        capped: false,
                         broken: Some(Box::new(transport(&e))),
                     };
                 }

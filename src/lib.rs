@@ -13,11 +13,11 @@ pub mod format;
 pub mod hardening;
 pub mod http;
 pub mod infisical;
-pub mod names;
-pub mod netenv;
+mod names;
+mod netenv;
 pub mod output;
 pub mod secret;
-pub mod signals;
+mod signals;
 pub mod smoke;
 
 /// The one async runtime of a run, built by each binary: current thread (the concurrent

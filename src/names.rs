@@ -6,7 +6,7 @@
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 
 /// An enum whose values have names (on the command line, in messages and reports).
-pub trait Named: Copy + Send + Sync + 'static {
+pub(crate) trait Named: Copy + Send + Sync + 'static {
     /// Every value, in the order `--help` lists them.
     const ALL: &'static [Self];
 
@@ -21,7 +21,7 @@ pub trait Named: Copy + Send + Sync + 'static {
 
 /// A clap value parser offering exactly the names of `T` (clap lists them in `--help` and in
 /// its error), turned into the value.
-pub fn parser<T: Named>() -> impl TypedValueParser<Value = T> {
+pub(crate) fn parser<T: Named>() -> impl TypedValueParser<Value = T> {
     PossibleValuesParser::new(T::ALL.iter().map(|v| v.name()))
         .try_map(|name| T::from_name(&name).ok_or_else(|| format!("unknown value {name:?}")))
 }

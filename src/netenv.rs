@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// Why the network environment cannot be applied (`http` turns it into its own setup error).
 #[derive(Debug)]
-pub enum Error {
+pub(crate) enum Error {
     /// `$var` holds no proxy URL (its value is never quoted: it may hold credentials).
     BadProxy { var: &'static str },
     /// A certificate file or directory named by `SSL_CERT_FILE` / `SSL_CERT_DIR` is unusable.
@@ -24,7 +24,7 @@ pub enum Error {
 }
 
 /// Why a proxy variable was refused.
-pub const NOT_A_PROXY: &str = "not a proxy URL (expected http://host:port)";
+pub(crate) const NOT_A_PROXY: &str = "not a proxy URL (expected http://host:port)";
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -40,7 +40,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// Always reached directly, whatever `NO_PROXY` says.
-pub const LOOPBACK: &str = "localhost,127.0.0.0/8,::1,[::1]";
+pub(crate) const LOOPBACK: &str = "localhost,127.0.0.0/8,::1,[::1]";
 
 /// The first of `names` that is set and not blank, with its name.
 fn var(names: &[&'static str]) -> Option<(&'static str, String)> {
@@ -54,7 +54,7 @@ fn var(names: &[&'static str]) -> Option<(&'static str, String)> {
 
 /// Applies the proxy and CA variables to `builder` (reqwest's own reading of the proxy
 /// variables is replaced, so loopback is never proxied).
-pub fn configure(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, Error> {
+pub(crate) fn configure(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, Error> {
     let mut builder = builder.no_proxy();
     let direct = match var(&["NO_PROXY", "no_proxy"]) {
         Some((_, list)) => format!("{LOOPBACK},{list}"),

@@ -76,35 +76,6 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 26] = [
-        Reason::Auth,
-        Reason::NotFound,
-        Reason::Timeout,
-        Reason::Unavailable,
-        Reason::Quota,
-        Reason::RateLimited,
-        Reason::Unsupported,
-        Reason::BadRequest,
-        Reason::Redirect,
-        Reason::BadResponse,
-        Reason::Truncated,
-        Reason::Schema,
-        Reason::Rejected,
-        Reason::NotJson,
-        Reason::Fenced,
-        Reason::Empty,
-        Reason::ReasoningOnly,
-        Reason::NoToolCall,
-        Reason::WrongFunction,
-        Reason::BadArguments,
-        Reason::NotStreamed,
-        Reason::StreamIncomplete,
-        Reason::NoCallId,
-        Reason::NoCallIndex,
-        Reason::WrongFinishReason,
-        Reason::IgnoredToolChoice,
-    ];
-
     /// The `reason=` token.
     pub const fn as_str(self) -> &'static str {
         match self {

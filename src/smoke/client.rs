@@ -12,11 +12,11 @@ use crate::http::{self, Bearer, BodyRules, Cap, Outcome, Request, Retry, Stage, 
 use crate::secret::SecretString;
 
 /// At most this many bytes of a body are read; the rest is dropped.
-pub const BODY_CAP: usize = 1024 * 1024;
+pub(crate) const BODY_CAP: usize = 1024 * 1024;
 
 /// The smoke's rules: one attempt (a retry would hide a flaky endpoint), every body cut at
 /// [`BODY_CAP`], a broken body a failed exchange.
-pub const RULES: http::Rules = http::Rules {
+pub(crate) const RULES: http::Rules = http::Rules {
     retry: Retry::Never,
     body: BodyRules {
         answer: Cap::Truncate(BODY_CAP),
@@ -27,7 +27,7 @@ pub const RULES: http::Rules = http::Rules {
 
 /// The reply an outcome means: any answer is `Http` with its body as text, whatever the status
 /// (the classifier judges it); a timeout and an unreachable endpoint are their own.
-pub fn reply_of(outcome: Outcome) -> Reply {
+pub(crate) fn reply_of(outcome: Outcome) -> Reply {
     match outcome {
         Outcome::Ok { status, body } => Reply::Http {
             status,
@@ -56,51 +56,51 @@ pub fn reply_of(outcome: Outcome) -> Reply {
 
 /// One request's reply, how long it took, and the server's `Retry-After` when it gave one.
 #[derive(Debug, Clone)]
-pub struct Sent {
-    pub reply: Reply,
-    pub latency: Duration,
-    pub retry_after: Option<Duration>,
+pub(crate) struct Sent {
+    pub(crate) reply: Reply,
+    pub(crate) latency: Duration,
+    pub(crate) retry_after: Option<Duration>,
 }
 
 /// Where and how to send: the chat URL, the optional `Authorization` header (its `Debug`
 /// shows no key), the model and the token cap.
 #[derive(Debug, Clone)]
-pub struct ChatClient {
+pub(crate) struct ChatClient {
     /// The project's HTTP client.
-    pub http: http::Client,
+    pub(crate) http: http::Client,
     /// `<base-url>/chat/completions`.
-    pub url: Url,
+    pub(crate) url: Url,
     /// The Bearer header, when a key was found.
-    pub auth: Option<Bearer>,
+    pub(crate) auth: Option<Bearer>,
     /// `model` of every request.
-    pub model: String,
+    pub(crate) model: String,
     /// `max_tokens` of every request.
-    pub max_tokens: u32,
+    pub(crate) max_tokens: u32,
     /// `reasoning_effort` of every request, when given.
-    pub reasoning_effort: Option<&'static str>,
+    pub(crate) reasoning_effort: Option<&'static str>,
     /// `<base-url>/models`.
-    pub models_url: Url,
+    pub(crate) models_url: Url,
 }
 
 /// One streamed request: how it ended, what its events assembled to, how long it took.
 #[derive(Debug, Clone)]
-pub struct StreamSent {
+pub(crate) struct StreamSent {
     /// The HTTP side: a 2xx (its body went to the assembler: `body` is empty here), or any
     /// other outcome as a reply.
-    pub reply: Reply,
+    pub(crate) reply: Reply,
     /// The stream broke (timeout, transport) after it began: the reply it means.
-    pub broken: Option<Reply>,
+    pub(crate) broken: Option<Reply>,
     /// What the body's events assembled to (empty when there was no 2xx).
-    pub assembled: Assembled,
-    pub latency: Duration,
-    pub retry_after: Option<Duration>,
+    pub(crate) assembled: Assembled,
+    pub(crate) latency: Duration,
+    pub(crate) retry_after: Option<Duration>,
 }
 
 impl ChatClient {
     /// A request body: model, messages, `stream: false`, `max_tokens`, `reasoning_effort`
     /// when given, and `extra` merged in (a streamed check's `"stream": true` replaces the
     /// default).
-    pub fn body(&self, messages: Value, extra: Value) -> Value {
+    pub(crate) fn body(&self, messages: Value, extra: Value) -> Value {
         let mut body = json!({
             "model": self.model,
             "messages": messages,
@@ -117,7 +117,7 @@ impl ChatClient {
     }
 
     /// One POST — never retried — and how long it took.
-    pub async fn send(&self, body: &Value) -> Sent {
+    pub(crate) async fn send(&self, body: &Value) -> Sent {
         let start = Instant::now();
         let body = SecretString::from(body.to_string());
         let mut request = Request::post_json(&self.url, &body).accept_json();
@@ -135,7 +135,7 @@ impl ChatClient {
 
     /// One streamed POST — never retried — its 2xx body parsed as Server-Sent Events as it
     /// arrives (at most [`BODY_CAP`] bytes), the time to the first token measured on arrival.
-    pub async fn stream(&self, body: &Value) -> StreamSent {
+    pub(crate) async fn stream(&self, body: &Value) -> StreamSent {
         let start = Instant::now();
         let body = SecretString::from(body.to_string());
         let mut request = Request::post_json(&self.url, &body);
@@ -152,7 +152,7 @@ impl ChatClient {
         let assembled = assembler.finish();
         let latency = start.elapsed();
         match streamed {
-            http::Streamed::Body { status, broken, .. } => StreamSent {
+            http::Streamed::Body { status, broken } => StreamSent {
                 reply: Reply::Http {
                     status,
                     body: String::new(),
@@ -173,7 +173,7 @@ impl ChatClient {
     }
 
     /// One `GET <base-url>/models` — never retried.
-    pub async fn models(&self) -> Reply {
+    pub(crate) async fn models(&self) -> Reply {
         let mut request = Request::get(&self.models_url).accept_json();
         if let Some(auth) = &self.auth {
             request = request.bearer(auth);

@@ -6,14 +6,14 @@
 //! `contracts/smoke-report.md` and the smoke's part of `contracts/secret-hygiene.md`.
 
 pub mod answer;
-pub mod checks;
+mod checks;
 pub mod classify;
 pub mod cli;
-pub mod client;
-pub mod config;
-pub mod models;
-pub mod report;
-pub mod stream;
+mod client;
+mod config;
+mod models;
+mod report;
+mod stream;
 
 use crate::http::{self, ClientOptions};
 

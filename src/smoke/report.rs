@@ -16,13 +16,13 @@ use crate::exit::Exit;
 use crate::secret::{Redactor, xml_escape};
 
 /// The cap on a quoted server message, in characters.
-pub const QUOTE_CAP: usize = 300;
+pub(crate) const QUOTE_CAP: usize = 300;
 
 /// All runs of one check.
 #[derive(Debug, Clone)]
-pub struct CheckReport {
-    pub check: Check,
-    pub runs: Vec<RunOutcome>,
+pub(crate) struct CheckReport {
+    pub(crate) check: Check,
+    pub(crate) runs: Vec<RunOutcome>,
 }
 
 fn run_exit(run: &RunOutcome) -> Exit {
@@ -34,23 +34,23 @@ fn run_exit(run: &RunOutcome) -> Exit {
 
 impl CheckReport {
     /// How many runs passed.
-    pub fn passes(&self) -> usize {
+    pub(crate) fn passes(&self) -> usize {
         self.runs.iter().filter(|r| r.result.is_ok()).count()
     }
 
     /// A check passes only when every run passed.
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         !self.runs.is_empty() && self.passes() == self.runs.len()
     }
 
     /// The root cause over all runs (0 when all passed).
-    pub fn exit(&self) -> Exit {
+    pub(crate) fn exit(&self) -> Exit {
         Exit::worst(self.runs.iter().map(run_exit))
     }
 
     /// The run the report describes: the first failing run with the root-cause exit code, or
     /// the first run when all passed.
-    pub fn representative(&self) -> Option<&RunOutcome> {
+    pub(crate) fn representative(&self) -> Option<&RunOutcome> {
         let worst = self.exit();
         self.runs
             .iter()
@@ -63,7 +63,7 @@ impl CheckReport {
     }
 
     /// The slowest run, in whole milliseconds.
-    pub fn latency_ms(&self) -> u128 {
+    pub(crate) fn latency_ms(&self) -> u128 {
         self.runs
             .iter()
             .map(|r| r.latency.as_millis())
@@ -115,35 +115,35 @@ fn ladder(run: &RunOutcome) -> Option<Ladder> {
 #[derive(Debug)]
 pub struct Report {
     /// What was asked.
-    pub settings: Settings,
+    pub(crate) settings: Settings,
     /// Whether a key was sent.
-    pub has_key: bool,
+    pub(crate) has_key: bool,
     /// Every check that ran, in report order.
-    pub checks: Vec<CheckReport>,
+    pub(crate) checks: Vec<CheckReport>,
     /// The whole run's wall time.
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
     /// What `GET /models` said.
-    pub models: ModelList,
+    pub(crate) models: ModelList,
     redactor: Redactor,
 }
 
 /// The exact mode of the `--output` file, whatever the umask: readable by all, as the report
 /// holds no secret (every byte is redacted) and a CI's collector often reads it as another
 /// user; 0644 is also what the file had under the usual umask 022 before the mode was exact.
-pub const REPORT_MODE: u32 = 0o644;
+pub(crate) const REPORT_MODE: u32 = 0o644;
 
 /// Why `--output FILE` could not be written: exit 6, naming the file, never a value.
 #[derive(Debug)]
 pub struct OutputError {
     /// The file.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// What failed.
-    pub cause: OutputCause,
+    pub(crate) cause: OutputCause,
 }
 
 /// What failed in writing `--output FILE`.
 #[derive(Debug)]
-pub enum OutputCause {
+pub(crate) enum OutputCause {
     /// FILE's directory cannot be used (the smoke never creates it).
     Dir(std::io::Error),
     /// The atomic write itself ([`envfile::apply`]).
@@ -179,7 +179,7 @@ impl OutputError {
 
 impl Report {
     /// The report of `config`'s run.
-    pub fn new(
+    pub(crate) fn new(
         config: &Config,
         checks: Vec<CheckReport>,
         models: ModelList,
@@ -197,7 +197,7 @@ impl Report {
 
     /// The listed names closest to the asked model, when the endpoint lists models and not
     /// this one.
-    pub fn closest_models(&self) -> Option<Vec<String>> {
+    pub(crate) fn closest_models(&self) -> Option<Vec<String>> {
         match (&self.models, self.models.lists(&self.settings.model)) {
             (ModelList::Listed(ids), Some(false)) => Some(closest(&self.settings.model, ids)),
             _ => None,
@@ -243,7 +243,7 @@ impl Report {
     }
 
     /// `bearer` when a key was sent, `none` otherwise.
-    pub fn auth(&self) -> &'static str {
+    pub(crate) fn auth(&self) -> &'static str {
         if self.has_key { "bearer" } else { "none" }
     }
 
@@ -253,7 +253,7 @@ impl Report {
     }
 
     /// stdout, in the chosen format, redacted.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let out = match self.settings.format {
             ReportFormat::Text => self.text(),
             ReportFormat::Json => self.json(),
@@ -335,7 +335,7 @@ impl Report {
     }
 
     /// Why a failed check failed, in a sentence, with the server's words redacted and capped.
-    pub fn explain(&self, c: &CheckReport) -> Option<String> {
+    pub(crate) fn explain(&self, c: &CheckReport) -> Option<String> {
         let f = c.failure()?;
         let status = f.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
         let keys: Vec<String> = JSON_KEYS
@@ -652,7 +652,7 @@ impl Report {
 /// satisfied the asked keys and types), `ignored` (a 2xx that did not honour it: not JSON, or
 /// JSON without the asked keys), `rejected` (refused); `None` for the plain prompt and for a
 /// step that failed for another reason (nothing learnt about the format).
-pub fn structured(step: JsonStep, outcome: StepOutcome) -> Option<&'static str> {
+pub(crate) fn structured(step: JsonStep, outcome: StepOutcome) -> Option<&'static str> {
     if step == JsonStep::PlainPrompt {
         return None;
     }
@@ -674,7 +674,7 @@ fn could_not_run(c: &CheckReport) -> bool {
 /// Text fit for an XML attribute or element: characters XML 1.0 cannot hold (control
 /// characters other than tab, newline and carriage return, U+FFFE, U+FFFF) become U+FFFD, then
 /// the one escaper of [`crate::secret::xml_escape`] applies.
-pub fn xml_text(text: &str) -> String {
+pub(crate) fn xml_text(text: &str) -> String {
     let legal: String = text
         .chars()
         .map(|c| match c {
