@@ -1,4 +1,4 @@
-//! Dotenv rendering by the portable rule of `../shared/reference/dotenv-peers.md`: a file that
+//! Dotenv rendering by the portable rule of `docs/dotenv-peers.md`: a file that
 //! docker compose, systemd, python-dotenv, bash and dotenvy all read back unchanged.
 //!
 //! Pure functions, no I/O. Errors name the key and the reason, never the value.
