@@ -20,6 +20,14 @@ pub mod secret;
 mod signals;
 pub mod smoke;
 
+/// What both binaries do first: harden the process ([`hardening::harden`]), then parse the
+/// command line ([`output::parse_args`]: a usage error printed the one way, its exit code
+/// returned).
+pub fn start<T: clap::Parser>(binary: &str) -> Result<T, std::process::ExitCode> {
+    hardening::harden();
+    output::parse_args(binary)
+}
+
 /// The one async runtime of a run, built by each binary: current thread (the concurrent
 /// requests of a run interleave on it), with IO and timers.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
