@@ -35,7 +35,7 @@ pub struct Answer {
 
 impl Answer {
     /// Whether the answer put text in `reasoning` / `reasoning_content`.
-    pub fn has_reasoning(&self) -> bool {
+    pub(crate) fn has_reasoning(&self) -> bool {
         self.reasoning
             .as_deref()
             .is_some_and(|r| !r.trim().is_empty())
@@ -44,7 +44,7 @@ impl Answer {
     /// SMK-036: when the content is empty or the answer finished with `length` while reasoning
     /// holds text, the tokens that say so: `reasoning_chars`, `reasoning_field`,
     /// `finish_reason` (when given), `reasoning_tokens` (when `usage` gives it). Else none.
-    pub fn reasoning_diagnosis(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn reasoning_diagnosis(&self) -> Vec<(&'static str, String)> {
         let empty = self.content.as_deref().is_none_or(|c| c.trim().is_empty());
         let truncated = self.finish_reason.as_deref() == Some("length");
         let Some(reasoning) = self.reasoning.as_deref().filter(|_| self.has_reasoning()) else {
@@ -69,7 +69,7 @@ impl Answer {
 
 /// SMK-036's tokens for a reply: a 2xx chat completion's [`Answer::reasoning_diagnosis`], else
 /// none.
-pub fn reasoning_diagnosis(reply: &Reply) -> Vec<(&'static str, String)> {
+pub(crate) fn reasoning_diagnosis(reply: &Reply) -> Vec<(&'static str, String)> {
     match reply {
         Reply::Http { status, body } if (200..300).contains(status) => parse_answer(body)
             .map(|a| a.reasoning_diagnosis())
@@ -135,8 +135,8 @@ pub fn parse_answer(body: &str) -> Option<Answer> {
 pub struct ErrorInfo {
     pub message: String,
     /// `error.type`.
-    pub kind: Option<String>,
-    pub param: Option<String>,
+    pub(crate) kind: Option<String>,
+    pub(crate) param: Option<String>,
     /// `error.code` as text, whether the server sent a string or a number; `None` for null.
     pub code: Option<String>,
 }
