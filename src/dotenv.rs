@@ -111,11 +111,20 @@ pub struct Header<'a> {
     pub paths: &'a [String],
 }
 
+/// The first header line, newline included.
+pub(crate) const HEADER_TITLE: &str =
+    "# Written by write-canary-env from Infisical. Do not edit: the next deploy rewrites it.\n";
+/// What starts the header line naming the project.
+pub(crate) const HEADER_PROJECT: &str = "# project: ";
+/// What starts the header line naming the environment.
+pub(crate) const HEADER_ENVIRONMENT: &str = "# environment: ";
+/// What starts the header line naming the paths (joined by one space).
+pub(crate) const HEADER_PATHS: &str = "# paths: ";
+
 /// The header comment lines.
 pub fn render_header(h: &Header<'_>) -> String {
     format!(
-        "# Written by write-canary-env from Infisical. Do not edit: the next deploy rewrites it.\n\
-         # project: {}\n# environment: {}\n# paths: {}\n",
+        "{HEADER_TITLE}{HEADER_PROJECT}{}\n{HEADER_ENVIRONMENT}{}\n{HEADER_PATHS}{}\n",
         h.project_id,
         h.environment,
         h.paths.join(" ")

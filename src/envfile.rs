@@ -157,29 +157,106 @@ pub fn apply(target: &Target, content: &[u8], dry_run: bool) -> Result<WriteOutc
 }
 
 /// [`apply`], telling `notice` (one line, a name, never content) about each leftover
-/// temporary file of a dead run that it removed.
+/// temporary file of a dead run that it removed, and that it waits for another run.
 pub fn apply_with_notices(
     target: &Target,
     content: &[u8],
     dry_run: bool,
     notice: &mut dyn FnMut(&str),
 ) -> Result<WriteOutcome, FileError> {
-    let path = &target.path;
+    if dry_run {
+        return preview(target, content);
+    }
+    let lease = Lease::acquire(target, notice, &mut |_| {})?;
+    if let Some(unchanged) = lease.unchanged(content)? {
+        return Ok(unchanged);
+    }
+    lease.write(content, || Ok(()))
+}
+
+/// What a dry run reports: unchanged when content, mode and owner already match, else
+/// would-change. Nothing is created, locked or swept.
+pub fn preview(target: &Target, content: &[u8]) -> Result<WriteOutcome, FileError> {
+    let (_, dir) = name_and_dir(&target.path)?;
+    let want_uid = wanted_uid(target);
+    if missing_dirs(&dir)?.is_empty() {
+        if let Some(found) = same_as_wanted(target, content, want_uid)? {
+            return Ok(unchanged_outcome(target, found));
+        }
+    }
+    Ok(WriteOutcome {
+        status: Status::WouldChange,
+        mode: target.mode,
+        uid: want_uid,
+        gid: target.gid,
+        created_dirs: Vec::new(),
+    })
+}
+
+fn name_and_dir(path: &Path) -> Result<(std::ffi::OsString, PathBuf), FileError> {
     let name = path
         .file_name()
         .filter(|_| !path.as_os_str().to_string_lossy().ends_with('/'))
-        .ok_or_else(|| FileError::NoFileName { path: path.clone() })?
+        .ok_or_else(|| FileError::NoFileName {
+            path: path.to_owned(),
+        })?
         .to_owned();
-    let dir = parent_of(path);
-    let want_uid = target
-        .uid
-        .unwrap_or_else(|| nix::unistd::geteuid().as_raw());
+    Ok((name, parent_of(path)))
+}
 
-    let missing = missing_dirs(&dir)?;
-    if missing.is_empty() && !dry_run {
-        // Never waits: while another writer is creating its temporary file, the sweep is
-        // left to a later run (a foreign lock on the directory cannot hang us either).
-        if let Some(_exclusive) = lock_dir(&dir, nix::libc::LOCK_EX | nix::libc::LOCK_NB) {
+fn wanted_uid(target: &Target) -> u32 {
+    target
+        .uid
+        .unwrap_or_else(|| nix::unistd::geteuid().as_raw())
+}
+
+fn unchanged_outcome(target: &Target, found: (u32, u32)) -> WriteOutcome {
+    WriteOutcome {
+        status: Status::Unchanged,
+        mode: target.mode,
+        uid: found.0,
+        gid: Some(found.1),
+        created_dirs: Vec::new(),
+    }
+}
+
+/// A run's ownership of its target (`ROT-012`): the target's missing parents created, then
+/// an exclusive `flock` on the target's directory, held from the decision to write until the
+/// lease drops — after the on-change command, when there is one. No lock file: the kernel
+/// releases the lock when the run ends, however it ends. Two runs on targets in one directory
+/// take turns; a run that finds the lock taken says so once and waits.
+#[derive(Debug)]
+pub struct Lease {
+    target: Target,
+    name: std::ffi::OsString,
+    dir: PathBuf,
+    /// The directory, `flock`ed `LOCK_EX` (`None` where the file system has no locks).
+    _lock: Option<File>,
+    /// Directories this lease created, outermost first.
+    pub created_dirs: Vec<PathBuf>,
+}
+
+impl Lease {
+    /// Creates the missing parents (exact modes), takes the directory's exclusive lock
+    /// (telling `waiting` once, with the directory, before it waits for another run that
+    /// holds it) and removes the temporary files of dead runs for this target (each named in
+    /// a `notice`).
+    pub fn acquire(
+        target: &Target,
+        notice: &mut dyn FnMut(&str),
+        waiting: &mut dyn FnMut(&Path),
+    ) -> Result<Lease, FileError> {
+        let (name, dir) = name_and_dir(&target.path)?;
+        let missing = missing_dirs(&dir)?;
+        let created_dirs = create_dirs(&missing, target)?;
+        let lock = match lock_dir(&dir, nix::libc::LOCK_EX | nix::libc::LOCK_NB) {
+            Some(lock) => Some(lock),
+            None => {
+                waiting(&dir);
+                lock_dir(&dir, nix::libc::LOCK_EX)
+            }
+        };
+        if lock.is_some() {
             for removed in sweep_leftovers(&dir, &name) {
                 notice(&format!(
                     "removed {}, a temporary file left by an interrupted run",
@@ -187,67 +264,127 @@ pub fn apply_with_notices(
                 ));
             }
         }
+        Ok(Lease {
+            target: target.clone(),
+            name,
+            dir,
+            _lock: lock,
+            created_dirs,
+        })
     }
-    if missing.is_empty() {
-        if let Some(found) = same_as_wanted(target, content, want_uid)? {
-            return Ok(WriteOutcome {
-                status: Status::Unchanged,
-                mode: target.mode,
-                uid: found.0,
-                gid: Some(found.1),
-                created_dirs: Vec::new(),
-            });
-        }
-    }
-    if dry_run {
-        return Ok(WriteOutcome {
-            status: Status::WouldChange,
-            mode: target.mode,
-            uid: want_uid,
-            gid: target.gid,
-            created_dirs: Vec::new(),
-        });
-    }
-    let created_dirs = create_dirs(&missing, target)?;
 
-    let shared = lock_dir(&dir, nix::libc::LOCK_SH);
-    let (tmp_path, file, armed) = create_temp(&dir, &name)?;
-    let mut guard = TempGuard(Some((tmp_path.clone(), armed)));
-    // Held until the descriptor closes, after the rename: the mark of a live writer.
-    // SAFETY: flock on a descriptor we own.
-    let _ = unsafe {
-        nix::libc::flock(
-            std::os::fd::AsRawFd::as_raw_fd(&file),
-            nix::libc::LOCK_EX | nix::libc::LOCK_NB,
-        )
-    };
-    drop(shared);
-    // Owner, then mode (a chown may clear mode bits), on the descriptor, before any byte.
-    if target.uid.is_some() || target.gid.is_some() {
-        std::os::unix::fs::fchown(&file, target.uid, target.gid).map_err(io("chown", &tmp_path))?;
+    /// The directory holding the target.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
-    file.set_permissions(Permissions::from_mode(target.mode))
-        .map_err(io("chmod", &tmp_path))?;
-    let meta = file.metadata().map_err(io("stat", &tmp_path))?;
-    let mut file = file;
-    file.write_all(content).map_err(io("write", &tmp_path))?;
-    file.sync_all().map_err(io("fsync", &tmp_path))?;
-    guard.rename_over(path).map_err(io("rename over", path))?;
-    drop(file);
-    File::open(&dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|err| FileError::NotDurable {
+
+    /// `Some(outcome)` when the target already holds `content` with the wanted mode and
+    /// owner: nothing to write.
+    pub fn unchanged(&self, content: &[u8]) -> Result<Option<WriteOutcome>, FileError> {
+        let found = same_as_wanted(&self.target, content, wanted_uid(&self.target))?;
+        Ok(found.map(|found| unchanged_outcome(&self.target, found)))
+    }
+
+    /// Writes `content` over the target: a temporary file with owner and mode set on its
+    /// descriptor, written and fsynced; then `before_visible` (the on-change obligation is
+    /// recorded there); then the rename and the directory's fsync. A failure anywhere leaves
+    /// the old file and no temporary file.
+    pub fn write(
+        &self,
+        content: &[u8],
+        before_visible: impl FnOnce() -> Result<(), FileError>,
+    ) -> Result<WriteOutcome, FileError> {
+        let path = &self.target.path;
+        let (tmp_path, file, armed) = create_temp(&self.dir, &self.name)?;
+        let mut guard = TempGuard(Some((tmp_path.clone(), armed)));
+        // Held until the descriptor closes, after the rename: the mark of a live writer for
+        // a writer that does not take the directory's lock.
+        // SAFETY: flock on a descriptor we own.
+        let _ = unsafe {
+            nix::libc::flock(
+                std::os::fd::AsRawFd::as_raw_fd(&file),
+                nix::libc::LOCK_EX | nix::libc::LOCK_NB,
+            )
+        };
+        let target = &self.target;
+        // Owner, then mode (a chown may clear mode bits), on the descriptor, before any byte.
+        if target.uid.is_some() || target.gid.is_some() {
+            std::os::unix::fs::fchown(&file, target.uid, target.gid)
+                .map_err(io("chown", &tmp_path))?;
+        }
+        file.set_permissions(Permissions::from_mode(target.mode))
+            .map_err(io("chmod", &tmp_path))?;
+        let meta = file.metadata().map_err(io("stat", &tmp_path))?;
+        let mut file = file;
+        file.write_all(content).map_err(io("write", &tmp_path))?;
+        file.sync_all().map_err(io("fsync", &tmp_path))?;
+        before_visible()?;
+        guard.rename_over(path).map_err(io("rename over", path))?;
+        drop(file);
+        sync_dir(&self.dir).map_err(|err| FileError::NotDurable {
             path: path.clone(),
-            dir: dir.clone(),
+            dir: self.dir.clone(),
             err,
         })?;
-    Ok(WriteOutcome {
-        status: Status::Written,
-        mode: meta.mode() & 0o7777,
-        uid: meta.uid(),
-        gid: Some(meta.gid()),
-        created_dirs,
-    })
+        Ok(WriteOutcome {
+            status: Status::Written,
+            mode: meta.mode() & 0o7777,
+            uid: meta.uid(),
+            gid: Some(meta.gid()),
+            created_dirs: self.created_dirs.clone(),
+        })
+    }
+
+    /// Writes `bytes` durably to `name` beside the target (mode 0600, the running user's):
+    /// temporary file, fsync, rename, directory fsync. For small files of ours (the on-change
+    /// marker).
+    pub fn write_beside(&self, name: &std::ffi::OsStr, bytes: &[u8]) -> Result<(), FileError> {
+        let path = self.dir.join(name);
+        if self._lock.is_some() {
+            // Ours alone while we hold the directory: a dead run's temporary goes first.
+            let _ = sweep_leftovers(&self.dir, name);
+        }
+        let (tmp_path, mut file, armed) = create_temp(&self.dir, name)?;
+        let mut guard = TempGuard(Some((tmp_path.clone(), armed)));
+        file.write_all(bytes).map_err(io("write", &tmp_path))?;
+        file.sync_all().map_err(io("fsync", &tmp_path))?;
+        guard.rename_over(&path).map_err(io("rename over", &path))?;
+        drop(file);
+        sync_dir(&self.dir).map_err(io("fsync directory", &self.dir))
+    }
+
+    /// Removes `name` beside the target, durably (a missing file is fine).
+    pub fn remove_beside(&self, name: &std::ffi::OsStr) -> Result<(), FileError> {
+        let path = self.dir.join(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io("remove", &path)(e)),
+        }
+        sync_dir(&self.dir).map_err(io("fsync directory", &self.dir))
+    }
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir).and_then(|d| d.sync_all())
+}
+
+/// The bytes of the regular file at `path` (never following a link, never blocking on a
+/// FIFO), at most `cap` bytes; `None` when there is none, it is not a regular file, it is
+/// larger or cannot be read. Held so that it is wiped when dropped.
+pub fn read_current(path: &Path, cap: u64) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc_flags::O_NOFOLLOW | libc_flags::O_NONBLOCK | libc_flags::O_CLOEXEC)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() > cap {
+        return None;
+    }
+    let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(meta.len() as usize));
+    file.take(cap + 1).read_to_end(&mut bytes).ok()?;
+    (bytes.len() as u64 <= cap).then_some(bytes)
 }
 
 /// The missing ancestors of `dir`, innermost first. A symlink to a directory counts as a

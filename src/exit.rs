@@ -26,6 +26,9 @@ pub enum Exit {
     /// Invalid data: malformed or oversized answer, unrepresentable value, bad key name,
     /// hidden value, duplicate key.
     InvalidData = 7,
+    /// The file is written and in place; the `--on-change` command failed (it stays owed
+    /// for the next run).
+    OnChangeFailed = 8,
     /// Ended by SIGHUP (128 + 1). The old file is untouched, or the new one is complete;
     /// no temporary file is left.
     Hangup = 129,
@@ -37,7 +40,7 @@ pub enum Exit {
 
 impl Exit {
     /// Every variant, in numeric order.
-    pub const ALL: [Exit; 11] = [
+    pub const ALL: [Exit; 12] = [
         Exit::Success,
         Exit::CheckFailed,
         Exit::Usage,
@@ -46,6 +49,7 @@ impl Exit {
         Exit::Unavailable,
         Exit::UnsafeWrite,
         Exit::InvalidData,
+        Exit::OnChangeFailed,
         Exit::Hangup,
         Exit::Interrupted,
         Exit::Terminated,
@@ -74,6 +78,9 @@ impl Exit {
             }
             Exit::InvalidData => {
                 "invalid data (malformed or oversized answer, unrepresentable value, bad key name, hidden value, duplicate key)"
+            }
+            Exit::OnChangeFailed => {
+                "the file is written and in place; the on-change command failed (the reload stays owed)"
             }
             Exit::Hangup => SIGNAL_MEANING_HUP,
             Exit::Interrupted => SIGNAL_MEANING_INT,
@@ -114,12 +121,12 @@ mod tests {
 
     #[test]
     fn codes_are_dense_and_ordered() {
-        for (i, exit) in Exit::ALL[..8].iter().enumerate() {
+        for (i, exit) in Exit::ALL[..9].iter().enumerate() {
             assert_eq!(exit.code() as usize, i);
         }
         // The signal codes are 128 + the signal's number, as shells report them.
         let signals = [nix::libc::SIGHUP, nix::libc::SIGINT, nix::libc::SIGTERM];
-        for (exit, sig) in Exit::ALL[8..].iter().zip(signals) {
+        for (exit, sig) in Exit::ALL[9..].iter().zip(signals) {
             assert_eq!(i32::from(exit.code()), crate::signals::exit_status(sig));
         }
         assert!(Exit::ALL.windows(2).all(|w| w[0] < w[1]));

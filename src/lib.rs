@@ -15,6 +15,7 @@ pub mod http;
 pub mod infisical;
 mod names;
 mod netenv;
+pub mod onchange;
 pub mod output;
 pub mod secret;
 mod signals;

@@ -74,9 +74,36 @@ pub(crate) const OTHER_FATAL_SIGNALS: [c_int; 14] = [
     libc::SIGILL,
 ];
 
+/// The process group of the on-change command while it runs (0: none): the handler ends it
+/// with SIGKILL before the writer exits, since a writer going down cannot wait for it
+/// (`ROT-011`).
+static COMMAND_GROUP: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// Registers `pgid`, the on-change command's process group, until the guard drops.
+pub fn guard_group(pgid: i32) -> GroupGuard {
+    COMMAND_GROUP.store(pgid, Ordering::SeqCst);
+    GroupGuard(())
+}
+
+/// Clears the registered process group when dropped.
+#[must_use]
+#[derive(Debug)]
+pub struct GroupGuard(());
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        COMMAND_GROUP.store(0, Ordering::SeqCst);
+    }
+}
+
 /// Ends the process for `sig`: `_exit(128 + sig)` for the clean-exit signals, otherwise the
-/// signal's own default action.
+/// signal's own default action. The on-change command's group, if one runs, is killed first.
 fn die(sig: c_int) -> ! {
+    let group = COMMAND_GROUP.load(Ordering::SeqCst);
+    if group > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+    }
     if CLEAN_EXIT_SIGNALS.contains(&sig) {
         // SAFETY: _exit is async-signal-safe and ends every thread.
         unsafe { libc::_exit(exit_status(sig)) }

@@ -12,10 +12,19 @@ use provider_bridge::canary::{self, Config, Settings};
 use provider_bridge::exit::Exit;
 
 /// Prints a failure: the message on stderr, and under `--json` the error document on stdout.
+/// A failed on-change command comes after a complete write: its report is printed too.
 fn fail(err: &canary::Error, json: bool) -> ExitCode {
     provider_bridge::output::error(NAME, err);
-    if json {
-        println!("{}", canary::error_json(err));
+    match (err, json) {
+        (canary::Error::OnChange { report, .. }, true) => {
+            let mut doc = report.json();
+            doc["exit_code"] = err.exit().code().into();
+            doc["error"] = err.to_string().into();
+            println!("{doc}");
+        }
+        (canary::Error::OnChange { report, .. }, false) => print!("{}", report.text()),
+        (_, true) => println!("{}", canary::error_json(err)),
+        (_, false) => {}
     }
     err.exit().into()
 }

@@ -241,6 +241,27 @@ pub struct Args {
           value_parser = |raw: &str| http::parse_seconds(raw, SecondsRange::from_zero(super::MAX_RETRY_WAIT)),
           env = "WRITE_CANARY_ENV_MAX_RETRY_WAIT", hide_env_values = true)]
     max_retry_wait: Seconds,
+
+    /// A command run after a run put a new file in place (created or changed bytes), or
+    /// that an earlier run still owes. Split into words like systemd's ExecStart= (quotes and
+    /// backslash escapes; no shell: write `sh -c '…'` for one); its program must exist on
+    /// PATH. It gets PB_OUTPUT, PB_CHANGE (created, changed or owed) and PB_KEYS_ADDED,
+    /// PB_KEYS_CHANGED, PB_KEYS_REMOVED, never a credential variable; its output is redacted
+    /// onto stderr. If it fails, the exit code is 8 and it stays owed for the next run.
+    #[arg(
+        long,
+        value_name = "CMD",
+        env = "WRITE_CANARY_ENV_ON_CHANGE",
+        hide_env_values = true
+    )]
+    on_change: Option<String>,
+
+    /// How long the --on-change command may run; then its process group gets SIGTERM, and
+    /// SIGKILL 5 s later.
+    #[arg(long, value_name = "SECS", default_value_t = Seconds(crate::onchange::DEFAULT_TIMEOUT),
+          value_parser = |raw: &str| http::parse_timeout(raw, super::MAX_TIMEOUT),
+          env = "WRITE_CANARY_ENV_ON_CHANGE_TIMEOUT", hide_env_values = true)]
+    on_change_timeout: Seconds,
 }
 
 impl From<Args> for Settings {
@@ -271,6 +292,8 @@ impl From<Args> for Settings {
             ca_cert: args.ca_cert,
             format: args.format,
             max_retry_wait: args.max_retry_wait.0,
+            on_change: args.on_change,
+            on_change_timeout: args.on_change_timeout.0,
         }
     }
 }

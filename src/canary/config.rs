@@ -108,6 +108,10 @@ pub struct Settings {
     pub format: crate::format::Format,
     /// `--max-retry-wait`: the longest wait a server may ask for that is still honoured.
     pub max_retry_wait: Duration,
+    /// `--on-change`: the command line run after a change (split later, like `ExecStart=`).
+    pub on_change: Option<String>,
+    /// `--on-change-timeout`.
+    pub on_change_timeout: Duration,
 }
 
 /// A checked run: the settings, and what was derived from them before any request.
@@ -123,6 +127,8 @@ pub struct Config {
     pub auth: Auth,
     /// The API base, checked against the transport rule.
     pub base: Url,
+    /// The on-change command, split and found on `PATH`.
+    pub on_change: Option<crate::onchange::Command>,
     /// Warnings to print before running (value-free).
     pub warnings: Vec<String>,
 }
@@ -292,7 +298,7 @@ impl TryFrom<Settings> for Config {
 
     /// Checks everything that can be checked before the first request, in this order (the
     /// first failure is the one reported): project, environment, paths, keys, the output mode,
-    /// owner and group, the output path, the credentials, the URL.
+    /// owner and group, the output path, the credentials, the URL, the on-change command.
     fn try_from(cfg: Settings) -> Result<Config, Error> {
         no_control("--project-id", &cfg.project_id)?;
         no_control("--env", &cfg.environment)?;
@@ -356,12 +362,19 @@ impl TryFrom<Settings> for Config {
         if let UrlVerdict::InsecureAllowed { warning } = verdict {
             warnings.push(warning);
         }
+        let on_change = cfg
+            .on_change
+            .as_deref()
+            .map(|line| crate::onchange::Command::parse(line, cfg.on_change_timeout))
+            .transpose()
+            .map_err(Error::Config)?;
         Ok(Config {
             settings: cfg,
             paths,
             target,
             auth,
             base,
+            on_change,
             warnings,
         })
     }

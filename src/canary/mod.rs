@@ -63,6 +63,13 @@ pub enum Error {
     Write(FileError),
     /// The async runtime could not start (exit 5, as in both binaries: `CLI-015`).
     Runtime(std::io::Error),
+    /// The file is written and in place, but the on-change command failed (exit 8); the
+    /// report of the write comes along.
+    OnChange {
+        program: String,
+        failure: crate::onchange::Failure,
+        report: Box<Report>,
+    },
 }
 
 impl Error {
@@ -78,6 +85,7 @@ impl Error {
             | Error::Render(_) => Exit::InvalidData,
             Error::Write(_) => Exit::UnsafeWrite,
             Error::Runtime(_) => Exit::Unavailable,
+            Error::OnChange { .. } => Exit::OnChangeFailed,
         }
     }
 }
@@ -120,6 +128,15 @@ impl fmt::Display for Error {
                 f.write_str(&parts.join("; "))
             }
             Error::Write(e) => write!(f, "{e}"),
+            Error::OnChange {
+                program,
+                failure,
+                report,
+            } => write!(
+                f,
+                "the on-change command {program} {failure}; {} is written and in place, and the reload stays owed for the next run",
+                report.path.display()
+            ),
             Error::Runtime(e) => write!(
                 f,
                 "cannot start the async runtime: {}",

@@ -3,8 +3,13 @@
 
 use std::path::PathBuf;
 
+use std::collections::BTreeMap;
+
 use super::Error;
-use crate::envfile::Status;
+use crate::envfile::{Status, WriteOutcome};
+use crate::format::Format;
+use crate::format::read_back::{KeyDiff, ReadBack, read_back};
+use crate::onchange::{Change, Event};
 
 /// What a run did, for the text or JSON report. Holds no value.
 #[derive(Debug, Clone)]
@@ -31,9 +36,134 @@ pub struct Report {
     pub dry_run: bool,
     /// The directories created, outermost first.
     pub created_dirs: Vec<PathBuf>,
+    /// A dry run's comparison with the file on disk (`None`: the bytes would not change).
+    pub diff: Option<Diff>,
+    /// What became of the on-change command (`None`: no `--on-change`).
+    pub on_change: Option<OnChange>,
+    /// Whether a reload is owed for this file after the run.
+    pub owed: bool,
+}
+
+/// How the file's keys change, compared with the file on disk. Key names only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diff {
+    /// There was no file.
+    pub created: bool,
+    /// The file on disk is not one we wrote in this format: it counts as changed whole.
+    pub not_ours: Option<&'static str>,
+    /// The keys added, changed and removed.
+    pub keys: KeyDiff,
+}
+
+impl Diff {
+    /// The change from `old` (the file on disk, `None` when there is none to read) to `new`
+    /// (`new_entries` rendered in `format`); `None` when the bytes are the same.
+    pub fn of(
+        format: Format,
+        old: Option<&[u8]>,
+        new: &[u8],
+        new_entries: &BTreeMap<&str, &str>,
+    ) -> Option<Diff> {
+        let keys = || new_entries.keys().copied();
+        let Some(old) = old else {
+            return Some(Diff {
+                created: true,
+                not_ours: None,
+                keys: KeyDiff {
+                    added: keys().map(str::to_owned).collect(),
+                    ..KeyDiff::default()
+                },
+            });
+        };
+        if old == new {
+            return None;
+        }
+        Some(match read_back(format, old) {
+            ReadBack::Ours(entries) => Diff {
+                created: false,
+                not_ours: None,
+                keys: KeyDiff::between(&entries, new_entries),
+            },
+            ReadBack::NotOurs(why) => Diff {
+                created: false,
+                not_ours: Some(why),
+                keys: KeyDiff::whole(keys()),
+            },
+        })
+    }
+
+    /// `created` or `changed`.
+    pub fn change(&self) -> Option<Change> {
+        Some(if self.created {
+            Change::Created
+        } else {
+            Change::Changed
+        })
+    }
+
+    /// What the on-change command is told of this change.
+    pub fn event(self) -> Option<Event> {
+        Some(Event {
+            change: self.change()?,
+            added: self.keys.added,
+            changed: self.keys.changed,
+            removed: self.keys.removed,
+        })
+    }
+}
+
+/// What became of the on-change command in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnChange {
+    /// A dry run: it would run, for this change.
+    WouldRun(Change),
+    /// A dry run: it would not run (nothing changed, nothing owed).
+    WouldNotRun,
+    /// It ran and succeeded; nothing is owed.
+    Ran(Change),
+    /// It ran and failed; it stays owed.
+    Failed(Change),
+}
+
+impl OnChange {
+    fn state(self) -> &'static str {
+        match self {
+            OnChange::WouldRun(_) => "would-run",
+            OnChange::WouldNotRun => "would-not-run",
+            OnChange::Ran(_) => "ran",
+            OnChange::Failed(_) => "failed",
+        }
+    }
+
+    fn change(self) -> Option<Change> {
+        match self {
+            OnChange::WouldRun(c) | OnChange::Ran(c) | OnChange::Failed(c) => Some(c),
+            OnChange::WouldNotRun => None,
+        }
+    }
+
+    fn line(self) -> String {
+        match self {
+            OnChange::WouldRun(c) => format!("on-change: would run ({})", c.as_str()),
+            OnChange::WouldNotRun => {
+                "on-change: would not run (nothing changed, nothing owed)".to_owned()
+            }
+            OnChange::Ran(c) => format!("on-change: ran ({})", c.as_str()),
+            OnChange::Failed(c) => format!("on-change: failed ({}); it stays owed", c.as_str()),
+        }
+    }
 }
 
 impl Report {
+    /// Takes the status, mode, owner and created directories of a write (or a preview).
+    pub fn set_outcome(&mut self, outcome: WriteOutcome) {
+        self.status = outcome.status;
+        self.mode = outcome.mode;
+        self.uid = outcome.uid;
+        self.gid = outcome.gid;
+        self.created_dirs = outcome.created_dirs;
+    }
+
     /// The human-readable report.
     pub fn text(&self) -> String {
         let gid = self.gid.map_or("-".to_owned(), |g| g.to_string());
@@ -56,11 +186,62 @@ impl Report {
         for key in &self.keys {
             out.push_str(&format!("  {key}\n"));
         }
+        if self.dry_run {
+            match &self.diff {
+                None => out.push_str("keys: unchanged\n"),
+                Some(diff) => {
+                    if let Some(why) = diff.not_ours {
+                        out.push_str(&format!(
+                            "the file on disk is not one write-canary-env wrote in this format ({why}): it counts as changed whole\n"
+                        ));
+                    }
+                    for (verb, keys) in [
+                        ("added", &diff.keys.added),
+                        ("changed", &diff.keys.changed),
+                        ("removed", &diff.keys.removed),
+                    ] {
+                        if !keys.is_empty() {
+                            out.push_str(&format!("keys {verb}: {}\n", keys.join(", ")));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(on_change) = self.on_change {
+            out.push_str(&on_change.line());
+            out.push('\n');
+        }
         out
     }
 
     /// The machine-readable report.
     pub fn json(&self) -> serde_json::Value {
+        let mut doc = self.json_base();
+        if self.dry_run {
+            doc["diff"] = match &self.diff {
+                None => {
+                    serde_json::json!({"unchanged": true, "added": [], "changed": [], "removed": [], "not_ours": null})
+                }
+                Some(d) => serde_json::json!({
+                    "unchanged": false,
+                    "added": d.keys.added,
+                    "changed": d.keys.changed,
+                    "removed": d.keys.removed,
+                    "not_ours": d.not_ours,
+                }),
+            };
+        }
+        if let Some(on_change) = self.on_change {
+            doc["on_change"] = serde_json::json!({
+                "state": on_change.state(),
+                "change": on_change.change().map(Change::as_str),
+                "owed": self.owed,
+            });
+        }
+        doc
+    }
+
+    fn json_base(&self) -> serde_json::Value {
         serde_json::json!({
             "status": self.status.as_str(),
             "dry_run": self.dry_run,

@@ -6,12 +6,15 @@ use std::collections::BTreeMap;
 use futures_util::future::join_all;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::report::{Diff, OnChange};
 use super::{Config, Error, Report};
 use crate::dotenv::Header;
 use crate::envfile;
 use crate::exit::Exit;
+use crate::format::{ReadBack, read_back};
 use crate::http::{self, ClientOptions};
 use crate::infisical::{self, Auth, Client, FetchError, Folder, Query};
+use crate::onchange;
 use crate::secret::Redactor;
 
 /// Runs the whole road for a checked `cfg`: builds the HTTP client (a bad `--ca-cert` is
@@ -68,28 +71,143 @@ pub async fn run(cfg: &Config, warnings: &mut Vec<String>) -> Result<Report, Err
     .map_err(Error::Render)?;
     let content = SecretString::from(content);
 
-    let mut notice = |n: &str| warnings.push(n.to_owned());
-    let outcome = envfile::apply_with_notices(
-        &cfg.target,
-        content.expose_secret().as_bytes(),
-        s.dry_run,
-        &mut notice,
-    )
-    .map_err(Error::Write)?;
-    Ok(Report {
-        status: outcome.status,
+    let new_entries: BTreeMap<&str, &str> = chosen
+        .iter()
+        .map(|(k, v)| (*k, v.expose_secret()))
+        .collect();
+    let mut report = Report {
+        status: envfile::Status::Unchanged,
         path: s.output.clone(),
-        mode: outcome.mode,
-        uid: outcome.uid,
-        gid: outcome.gid,
+        mode: cfg.target.mode,
+        uid: 0,
+        gid: None,
         keys: chosen.keys().map(|k| (*k).to_owned()).collect(),
         project_id: s.project_id.clone(),
         environment: s.environment.clone(),
         paths: cfg.paths.clone(),
         dry_run: s.dry_run,
-        created_dirs: outcome.created_dirs,
-    })
+        created_dirs: Vec::new(),
+        diff: None,
+        on_change: None,
+        owed: false,
+    };
+    let bytes = content.expose_secret().as_bytes();
+    if s.dry_run {
+        let outcome = envfile::preview(&cfg.target, bytes).map_err(Error::Write)?;
+        report.set_outcome(outcome);
+        let old = envfile::read_current(&s.output, MAX_OLD_FILE);
+        let diff = Diff::of(
+            s.format,
+            old.as_ref().map(|o| o.as_slice()),
+            bytes,
+            &new_entries,
+        );
+        let owed = onchange::Event::owed_for(&s.output);
+        report.owed = owed.is_some();
+        if cfg.on_change.is_some() {
+            report.on_change = Some(match (diff.as_ref().and_then(|d| d.change()), owed) {
+                (Some(change), _) => OnChange::WouldRun(change),
+                (None, Some(_)) => OnChange::WouldRun(onchange::Change::Owed),
+                (None, None) => OnChange::WouldNotRun,
+            });
+        }
+        report.diff = diff;
+        return Ok(report);
+    }
+
+    let mut notice = |n: &str| warnings.push(n.to_owned());
+    // Said at once, not after the run: a run waiting for another one must not look hung.
+    let mut waiting = |dir: &std::path::Path| {
+        crate::output::errln(&format!(
+            "{}: waiting for another run writing into {} (one run at a time per directory)",
+            super::cli::NAME,
+            dir.display()
+        ));
+    };
+    let lease =
+        envfile::Lease::acquire(&cfg.target, &mut notice, &mut waiting).map_err(Error::Write)?;
+    let Some(command) = &cfg.on_change else {
+        // No command: the file alone (an obligation recorded by another run stays).
+        let outcome = match lease.unchanged(bytes).map_err(Error::Write)? {
+            Some(unchanged) => unchanged,
+            None => lease.write(bytes, || Ok(())).map_err(Error::Write)?,
+        };
+        report.set_outcome(outcome);
+        report.owed = onchange::owed(&s.output);
+        return Ok(report);
+    };
+    let owed = onchange::Event::owed_for(&s.output);
+    let (outcome, event) = match lease.unchanged(bytes).map_err(Error::Write)? {
+        Some(unchanged) => (unchanged, owed),
+        None => {
+            let old = envfile::read_current(&s.output, MAX_OLD_FILE);
+            // The values being replaced are secrets too: the command's output may echo them.
+            if let Some(ReadBack::Ours(entries)) =
+                old.as_ref().map(|o| read_back(s.format, o.as_slice()))
+            {
+                for v in entries.values() {
+                    redactor.add(v);
+                }
+            }
+            let this = Diff::of(
+                s.format,
+                old.as_ref().map(|o| o.as_slice()),
+                bytes,
+                &new_entries,
+            )
+            .and_then(|d| d.event());
+            let event = match (this, owed) {
+                (Some(now), Some(earlier)) => Some(now.after(&earlier)),
+                (now, earlier) => now.or(earlier),
+            };
+            let marker = onchange::marker_name(&s.output);
+            let record = || match &event {
+                Some(e) if e.change != onchange::Change::Owed => {
+                    lease.write_beside(&marker, e.marker_text().as_bytes())
+                }
+                _ => Ok(()),
+            };
+            let outcome = lease.write(bytes, record).map_err(Error::Write)?;
+            (outcome, event)
+        }
+    };
+    report.set_outcome(outcome);
+    let Some(event) = event else {
+        return Ok(report);
+    };
+    // The command's output is redacted against every value this run knows.
+    for v in chosen.values() {
+        redactor.add(v);
+    }
+    let result = onchange::run(command, &event, &s.output, &redactor, &mut |line| {
+        crate::output::errln(&format!("{}: on-change: {line}", super::cli::NAME));
+    });
+    match result {
+        Ok(()) => {
+            if let Err(e) = lease.remove_beside(&onchange::marker_name(&s.output)) {
+                warnings.push(format!(
+                    "warning: the on-change command succeeded but its marker could not be removed ({e}): the next run will run it again"
+                ));
+                report.owed = true;
+            }
+            report.on_change = Some(OnChange::Ran(event.change));
+            Ok(report)
+        }
+        Err(failure) => {
+            report.owed = true;
+            report.on_change = Some(OnChange::Failed(event.change));
+            Err(Error::OnChange {
+                program: command.name().to_owned(),
+                failure,
+                report: Box::new(report),
+            })
+        }
+    }
 }
+
+/// The largest file on disk read back to name the keys a change touches; a larger one counts
+/// as changed whole.
+const MAX_OLD_FILE: u64 = 256 << 20;
 
 fn fetch_error(e: &FetchError, redactor: &Redactor) -> Error {
     Error::Fetch {

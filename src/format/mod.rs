@@ -6,11 +6,17 @@
 //! A value a format cannot carry is refused by key and format, never by value
 //! ([`RenderError::NotCarried`]); every key of every format is an env name
 //! ([`crate::dotenv::valid_key`]).
+//!
+//! [`read_back`] is the inverse: whether the file on disk is one we wrote in a format, its
+//! entries, and the [`KeyDiff`] a new render makes to them.
 
 pub mod docker;
 pub mod json;
+pub mod read_back;
 pub mod shell;
 pub mod systemd;
+
+pub use read_back::{KeyDiff, ReadBack, read_back};
 
 use crate::dotenv::{self, Header, RenderError};
 

@@ -212,7 +212,7 @@ fn cli_013_one_failure_prefix_for_both_binaries() {
 }
 
 /// The variables `--help` names for the flags an operator sets in a unit (CLI-014).
-const CANARY_FLAG_VARIABLES: [&str; 19] = [
+const CANARY_FLAG_VARIABLES: [&str; 21] = [
     "INFISICAL_PROJECT_ID",
     "INFISICAL_ENVIRONMENT",
     "INFISICAL_SECRET_PATH",
@@ -232,6 +232,8 @@ const CANARY_FLAG_VARIABLES: [&str; 19] = [
     "WRITE_CANARY_ENV_TIMEOUT",
     "WRITE_CANARY_ENV_FORMAT",
     "WRITE_CANARY_ENV_MAX_RETRY_WAIT",
+    "WRITE_CANARY_ENV_ON_CHANGE",
+    "WRITE_CANARY_ENV_ON_CHANGE_TIMEOUT",
 ];
 
 /// The smoke's: every flag but `--help`/`--version` has one.

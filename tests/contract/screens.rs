@@ -506,3 +506,98 @@ async fn smk_019_smk_020_smk_021_smk_022_smk_023_new_reason_screens() {
         chat.verify().await;
     }
 }
+
+/// Exit 8: the file is written and in place, the on-change command failed; the report of the
+/// write on stdout, the error naming the program and how it ended on stderr, after what the
+/// command printed (redacted).
+#[tokio::test]
+async fn rot_004_rot_009_canary_exit_8_on_change_failed() {
+    let inf = Infisical::start().await;
+    let wd = Workdir::new();
+    inf.serve_secrets("infisical/secrets-providers.json", 1)
+        .await;
+    let run = canary(&inf.url(), &wd.output())
+        .args([
+            "--on-change",
+            "sh -c 'echo reloading honcho with $(grep -c = \"$PB_OUTPUT\") keys; grep OLLAMA \"$PB_OUTPUT\" >&2; exit 3'",
+        ])
+        .secret(PROVIDER_VALUE)
+        .run();
+    assert_screen(
+        &run,
+        Some(wd.path()),
+        "rot_004_canary_exit_8_on_change_failed",
+    );
+}
+
+/// A dry run's key diff against the file on disk: added, changed and removed keys by name, and
+/// whether the on-change command would run.
+#[tokio::test]
+async fn rot_013_canary_dry_run_key_diff() {
+    let wd = Workdir::new();
+    std::fs::write(wd.output(), "# written by hand\nOLLAMA_CLOUD_API_KEY=old\n").unwrap();
+    let foreign = Infisical::start().await;
+    foreign
+        .serve_secrets("infisical/secrets-providers.json", 1)
+        .await;
+    let run = canary(&foreign.url(), &wd.output())
+        .args(["--dry-run", "--on-change", "true"])
+        .secret(PROVIDER_VALUE)
+        .run();
+    assert_screen(
+        &run,
+        Some(wd.path()),
+        "rot_013_canary_exit_0_dry_run_not_ours",
+    );
+    std::fs::remove_file(wd.output()).unwrap();
+
+    let first = Infisical::start().await;
+    first
+        .serve_values(
+            &[
+                ("OLD_KEY".to_owned(), "synthetic-old-Gg7".to_owned()),
+                ("KEPT_KEY".to_owned(), "synthetic-kept-Hh8".to_owned()),
+                (
+                    "ROTATED_KEY".to_owned(),
+                    "synthetic-rotated-one-Ii9".to_owned(),
+                ),
+            ],
+            1,
+        )
+        .await;
+    canary(&first.url(), &wd.output())
+        .secret("synthetic-old-Gg7")
+        .secret("synthetic-kept-Hh8")
+        .secret("synthetic-rotated-one-Ii9")
+        .run()
+        .success()
+        .no_leak();
+    let second = Infisical::start().await;
+    second
+        .serve_values(
+            &[
+                ("KEPT_KEY".to_owned(), "synthetic-kept-Hh8".to_owned()),
+                ("NEW_KEY".to_owned(), "synthetic-new-Jj0".to_owned()),
+                (
+                    "ROTATED_KEY".to_owned(),
+                    "synthetic-rotated-two-Kk1".to_owned(),
+                ),
+            ],
+            1,
+        )
+        .await;
+    let run = canary(&second.url(), &wd.output())
+        .args(["--dry-run", "--on-change", "true"])
+        .secret("synthetic-old-Gg7")
+        .secret("synthetic-kept-Hh8")
+        .secret("synthetic-rotated-one-Ii9")
+        .secret("synthetic-new-Jj0")
+        .secret("synthetic-rotated-two-Kk1")
+        .run();
+    run.no_leak();
+    assert_screen(
+        &run,
+        Some(wd.path()),
+        "rot_013_canary_exit_0_dry_run_key_diff",
+    );
+}
