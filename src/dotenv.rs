@@ -1,4 +1,4 @@
-//! Dotenv rendering by the portable rule of `../shared/reference/dotenv-peers.md`: a file that
+//! Dotenv rendering by the portable rule of `docs/dotenv-peers.md`: a file that
 //! docker compose, systemd, python-dotenv, bash and dotenvy all read back unchanged.
 //!
 //! Pure functions, no I/O. Errors name the key and the reason, never the value.
@@ -56,7 +56,7 @@ impl std::error::Error for RenderError {}
 /// The quoted form of one value (what follows `KEY=`), by the portable rule:
 /// single quotes when the value has no `'`, `\`, `${` or CR; otherwise double quotes escaping
 /// only `\` and `"` when it has no `$`, `` ` `` or CR; otherwise an error.
-pub fn quote_value(key: &str, value: &str) -> Result<String, RenderError> {
+pub(crate) fn quote_value(key: &str, value: &str) -> Result<String, RenderError> {
     let refuse = |why| {
         Err(RenderError::Unrepresentable {
             key: key.to_owned(),
@@ -93,7 +93,7 @@ pub fn quote_value(key: &str, value: &str) -> Result<String, RenderError> {
 }
 
 /// One `KEY=value` line (with its newline), key checked, value quoted.
-pub fn render_line(key: &str, value: &str) -> Result<String, RenderError> {
+pub(crate) fn render_line(key: &str, value: &str) -> Result<String, RenderError> {
     if !valid_key(key) {
         return Err(RenderError::BadKey {
             key: key.to_owned(),

@@ -55,7 +55,7 @@ impl Status {
 
 /// The result of [`apply`].
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct WriteOutcome {
     pub status: Status,
     /// The file's mode, uid and gid (as written, as found, or as they would be).
     pub mode: u32,
@@ -152,7 +152,7 @@ fn parent_of(path: &Path) -> PathBuf {
 }
 
 /// Writes `content` to `target` (or, with `dry_run`, only says whether it would change).
-pub fn apply(target: &Target, content: &[u8], dry_run: bool) -> Result<Outcome, FileError> {
+pub fn apply(target: &Target, content: &[u8], dry_run: bool) -> Result<WriteOutcome, FileError> {
     apply_with_notices(target, content, dry_run, &mut |_| {})
 }
 
@@ -163,7 +163,7 @@ pub fn apply_with_notices(
     content: &[u8],
     dry_run: bool,
     notice: &mut dyn FnMut(&str),
-) -> Result<Outcome, FileError> {
+) -> Result<WriteOutcome, FileError> {
     if dry_run {
         return preview(target, content);
     }
@@ -176,7 +176,7 @@ pub fn apply_with_notices(
 
 /// What a dry run reports: unchanged when content, mode and owner already match, else
 /// would-change. Nothing is created, locked or swept.
-pub fn preview(target: &Target, content: &[u8]) -> Result<Outcome, FileError> {
+pub fn preview(target: &Target, content: &[u8]) -> Result<WriteOutcome, FileError> {
     let (_, dir) = name_and_dir(&target.path)?;
     let want_uid = wanted_uid(target);
     if missing_dirs(&dir)?.is_empty() {
@@ -184,7 +184,7 @@ pub fn preview(target: &Target, content: &[u8]) -> Result<Outcome, FileError> {
             return Ok(unchanged_outcome(target, found));
         }
     }
-    Ok(Outcome {
+    Ok(WriteOutcome {
         status: Status::WouldChange,
         mode: target.mode,
         uid: want_uid,
@@ -210,8 +210,8 @@ fn wanted_uid(target: &Target) -> u32 {
         .unwrap_or_else(|| nix::unistd::geteuid().as_raw())
 }
 
-fn unchanged_outcome(target: &Target, found: (u32, u32)) -> Outcome {
-    Outcome {
+fn unchanged_outcome(target: &Target, found: (u32, u32)) -> WriteOutcome {
+    WriteOutcome {
         status: Status::Unchanged,
         mode: target.mode,
         uid: found.0,
@@ -280,7 +280,7 @@ impl Lease {
 
     /// `Some(outcome)` when the target already holds `content` with the wanted mode and
     /// owner: nothing to write.
-    pub fn unchanged(&self, content: &[u8]) -> Result<Option<Outcome>, FileError> {
+    pub fn unchanged(&self, content: &[u8]) -> Result<Option<WriteOutcome>, FileError> {
         let found = same_as_wanted(&self.target, content, wanted_uid(&self.target))?;
         Ok(found.map(|found| unchanged_outcome(&self.target, found)))
     }
@@ -293,7 +293,7 @@ impl Lease {
         &self,
         content: &[u8],
         before_visible: impl FnOnce() -> Result<(), FileError>,
-    ) -> Result<Outcome, FileError> {
+    ) -> Result<WriteOutcome, FileError> {
         let path = &self.target.path;
         let (tmp_path, file, armed) = create_temp(&self.dir, &self.name)?;
         let mut guard = TempGuard(Some((tmp_path.clone(), armed)));
@@ -326,7 +326,7 @@ impl Lease {
             dir: self.dir.clone(),
             err,
         })?;
-        Ok(Outcome {
+        Ok(WriteOutcome {
             status: Status::Written,
             mode: meta.mode() & 0o7777,
             uid: meta.uid(),

@@ -27,7 +27,7 @@ pub fn harden() {
 /// RLIMIT_CORE 0 (soft and hard: a child cannot raise it back) and `PR_SET_DUMPABLE` 0, as
 /// ssh-agent does: no core file, no `gcore` or `ptrace` attach by the same user, and
 /// `/proc/<pid>/` files (environ, mem) owned by root.
-pub fn no_core_dumps() {
+pub(crate) fn no_core_dumps() {
     use nix::sys::resource::{Resource, setrlimit};
     let _ = setrlimit(Resource::RLIMIT_CORE, 0, 0);
     let _ = nix::sys::prctl::set_dumpable(false);
@@ -36,7 +36,7 @@ pub fn no_core_dumps() {
 /// Opens `/dev/null` on each of fds 0, 1 and 2 that is closed (`>&-`), as OpenSSH does: the
 /// first file or socket the process opens would otherwise become its stdout, and a report
 /// would be written into it.
-pub fn standard_streams_open() {
+pub(crate) fn standard_streams_open() {
     for fd in 0..=2 {
         // SAFETY: F_GETFD only queries the descriptor.
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
@@ -58,7 +58,7 @@ pub fn standard_streams_open() {
 /// binaries, and the examples and test programs that link it — wipes what it frees. (Declared
 /// here rather than in each `src/bin/*.rs`: `examples/package-assets.rs` compiles both binaries'
 /// sources as modules of one program, which can have only one global allocator.)
-pub struct WipeOnFree;
+pub(crate) struct WipeOnFree;
 
 #[global_allocator]
 static ALLOC: WipeOnFree = WipeOnFree;

@@ -49,6 +49,18 @@ impl fmt::Display for SetupError {
 
 impl std::error::Error for SetupError {}
 
+impl From<crate::netenv::Error> for SetupError {
+    fn from(e: crate::netenv::Error) -> Self {
+        match e {
+            crate::netenv::Error::BadProxy { var } => SetupError::BadUrl {
+                url: format!("${var}"),
+                reason: crate::netenv::NOT_A_PROXY.into(),
+            },
+            crate::netenv::Error::CaCert { path, reason } => SetupError::CaCert { path, reason },
+        }
+    }
+}
+
 /// Whether the URL's host is a loopback address (`localhost`, 127.0.0.0/8, `::1`).
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
@@ -123,19 +135,50 @@ impl fmt::Display for Seconds {
     }
 }
 
-/// Parses a `--timeout` value: a finite number of seconds above zero and at most `max`
-/// (fractions allowed, surrounding spaces ignored). The error names the value, never more.
-pub fn parse_timeout(raw: &str, max: Seconds) -> Result<Seconds, String> {
+/// The values a flag in seconds takes: above zero or from zero, up to `max` included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecondsRange {
+    /// Zero itself is accepted (`--max-retry-wait 0`: never wait).
+    pub zero: bool,
+    /// The largest value accepted.
+    pub max: Seconds,
+}
+
+impl SecondsRange {
+    /// More than zero, at most `max` (a timeout).
+    pub const fn above_zero(max: Seconds) -> SecondsRange {
+        SecondsRange { zero: false, max }
+    }
+
+    /// Zero or more, at most `max` (a wait).
+    pub const fn from_zero(max: Seconds) -> SecondsRange {
+        SecondsRange { zero: true, max }
+    }
+}
+
+/// Parses a number of seconds in `range` (fractions allowed, surrounding spaces ignored). The
+/// error names the value and the range, never more.
+pub fn parse_seconds(raw: &str, range: SecondsRange) -> Result<Seconds, String> {
     let secs: f64 = raw
         .trim()
         .parse()
         .map_err(|_| format!("{raw:?} is not a number of seconds"))?;
-    if !(secs.is_finite() && secs > 0.0 && secs <= max.0.as_secs_f64()) {
-        return Err(format!(
-            "{raw:?} must be more than 0 and at most {max} seconds"
-        ));
+    let low = if range.zero { secs >= 0.0 } else { secs > 0.0 };
+    let max = range.max;
+    if !(secs.is_finite() && low && secs <= max.0.as_secs_f64()) {
+        let least = if range.zero {
+            "at least 0"
+        } else {
+            "more than 0"
+        };
+        return Err(format!("{raw:?} must be {least} and at most {max} seconds"));
     }
     Ok(Seconds(Duration::from_secs_f64(secs)))
+}
+
+/// Parses a `--timeout` value: [`parse_seconds`] above zero, at most `max`.
+pub fn parse_timeout(raw: &str, max: Seconds) -> Result<Seconds, String> {
+    parse_seconds(raw, SecondsRange::above_zero(max))
 }
 
 /// Options for [`client`].
@@ -661,10 +704,6 @@ pub enum Streamed {
     Body {
         /// The 2xx status.
         status: u16,
-        /// The answer's `Content-Type`, when given (`text/event-stream` for SSE).
-        content_type: Option<String>,
-        /// Whether the body was cut at the cap (the sink saw exactly `cap` bytes).
-        capped: bool,
         /// Set when the stream broke after some bytes: a timeout or a transport error.
         broken: Option<Box<Outcome>>,
     },
@@ -693,11 +732,6 @@ impl Client {
         if !(200..300).contains(&status) {
             return Streamed::Other(self.finish(response, rules).await);
         }
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
         let mut seen = 0usize;
         loop {
             match response.chunk().await {
@@ -707,8 +741,6 @@ impl Client {
                         sink(&chunk[..room]);
                         return Streamed::Body {
                             status,
-                            content_type,
-                            capped: true,
                             broken: None,
                         };
                     }
@@ -718,16 +750,12 @@ impl Client {
                 Ok(None) => {
                     return Streamed::Body {
                         status,
-                        content_type,
-                        capped: false,
                         broken: None,
                     };
                 }
                 Err(e) => {
                     return Streamed::Body {
                         status,
-                        content_type,
-                        capped: false,
                         broken: Some(Box::new(transport(&e))),
                     };
                 }
@@ -877,6 +905,26 @@ mod tests {
         assert_eq!(ok("abc"), Err("\"abc\" is not a number of seconds".into()));
         assert_eq!(Seconds::from_secs(30).to_string(), "30");
         assert_eq!(Seconds(Duration::from_millis(500)).to_string(), "0.5");
+    }
+
+    /// A wait's range takes zero itself; the same parser, the same messages otherwise.
+    #[test]
+    fn wait_bounds_take_zero() {
+        let range = SecondsRange::from_zero(Seconds::from_secs(3600));
+        let ok = |raw: &str| parse_seconds(raw, range).map(|s| s.0);
+        assert_eq!(ok("0"), Ok(Duration::ZERO));
+        assert_eq!(ok(" 0.25 "), Ok(Duration::from_millis(250)));
+        assert_eq!(ok("3600"), Ok(Duration::from_secs(3600)));
+        for bad in ["-0.5", "3601", "nan", "inf"] {
+            assert_eq!(
+                ok(bad),
+                Err(format!(
+                    "{bad:?} must be at least 0 and at most 3600 seconds"
+                )),
+                "{bad}"
+            );
+        }
+        assert_eq!(ok("x"), Err("\"x\" is not a number of seconds".into()));
     }
 
     /// A token with a newline is refused; a good one becomes a sensitive header whose `Debug`

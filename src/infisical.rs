@@ -2,7 +2,7 @@
 //! (`GET /api/v3/secrets/raw`), the answer model, the imports merge and hidden values, and the
 //! road's [`RULES`] for [`http::Client::send`] (retries, the answer size cap). Turns each
 //! [`Outcome`] into its [`FetchError`] with the real server's meaning. Facts from
-//! `../shared/reference/infisical-api.md` and from a real server's answers recorded at upstream
+//! `docs/infisical-api.md` and from a real server's answers recorded at upstream
 //! `593bda8b` (`fixtures/infisical/593bda8b/`, provenance in `fixtures/README.md`). Each wait
 //! before a retry is told, as it starts, to the caller's [`Say`] ([`waiting_line`]).
 //!

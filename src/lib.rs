@@ -13,12 +13,21 @@ pub mod format;
 pub mod hardening;
 pub mod http;
 pub mod infisical;
-pub mod netenv;
+mod names;
+mod netenv;
 pub mod onchange;
 pub mod output;
 pub mod secret;
-pub mod signals;
+mod signals;
 pub mod smoke;
+
+/// What both binaries do first: harden the process ([`hardening::harden`]), then parse the
+/// command line ([`output::parse_args`]: a usage error printed the one way, its exit code
+/// returned).
+pub fn start<T: clap::Parser>(binary: &str) -> Result<T, std::process::ExitCode> {
+    hardening::harden();
+    output::parse_args(binary)
+}
 
 /// The one async runtime of a run, built by each binary: current thread (the concurrent
 /// requests of a run interleave on it), with IO and timers.

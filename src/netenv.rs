@@ -11,12 +11,36 @@
 //!
 //! A proxy URL may hold credentials: messages name the variable, never its value.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::http::SetupError;
+/// Why the network environment cannot be applied (`http` turns it into its own setup error).
+#[derive(Debug)]
+pub(crate) enum Error {
+    /// `$var` holds no proxy URL (its value is never quoted: it may hold credentials).
+    BadProxy { var: &'static str },
+    /// A certificate file or directory named by `SSL_CERT_FILE` / `SSL_CERT_DIR` is unusable.
+    CaCert { path: PathBuf, reason: String },
+}
+
+/// Why a proxy variable was refused.
+pub(crate) const NOT_A_PROXY: &str = "not a proxy URL (expected http://host:port)";
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::BadProxy { var } => write!(f, "${var}: {NOT_A_PROXY}"),
+            Error::CaCert { path, reason } => {
+                write!(f, "cannot use CA certificate {}: {reason}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}
 
 /// Always reached directly, whatever `NO_PROXY` says.
-pub const LOOPBACK: &str = "localhost,127.0.0.0/8,::1,[::1]";
+pub(crate) const LOOPBACK: &str = "localhost,127.0.0.0/8,::1,[::1]";
 
 /// The first of `names` that is set and not blank, with its name.
 fn var(names: &[&'static str]) -> Option<(&'static str, String)> {
@@ -30,17 +54,14 @@ fn var(names: &[&'static str]) -> Option<(&'static str, String)> {
 
 /// Applies the proxy and CA variables to `builder` (reqwest's own reading of the proxy
 /// variables is replaced, so loopback is never proxied).
-pub fn configure(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, SetupError> {
+pub(crate) fn configure(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, Error> {
     let mut builder = builder.no_proxy();
     let direct = match var(&["NO_PROXY", "no_proxy"]) {
         Some((_, list)) => format!("{LOOPBACK},{list}"),
         None => LOOPBACK.to_owned(),
     };
     let all = var(&["ALL_PROXY", "all_proxy"]);
-    let bad = |name: &str| SetupError::BadUrl {
-        url: format!("${name}"),
-        reason: "not a proxy URL (expected http://host:port)".into(),
-    };
+    let bad = |var: &'static str| Error::BadProxy { var };
     if let Some((name, url)) = var(&["HTTPS_PROXY", "https_proxy"]).or_else(|| all.clone()) {
         let proxy = reqwest::Proxy::https(url.as_str()).map_err(|_| bad(name))?;
         builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_string(&direct)));
@@ -55,7 +76,7 @@ pub fn configure(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuild
     if let Some((_, file)) = var(&["SSL_CERT_FILE"]) {
         let file = PathBuf::from(file);
         if blocks.add_file(&file)? == 0 {
-            return Err(SetupError::CaCert {
+            return Err(Error::CaCert {
                 path: file,
                 reason: "holds no PEM certificate".into(),
             });
@@ -64,7 +85,7 @@ pub fn configure(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuild
     if let Some((_, dirs)) = var(&["SSL_CERT_DIR"]) {
         for dir in dirs.split(':').filter(|d| !d.is_empty()) {
             let Ok(entries) = std::fs::read_dir(dir) else {
-                return Err(SetupError::CaCert {
+                return Err(Error::CaCert {
                     path: PathBuf::from(dir),
                     reason: "$SSL_CERT_DIR names no readable directory".into(),
                 });
@@ -79,7 +100,7 @@ pub fn configure(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuild
     }
     if !blocks.pem.is_empty() {
         let certs = reqwest::Certificate::from_pem_bundle(blocks.pem.as_bytes()).map_err(|_| {
-            SetupError::CaCert {
+            Error::CaCert {
                 path: PathBuf::from("$SSL_CERT_FILE/$SSL_CERT_DIR"),
                 reason: "not a PEM certificate bundle".into(),
             }
@@ -102,8 +123,8 @@ struct Blocks {
 impl Blocks {
     /// Adds the certificate blocks of `path` not seen yet (a file already read under another
     /// name is skipped); returns how many blocks the file holds.
-    fn add_file(&mut self, path: &Path) -> Result<usize, SetupError> {
-        let err = |reason: String| SetupError::CaCert {
+    fn add_file(&mut self, path: &Path) -> Result<usize, Error> {
+        let err = |reason: String| Error::CaCert {
             path: path.to_owned(),
             reason,
         };

@@ -13,11 +13,11 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 pub use secrecy::{ExposeSecret, SecretString};
 
 /// What replaces a secret in redacted text.
-pub const REDACTED: &str = "[REDACTED]";
+pub(crate) const REDACTED: &str = "[REDACTED]";
 
 /// Forms shorter than this are not searched for: a two-character line of a PEM block is not a
 /// secret, and masking it everywhere would garble every message.
-pub const MIN_FORM_LEN: usize = 4;
+pub(crate) const MIN_FORM_LEN: usize = 4;
 
 /// Every form in which `value` may show up in text, longest first, without duplicates.
 ///
@@ -79,7 +79,7 @@ fn percent_encode(value: &str) -> String {
 
 /// The one XML escaper: `&`, `<`, `>`, `"` and `'` (as `apos`: `&apos;` or `&#39;`, the two
 /// forms encoders use) become entities; everything else is kept as is.
-pub fn xml_escape(value: &str, apos: &str) -> String {
+pub(crate) fn xml_escape(value: &str, apos: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {
@@ -213,7 +213,7 @@ impl std::error::Error for CredentialError {}
 /// Reads a credential file: refused when others may read it (`o+r`), surrounding whitespace
 /// trimmed, empty refused. The check is made on the opened descriptor, so the file checked is
 /// the file read.
-pub fn read_credential_file(path: &Path) -> Result<SecretString, CredentialError> {
+pub(crate) fn read_credential_file(path: &Path) -> Result<SecretString, CredentialError> {
     use std::io::Read;
     let unreadable = |e: std::io::Error| CredentialError::Unreadable {
         path: path.to_owned(),
@@ -242,7 +242,7 @@ pub fn read_credential_file(path: &Path) -> Result<SecretString, CredentialError
 
 /// Reads a credential from an environment variable; `None` when unset. Surrounding whitespace
 /// is trimmed; a set but blank variable is an error naming the variable.
-pub fn credential_from_env(var: &str) -> Result<Option<SecretString>, CredentialError> {
+pub(crate) fn credential_from_env(var: &str) -> Result<Option<SecretString>, CredentialError> {
     match std::env::var(var) {
         Ok(v) => {
             let trimmed = SecretString::from(v.trim().to_owned());

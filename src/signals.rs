@@ -45,19 +45,19 @@ unsafe impl Sync for PathBuf0 {}
 static PATH: PathBuf0 = PathBuf0(UnsafeCell::new([0; PATH_CAP + 1]));
 
 /// The exit status for a signal: 128 + its number, as a shell reports it.
-pub const fn exit_status(signal: c_int) -> i32 {
+pub(crate) const fn exit_status(signal: c_int) -> i32 {
     128 + signal
 }
 
 /// The signals that end a run cleanly, with 128 + their number.
-pub const CLEAN_EXIT_SIGNALS: [c_int; 3] = [libc::SIGHUP, libc::SIGINT, libc::SIGTERM];
+pub(crate) const CLEAN_EXIT_SIGNALS: [c_int; 3] = [libc::SIGHUP, libc::SIGINT, libc::SIGTERM];
 
 /// Other signals whose default action ends the process: the handler removes the temporary
 /// file, then lets the signal kill the process as it would have (the status still says
 /// "killed by signal N"; no core file is written, RLIMIT_CORE is 0). SIGSEGV and SIGBUS are
 /// left to Rust's stack-overflow handler, SIGTRAP to debuggers, SIGPIPE and SIGXFSZ are
 /// ignored, SIGKILL and SIGSTOP cannot be caught.
-pub const OTHER_FATAL_SIGNALS: [c_int; 14] = [
+pub(crate) const OTHER_FATAL_SIGNALS: [c_int; 14] = [
     libc::SIGQUIT,
     libc::SIGUSR1,
     libc::SIGUSR2,
@@ -181,7 +181,7 @@ fn park() -> ! {
 /// Installs the handler for SIGINT, SIGTERM, SIGHUP and [`OTHER_FATAL_SIGNALS`] (with
 /// `SA_RESTART`, so no system call of the writer sees `EINTR` because of it). A signal the parent set to be ignored stays
 /// ignored, as `nohup` expects.
-pub fn install() {
+pub(crate) fn install() {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
     let action = SigAction::new(
         SigHandler::Handler(on_signal),
@@ -205,7 +205,7 @@ pub fn install() {
 /// [`Pending::created`] or [`Pending::failed`].
 #[must_use]
 #[derive(Debug)]
-pub struct Pending {
+pub(crate) struct Pending {
     active: bool,
 }
 
@@ -213,14 +213,14 @@ pub struct Pending {
 /// renamed or removed.
 #[must_use]
 #[derive(Debug)]
-pub struct Armed {
+pub(crate) struct Armed {
     active: bool,
 }
 
 /// Registers `path` as the temporary file about to be created. Only one registration exists
 /// per process at a time; a second one, from another thread, is not protected (this library
 /// writes one file per run).
-pub fn pending(path: &Path) -> Pending {
+pub(crate) fn pending(path: &Path) -> Pending {
     let bytes = path.as_os_str().as_bytes();
     if bytes.len() > PATH_CAP || bytes.contains(&0) {
         return Pending { active: false };
@@ -261,7 +261,7 @@ fn leave_busy(phase: u32) {
 
 impl Pending {
     /// The file now exists under the registered name.
-    pub fn created(mut self) -> Armed {
+    pub(crate) fn created(mut self) -> Armed {
         let active = std::mem::take(&mut self.active);
         if active {
             leave_busy(ARMED);
@@ -270,7 +270,7 @@ impl Pending {
     }
 
     /// The `open` failed: no file of ours exists under the name.
-    pub fn failed(mut self) {
+    pub(crate) fn failed(mut self) {
         if std::mem::take(&mut self.active) {
             leave_busy(IDLE);
         }
@@ -287,7 +287,7 @@ impl Drop for Pending {
 
 impl Armed {
     /// The file was renamed away or removed: nothing left to clean.
-    pub fn disarm(mut self) {
+    pub(crate) fn disarm(mut self) {
         self.release();
     }
 

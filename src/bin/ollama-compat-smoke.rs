@@ -8,17 +8,16 @@ use provider_bridge::{eprint, eprintln, print, println};
 use std::process::ExitCode;
 
 use provider_bridge::smoke::cli::{Args, NAME};
-use provider_bridge::smoke::{self, Config, Settings, SmokeError};
+use provider_bridge::smoke::{self, Config, Settings};
 
 /// Prints a failure on stderr, the one way (`<binary>: error: …`).
-fn fail(err: &SmokeError) -> ExitCode {
+fn fail(err: &smoke::Error) -> ExitCode {
     provider_bridge::output::error(NAME, err);
     err.exit().into()
 }
 
 fn main() -> ExitCode {
-    provider_bridge::hardening::harden();
-    let args = match provider_bridge::output::parse_args::<Args>(NAME) {
+    let args = match provider_bridge::start::<Args>(NAME) {
         Ok(args) => args,
         Err(code) => return code,
     };
@@ -31,7 +30,7 @@ fn main() -> ExitCode {
     }
     let runtime = match provider_bridge::runtime() {
         Ok(rt) => rt,
-        Err(e) => return fail(&SmokeError::Runtime(e)),
+        Err(e) => return fail(&smoke::Error::Runtime(e)),
     };
     let report = match runtime.block_on(smoke::run(&config)) {
         Ok(report) => report,

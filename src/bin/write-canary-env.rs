@@ -30,8 +30,7 @@ fn fail(err: &canary::Error, json: bool) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    provider_bridge::hardening::harden();
-    let args = match provider_bridge::output::parse_args::<Args>(NAME) {
+    let args = match provider_bridge::start::<Args>(NAME) {
         Ok(args) => args,
         Err(code) => return code,
     };

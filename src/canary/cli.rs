@@ -10,11 +10,12 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use clap::builder::{BoolishValueParser, PossibleValuesParser, TypedValueParser};
+use clap::builder::BoolishValueParser;
 
 use super::{AuthMethod, Settings};
 use crate::format::Format;
-use crate::http::{self, Seconds};
+use crate::http::{self, Seconds, SecondsRange};
+use crate::names;
 
 /// The program name, the prefix of every line it prints on stderr.
 pub const NAME: &str = "write-canary-env";
@@ -99,9 +100,8 @@ pub struct Args {
         value_name = "METHOD",
         env = "INFISICAL_AUTH_METHOD",
         hide_env_values = true,
-        default_value = AuthMethod::NAMES[0],
-        value_parser = PossibleValuesParser::new(AuthMethod::NAMES)
-            .try_map(|name| AuthMethod::parse(&name))
+        default_value_t = AuthMethod::TokenAuth,
+        value_parser = names::parser::<AuthMethod>()
     )]
     auth: AuthMethod,
 
@@ -230,7 +230,7 @@ pub struct Args {
     /// Output format: dotenv (portable quoting), docker (`docker run --env-file`, literal),
     /// systemd (`EnvironmentFile=`), shell (`export KEY='…'`) or json (one object). A value the
     /// format cannot carry is exit 7, naming the key and the format.
-    #[arg(long, value_name = "FORMAT", default_value = "dotenv", value_parser = format_parser(),
+    #[arg(long, value_name = "FORMAT", default_value = "dotenv", value_parser = names::parser::<Format>(),
           env = "WRITE_CANARY_ENV_FORMAT", hide_env_values = true)]
     format: Format,
 
@@ -238,7 +238,7 @@ pub struct Args {
     /// in N seconds"); a longer one gives up at once (exit 5). Infisical's rate-limit window
     /// is 60 s.
     #[arg(long, value_name = "SECS", default_value_t = super::DEFAULT_MAX_RETRY_WAIT,
-          value_parser = super::parse_wait,
+          value_parser = |raw: &str| http::parse_seconds(raw, SecondsRange::from_zero(super::MAX_RETRY_WAIT)),
           env = "WRITE_CANARY_ENV_MAX_RETRY_WAIT", hide_env_values = true)]
     max_retry_wait: Seconds,
 
@@ -262,11 +262,6 @@ pub struct Args {
           value_parser = |raw: &str| http::parse_timeout(raw, super::MAX_TIMEOUT),
           env = "WRITE_CANARY_ENV_ON_CHANGE_TIMEOUT", hide_env_values = true)]
     on_change_timeout: Seconds,
-}
-
-/// `--format`: one of the names `--help` lists, parsed straight into the library's [`Format`].
-fn format_parser() -> impl TypedValueParser<Value = Format> {
-    PossibleValuesParser::new(Format::ALL.map(Format::as_str)).try_map(|name| Format::parse(&name))
 }
 
 impl From<Args> for Settings {

@@ -39,20 +39,19 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
-    /// The official CLI's names, as `--auth` takes them.
-    pub const NAMES: [&'static str; 2] = ["token-auth", "universal-auth"];
+    /// Every method, as `--auth` lists them.
+    pub const ALL: [AuthMethod; 2] = [AuthMethod::TokenAuth, AuthMethod::UniversalAuth];
 
-    /// Parses the official CLI's names.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        match s {
-            "token-auth" | "token" => Ok(AuthMethod::TokenAuth),
-            "universal-auth" | "universal" => Ok(AuthMethod::UniversalAuth),
-            other => Err(format!(
-                "unknown auth method {other:?} (expected token-auth or universal-auth)"
-            )),
+    /// The official CLI's name, as `--auth` takes it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::TokenAuth => "token-auth",
+            AuthMethod::UniversalAuth => "universal-auth",
         }
     }
 }
+
+crate::names::named!(AuthMethod);
 
 /// Everything one run needs, as given by flags and environment; checked by
 /// [`Config::try_from`].
@@ -147,21 +146,6 @@ pub const ENV_CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
 pub const CREDENTIAL_TOKEN: &str = "infisical-token";
 /// The credential name of the Universal Auth client secret under `$CREDENTIALS_DIRECTORY`.
 pub const CREDENTIAL_CLIENT_SECRET: &str = "infisical-client-secret";
-
-/// Parses `--max-retry-wait`: seconds from 0 (never wait for what a server asks) to
-/// [`MAX_RETRY_WAIT`], fractions allowed.
-pub fn parse_wait(raw: &str) -> Result<Seconds, String> {
-    let secs: f64 = raw
-        .trim()
-        .parse()
-        .map_err(|_| format!("{raw:?} is not a number of seconds"))?;
-    if !(secs.is_finite() && secs >= 0.0 && secs <= MAX_RETRY_WAIT.0.as_secs_f64()) {
-        return Err(format!(
-            "{raw:?} must be at least 0 and at most {MAX_RETRY_WAIT} seconds"
-        ));
-    }
-    Ok(Seconds(Duration::from_secs_f64(secs)))
-}
 
 /// Parses an octal permission mode such as `0600` or `640` (permission bits only).
 pub fn parse_mode(s: &str) -> Result<u32, String> {

@@ -25,7 +25,6 @@ use crate::secret::CredentialError;
 pub use config::{
     AuthMethod, Config, DEFAULT_API_URL, DEFAULT_MAX_RETRY_WAIT, DEFAULT_TIMEOUT, ENV_ACCESS_TOKEN,
     ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_TOKEN, MAX_RETRY_WAIT, MAX_TIMEOUT, Settings, parse_mode,
-    parse_wait,
 };
 pub use report::{Report, error_json};
 pub use run::run;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::collections::BTreeMap;
 
 use super::Error;
-use crate::envfile::{Outcome, Status};
+use crate::envfile::{Status, WriteOutcome};
 use crate::format::Format;
 use crate::format::read_back::{KeyDiff, ReadBack, read_back};
 use crate::onchange::{Change, Event};
@@ -156,7 +156,7 @@ impl OnChange {
 
 impl Report {
     /// Takes the status, mode, owner and created directories of a write (or a preview).
-    pub fn set_outcome(&mut self, outcome: Outcome) {
+    pub fn set_outcome(&mut self, outcome: WriteOutcome) {
         self.status = outcome.status;
         self.mode = outcome.mode;
         self.uid = outcome.uid;

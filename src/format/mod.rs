@@ -56,17 +56,9 @@ impl Format {
             Format::Json => "json",
         }
     }
-
-    /// Parses a `--format` value.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        Format::ALL
-            .into_iter()
-            .find(|f| f.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown format {s:?} (expected dotenv, docker, systemd, shell or json)")
-            })
-    }
 }
+
+crate::names::named!(Format);
 
 /// A value refused by `format` for the reason `why` (which names characters, never the value).
 pub(crate) fn refuse(key: &str, format: Format, why: &'static str) -> RenderError {
@@ -145,13 +137,14 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::names::Named;
 
     #[test]
     fn names_round_trip() {
         for f in Format::ALL {
-            assert_eq!(Format::parse(f.as_str()), Ok(f));
+            assert_eq!(Format::from_name(f.as_str()), Some(f));
         }
-        assert!(Format::parse("yaml").is_err());
+        assert_eq!(Format::from_name("yaml"), None);
         assert_eq!(Format::default(), Format::Dotenv);
     }
 }

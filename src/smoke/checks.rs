@@ -6,17 +6,18 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::answer::{Reply, reasoning_diagnosis};
 use super::classify::{
     self, Failure, FormatError, JSON_KEYS, JsonVerdict, Reason, TOOL_NAME, classify_json,
     classify_reply,
 };
-use super::client::{ChatClient, Reply, StreamSent, reasoning_diagnosis};
+use super::client::{ChatClient, StreamSent};
 use super::config::{Check, JsonMode, JsonStep};
 use super::stream::Assembled;
 
 /// How one step of the JSON ladder ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StepOutcome {
+pub(crate) enum StepOutcome {
     Pass,
     /// Explicit format rejection (400/422).
     Rejected,
@@ -27,7 +28,7 @@ pub enum StepOutcome {
 }
 
 impl StepOutcome {
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             StepOutcome::Pass => "pass",
             StepOutcome::Rejected => "rejected",
@@ -39,20 +40,20 @@ impl StepOutcome {
 
 /// One run of one check.
 #[derive(Debug, Clone)]
-pub struct RunOutcome {
-    pub result: Result<(), Failure>,
+pub(crate) struct RunOutcome {
+    pub(crate) result: Result<(), Failure>,
     /// Time spent waiting for answers in this run (all its steps; for `tool_choice`, the
     /// slower of its two concurrent requests).
-    pub latency: Duration,
+    pub(crate) latency: Duration,
     /// The JSON ladder's steps, in order (empty for the other checks).
-    pub steps: Vec<(JsonStep, StepOutcome)>,
+    pub(crate) steps: Vec<(JsonStep, StepOutcome)>,
     /// Check-specific `key=value` tokens of the line (`ttft_ms`, `missing`, `ignored`, …), in
     /// the order the line shows them.
-    pub extra: Vec<(&'static str, String)>,
+    pub(crate) extra: Vec<(&'static str, String)>,
 }
 
 /// Runs one check once.
-pub async fn run_once(client: &ChatClient, check: Check, mode: JsonMode) -> RunOutcome {
+pub(crate) async fn run_once(client: &ChatClient, check: Check, mode: JsonMode) -> RunOutcome {
     match check {
         Check::ChatCompletion => chat_completion(client).await,
         Check::JsonResponse => json_response(client, mode).await,
@@ -86,7 +87,7 @@ fn judged(result: Result<(), Failure>, reply: &Reply, latency: Duration) -> RunO
 }
 
 /// `chat_completion`: passes when `choices[0].message.content` is a non-blank string.
-pub async fn chat_completion(client: &ChatClient) -> RunOutcome {
+pub(crate) async fn chat_completion(client: &ChatClient) -> RunOutcome {
     let body = client.body(json!([{"role": "user", "content": PONG}]), json!({}));
     let sent = client.send(&body).await;
     let result = classify_reply(&sent.reply)
@@ -109,7 +110,7 @@ fn json_prompt() -> String {
 }
 
 /// The request body of one JSON step.
-pub fn json_body(client: &ChatClient, step: JsonStep) -> Value {
+pub(crate) fn json_body(client: &ChatClient, step: JsonStep) -> Value {
     let user = json!({"role": "user", "content": json_prompt()});
     match step {
         JsonStep::JsonSchema => {
@@ -150,7 +151,7 @@ pub fn json_body(client: &ChatClient, step: JsonStep) -> Value {
 
 /// `json_response`: the ladder in `auto`, one pinned step otherwise. Moves one step down only
 /// on a format error; any other failure, or a JSON object without the asked keys, ends it.
-pub async fn json_response(client: &ChatClient, mode: JsonMode) -> RunOutcome {
+pub(crate) async fn json_response(client: &ChatClient, mode: JsonMode) -> RunOutcome {
     let ladder: &[JsonStep] = match mode {
         JsonMode::Auto => &[
             JsonStep::JsonSchema,
@@ -202,7 +203,7 @@ pub async fn json_response(client: &ChatClient, mode: JsonMode) -> RunOutcome {
 }
 
 /// The one function every tool check offers: `get_weather(city: string)`, `city` required.
-pub fn tools() -> Value {
+pub(crate) fn tools() -> Value {
     json!([{"type": "function", "function": {
         "name": TOOL_NAME,
         "description": "Get the current weather in a city.",
@@ -221,7 +222,7 @@ const PONG: &str = "Reply with the single word: pong";
 
 /// `tool_call`: offers `get_weather(city: string)`; passes when `tool_calls[0]` names it with
 /// an `arguments` string that parses to an object with a string `city`.
-pub async fn tool_call(client: &ChatClient) -> RunOutcome {
+pub(crate) async fn tool_call(client: &ChatClient) -> RunOutcome {
     let body = client.body(
         json!([{"role": "user", "content": WEATHER}]),
         json!({"tools": tools()}),
@@ -290,7 +291,7 @@ fn ttft(sent: &StreamSent, extra: &mut Vec<(&'static str, String)>) {
 
 /// `stream_chat`: `stream: true`; passes when the events assemble to non-blank content and the
 /// stream ends with a finish reason and `data: [DONE]`. Reports `ttft_ms=`.
-pub async fn stream_chat(client: &ChatClient) -> RunOutcome {
+pub(crate) async fn stream_chat(client: &ChatClient) -> RunOutcome {
     let body = client.body(
         json!([{"role": "user", "content": PONG}]),
         json!({"stream": true}),
@@ -304,7 +305,7 @@ pub async fn stream_chat(client: &ChatClient) -> RunOutcome {
 /// `stream_tool_call`: the tool call streamed; passes when the deltas assemble to a call of
 /// `get_weather` with an `id`, an `index` on every delta, arguments that parse to the asked
 /// object, and the stream finishes with `tool_calls`.
-pub async fn stream_tool_call(client: &ChatClient) -> RunOutcome {
+pub(crate) async fn stream_tool_call(client: &ChatClient) -> RunOutcome {
     let body = client.body(
         json!([{"role": "user", "content": WEATHER}]),
         json!({"tools": tools(), "stream": true}),
@@ -335,7 +336,7 @@ async fn streamed(
 }
 
 /// Judges an assembled tool-call stream (see [`stream_tool_call`]).
-pub fn judge_stream_tool(
+pub(crate) fn judge_stream_tool(
     a: &Assembled,
     extra: &mut Vec<(&'static str, String)>,
 ) -> Result<(), Reason> {
@@ -364,7 +365,7 @@ pub fn judge_stream_tool(
 /// and the second answers without `tool_calls`; else `reason=ignored_tool_choice
 /// ignored=forced|none|forced,none`. `none=call_as_text` when `none` was obeyed in form only
 /// (no `tool_calls`, but the call written as text in `content`).
-pub async fn tool_choice(client: &ChatClient) -> RunOutcome {
+pub(crate) async fn tool_choice(client: &ChatClient) -> RunOutcome {
     let forced = client.body(
         json!([{"role": "user", "content": PONG}]),
         json!({"tools": tools(),

@@ -13,7 +13,7 @@
 
 use serde_json::{Map, Value};
 
-use super::client::{Answer, Reply, error_info, parse_answer};
+use super::answer::{Answer, Reply, error_info, parse_answer};
 use crate::exit::Exit;
 
 /// Why a check failed. `as_str` is the `reason=` token of the report.
@@ -76,35 +76,6 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 26] = [
-        Reason::Auth,
-        Reason::NotFound,
-        Reason::Timeout,
-        Reason::Unavailable,
-        Reason::Quota,
-        Reason::RateLimited,
-        Reason::Unsupported,
-        Reason::BadRequest,
-        Reason::Redirect,
-        Reason::BadResponse,
-        Reason::Truncated,
-        Reason::Schema,
-        Reason::Rejected,
-        Reason::NotJson,
-        Reason::Fenced,
-        Reason::Empty,
-        Reason::ReasoningOnly,
-        Reason::NoToolCall,
-        Reason::WrongFunction,
-        Reason::BadArguments,
-        Reason::NotStreamed,
-        Reason::StreamIncomplete,
-        Reason::NoCallId,
-        Reason::NoCallIndex,
-        Reason::WrongFinishReason,
-        Reason::IgnoredToolChoice,
-    ];
-
     /// The `reason=` token.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -139,7 +110,7 @@ impl Reason {
 
     /// The exit code this failure calls for: 3 refused, 4 not found, 5 unavailable or timed
     /// out, 1 for everything else.
-    pub const fn exit(self) -> Exit {
+    pub(crate) const fn exit(self) -> Exit {
         match self {
             Reason::Auth => Exit::Refused,
             Reason::NotFound => Exit::NotFound,
@@ -151,7 +122,7 @@ impl Reason {
     }
 
     /// Whether the operator's fix is a larger `--max-tokens`.
-    pub const fn wants_more_tokens(self) -> bool {
+    pub(crate) const fn wants_more_tokens(self) -> bool {
         matches!(self, Reason::Truncated | Reason::ReasoningOnly)
     }
 }
@@ -161,18 +132,18 @@ impl Reason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     pub reason: Reason,
-    pub status: Option<u16>,
-    pub message: Option<String>,
+    pub(crate) status: Option<u16>,
+    pub(crate) message: Option<String>,
     /// What the server cannot do (`reason=unsupported`): `tools`, `tool_choice`, `thinking`.
-    pub unsupported: Option<&'static str>,
+    pub(crate) unsupported: Option<&'static str>,
     /// A known situation behind the status, with its own advice ([`Hint`]).
-    pub hint: Option<Hint>,
+    pub(crate) hint: Option<Hint>,
     /// The server's `Retry-After`, in whole seconds, when it gave one.
-    pub retry_after: Option<u64>,
+    pub(crate) retry_after: Option<u64>,
 }
 
 impl Failure {
-    pub fn new(reason: Reason) -> Self {
+    pub(crate) fn new(reason: Reason) -> Self {
         Failure {
             reason,
             status: None,
@@ -184,7 +155,7 @@ impl Failure {
     }
 
     /// A failure with the status and the server's words.
-    pub fn http(reason: Reason, status: u16, message: String) -> Self {
+    pub(crate) fn http(reason: Reason, status: u16, message: String) -> Self {
         Failure {
             status: Some(status),
             message: Some(message),
@@ -193,7 +164,7 @@ impl Failure {
     }
 
     /// The same failure, with the server's `Retry-After` (rounded up to whole seconds).
-    pub fn with_retry_after(mut self, retry_after: Option<std::time::Duration>) -> Self {
+    pub(crate) fn with_retry_after(mut self, retry_after: Option<std::time::Duration>) -> Self {
         if self.status.is_some() {
             self.retry_after = retry_after.map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0));
         }
@@ -203,7 +174,7 @@ impl Failure {
 
 /// A known situation a status stands for, with its own advice: the `hint=` token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hint {
+pub(crate) enum Hint {
     /// llama.cpp's 503 `Loading model`: the server is up and still loading.
     Loading,
     /// llama.cpp without `--jinja`: start it with `--jinja`.
@@ -233,7 +204,7 @@ pub enum Silent {
 }
 
 impl Silent {
-    pub const fn reason(self) -> Reason {
+    pub(crate) const fn reason(self) -> Reason {
         match self {
             Silent::Empty => Reason::Empty,
             Silent::ReasoningOnly => Reason::ReasoningOnly,
@@ -254,7 +225,7 @@ pub enum FormatError {
 
 impl FormatError {
     /// The failure this format error becomes when there is no step left.
-    pub fn into_failure(self) -> Failure {
+    pub(crate) fn into_failure(self) -> Failure {
         match self {
             FormatError::Rejected { status, message } => {
                 Failure::http(Reason::Rejected, status, message)
@@ -299,7 +270,7 @@ pub fn classify_json(reply: &Reply) -> JsonVerdict {
 }
 
 /// Content that parses strictly (the whole trimmed text, nothing around it) as a JSON object.
-pub fn json_object(answer: &Answer) -> Result<Map<String, Value>, Silent> {
+pub(crate) fn json_object(answer: &Answer) -> Result<Map<String, Value>, Silent> {
     let content = answer.content.as_deref().unwrap_or("").trim();
     if content.is_empty() {
         return Err(if answer.has_reasoning() {
@@ -318,7 +289,7 @@ pub fn json_object(answer: &Answer) -> Result<Map<String, Value>, Silent> {
 
 /// A reply as a chat answer, or the failure it is. 2xx without `choices[0].message` is
 /// `bad_response`; other statuses map by [`http_failure`].
-pub fn classify_reply(reply: &Reply) -> Result<Answer, Failure> {
+pub(crate) fn classify_reply(reply: &Reply) -> Result<Answer, Failure> {
     match reply {
         Reply::Timeout => Err(Failure::new(Reason::Timeout)),
         Reply::Unreachable { detail } => Err(Failure {
@@ -453,7 +424,7 @@ fn haystack(body: &str) -> String {
 /// What an OpenAI-style error envelope says (`error.message`, a bare `error`, `message` or
 /// `detail`), else the raw body (its first 64 Ki characters). Raw: the report quotes it only
 /// through `Redactor::quote`.
-pub fn envelope_message(body: &str) -> String {
+pub(crate) fn envelope_message(body: &str) -> String {
     const LIMIT: usize = 64 * 1024;
     match error_info(body) {
         Some(info) => info.message,
@@ -462,11 +433,11 @@ pub fn envelope_message(body: &str) -> String {
 }
 
 /// The function the tool check offers.
-pub const TOOL_NAME: &str = "get_weather";
+pub(crate) const TOOL_NAME: &str = "get_weather";
 
 /// Judges a tool-call answer: `tool_calls[0]` names [`TOOL_NAME`] and its `arguments` string
 /// parses to an object with a string `city`.
-pub fn judge_tool(answer: &Answer) -> Result<(), Reason> {
+pub(crate) fn judge_tool(answer: &Answer) -> Result<(), Reason> {
     let Some(call) = answer.tool_calls.first() else {
         if answer.finish_reason.as_deref() == Some("length") {
             return Err(Reason::Truncated);
@@ -486,7 +457,7 @@ pub fn judge_tool(answer: &Answer) -> Result<(), Reason> {
 }
 
 /// Judges a plain chat answer: `choices[0].message.content` is a non-blank string.
-pub fn judge_chat(answer: &Answer) -> Result<(), Reason> {
+pub(crate) fn judge_chat(answer: &Answer) -> Result<(), Reason> {
     if answer
         .content
         .as_deref()

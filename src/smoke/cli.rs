@@ -5,32 +5,20 @@
 //! over its variable.
 
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use clap::Parser;
-use clap::builder::{BoolishValueParser, PossibleValuesParser, TypedValueParser};
+use clap::builder::BoolishValueParser;
 
 use super::{
-    Check, CheckChoice, DEFAULT_BASE_URL, DEFAULT_MODEL, Format, JsonMode, KeySource,
-    ReasoningEffort, Settings,
+    Check, CheckChoice, DEFAULT_BASE_URL, DEFAULT_MODEL, JsonMode, KeySource, ReasoningEffort,
+    ReportFormat, Settings,
 };
 use crate::http::{self, Seconds};
+use crate::names;
 use crate::smoke;
 
 /// The program name, the prefix of every line it prints on stderr.
 pub const NAME: &str = "ollama-compat-smoke";
-
-/// A parser offering exactly the names of `all` (clap lists them in `--help` and in its
-/// error), turned into the library's value.
-fn one_of<T, const N: usize>(
-    all: [T; N],
-    name: fn(T) -> &'static str,
-) -> impl TypedValueParser<Value = T>
-where
-    T: FromStr<Err = String> + Clone + Send + Sync + 'static,
-{
-    PossibleValuesParser::new(all.map(name)).try_map(|name| name.parse::<T>())
-}
 
 /// Check an OpenAI-compatible chat endpoint for chat completion, JSON output and tool calls,
 /// never printing the API key.
@@ -79,7 +67,7 @@ pub struct Args {
     #[arg(
         long = "check",
         value_name = "CHECK",
-        value_parser = one_of(CheckChoice::ALL, CheckChoice::as_str),
+        value_parser = names::parser::<CheckChoice>(),
         env = "OLLAMA_COMPAT_SMOKE_CHECK",
         hide_env_values = true,
         value_delimiter = ',',
@@ -89,7 +77,7 @@ pub struct Args {
 
     /// JSON mode: auto falls back json_schema -> json_object -> plain_prompt on format errors
     /// only; any other value pins one step and never falls back
-    #[arg(long, value_name = "MODE", value_parser = one_of(JsonMode::ALL, JsonMode::as_str),
+    #[arg(long, value_name = "MODE", value_parser = names::parser::<JsonMode>(),
           default_value_t = JsonMode::Auto, env = "OLLAMA_COMPAT_SMOKE_JSON_MODE", hide_env_values = true)]
     json_mode: JsonMode,
 
@@ -112,9 +100,9 @@ pub struct Args {
     max_tokens: u32,
 
     /// Output format on stdout
-    #[arg(long, value_name = "FORMAT", value_parser = one_of(Format::ALL, Format::as_str),
-          default_value_t = Format::Text, env = "OLLAMA_COMPAT_SMOKE_FORMAT", hide_env_values = true)]
-    format: Format,
+    #[arg(long, value_name = "FORMAT", value_parser = names::parser::<ReportFormat>(),
+          default_value_t = ReportFormat::Text, env = "OLLAMA_COMPAT_SMOKE_FORMAT", hide_env_values = true)]
+    format: ReportFormat,
 
     /// Allow plain http:// to a host that is not loopback (prints a warning)
     #[arg(long, env = "OLLAMA_COMPAT_SMOKE_ALLOW_INSECURE_HTTP", hide_env_values = true,
@@ -128,7 +116,7 @@ pub struct Args {
 
     /// reasoning_effort sent in every request (not sent when not given)
     #[arg(long, value_name = "EFFORT",
-          value_parser = one_of(ReasoningEffort::ALL, ReasoningEffort::as_str),
+          value_parser = names::parser::<ReasoningEffort>(),
           env = "OLLAMA_COMPAT_SMOKE_REASONING_EFFORT", hide_env_values = true)]
     reasoning_effort: Option<ReasoningEffort>,
 

@@ -4,12 +4,12 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
 use crate::dotenv;
 use crate::exit::Exit;
 use crate::http::{self, Bearer, Seconds, SetupError, Url, UrlVerdict};
+use crate::names::named;
 use crate::secret::{CredentialError, Redactor, SecretString};
 
 /// The default `--base-url` (Ollama Cloud's OpenAI-compatible API).
@@ -27,29 +27,6 @@ pub const DEFAULT_TIMEOUT: Seconds = Seconds::from_secs(60);
 pub const MAX_TIMEOUT: Seconds = Seconds::from_secs(3600);
 /// The largest `--repeat` accepted.
 pub const MAX_REPEAT: u32 = 1000;
-
-/// Implements `Display` and `FromStr` by the names of `$ty::ALL` (`as_str`), so the binary can
-/// offer exactly these values on the command line.
-macro_rules! named {
-    ($ty:ident) => {
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $ty {
-            type Err = String;
-
-            fn from_str(s: &str) -> Result<Self, String> {
-                $ty::ALL
-                    .into_iter()
-                    .find(|v| v.as_str() == s)
-                    .ok_or_else(|| format!("unknown value {s:?}"))
-            }
-        }
-    };
-}
 
 /// One check, in report order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -231,7 +208,7 @@ impl JsonStep {
 
 /// `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub enum ReportFormat {
     /// One line per check.
     Text,
     /// One JSON document.
@@ -240,21 +217,22 @@ pub enum Format {
     Junit,
 }
 
-impl Format {
+impl ReportFormat {
     /// Every format, as `--format` lists them.
-    pub const ALL: [Format; 3] = [Format::Text, Format::Json, Format::Junit];
+    pub const ALL: [ReportFormat; 3] =
+        [ReportFormat::Text, ReportFormat::Json, ReportFormat::Junit];
 
     /// The name on the command line.
     pub const fn as_str(self) -> &'static str {
         match self {
-            Format::Text => "text",
-            Format::Json => "json",
-            Format::Junit => "junit",
+            ReportFormat::Text => "text",
+            ReportFormat::Json => "json",
+            ReportFormat::Junit => "junit",
         }
     }
 }
 
-named!(Format);
+named!(ReportFormat);
 
 /// Where the key comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -287,7 +265,7 @@ pub struct Settings {
     /// `--max-tokens`.
     pub max_tokens: u32,
     /// `--format`.
-    pub format: Format,
+    pub format: ReportFormat,
     /// `--allow-insecure-http`.
     pub allow_insecure_http: bool,
     /// `GET <base-url>/models` alongside the checks (off with `--no-model-list`).
@@ -302,7 +280,7 @@ pub struct Settings {
 /// Why the smoke could not start: always a usage or configuration error (exit 2). Messages name
 /// flags, variables and paths, never a value.
 #[derive(Debug)]
-pub enum SmokeError {
+pub enum Error {
     /// The key could not be read, or its file is unsafe.
     Credential(CredentialError),
     /// `--api-key-env` got something that is not a variable name.
@@ -323,26 +301,26 @@ pub enum SmokeError {
     Runtime(std::io::Error),
 }
 
-impl fmt::Display for SmokeError {
+impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SmokeError::Credential(e) => write!(f, "{e}"),
-            SmokeError::KeyVarName => write!(
+            Error::Credential(e) => write!(f, "{e}"),
+            Error::KeyVarName => write!(
                 f,
                 "--api-key-env takes the NAME of an environment variable (letters, digits and _, \
                  not starting with a digit), never the key itself"
             ),
-            SmokeError::KeyVarUnset => write!(
+            Error::KeyVarUnset => write!(
                 f,
                 "missing credential: the variable named by --api-key-env is not set"
             ),
-            SmokeError::KeyNotHeaderSafe { source } => write!(
+            Error::KeyNotHeaderSafe { source } => write!(
                 f,
                 "the API key from {source} holds characters an HTTP header cannot carry"
             ),
-            SmokeError::Setup(e) => write!(f, "{e}"),
-            SmokeError::EmptyModel => write!(f, "--model (or OLLAMA_MODEL) is empty"),
-            SmokeError::Runtime(e) => write!(
+            Error::Setup(e) => write!(f, "{e}"),
+            Error::EmptyModel => write!(f, "--model (or OLLAMA_MODEL) is empty"),
+            Error::Runtime(e) => write!(
                 f,
                 "cannot start the async runtime: {}",
                 crate::envfile::describe_io(e)
@@ -351,14 +329,14 @@ impl fmt::Display for SmokeError {
     }
 }
 
-impl std::error::Error for SmokeError {}
+impl std::error::Error for Error {}
 
-impl SmokeError {
+impl Error {
     /// Every way the smoke cannot start is a usage or configuration error, but a runtime that
     /// cannot start (a resource limit): that is exit 5 in both binaries.
     pub fn exit(&self) -> Exit {
         match self {
-            SmokeError::Runtime(_) => Exit::Unavailable,
+            Error::Runtime(_) => Exit::Unavailable,
             _ => Exit::Usage,
         }
     }
@@ -395,54 +373,54 @@ fn systemd_credential() -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
-fn read_key(source: &KeySource) -> Result<Option<(SecretString, String)>, SmokeError> {
+fn read_key(source: &KeySource) -> Result<Option<(SecretString, String)>, Error> {
     match source {
         KeySource::Default => {
             if let Some(path) = systemd_credential() {
                 return read_key(&KeySource::File(path));
             }
             Ok(crate::secret::credential_from_env(DEFAULT_KEY_ENV)
-                .map_err(SmokeError::Credential)?
+                .map_err(Error::Credential)?
                 .map(|k| (k, format!("${DEFAULT_KEY_ENV}"))))
         }
         KeySource::Env(var) => {
             if !dotenv::valid_key(var) {
-                return Err(SmokeError::KeyVarName);
+                return Err(Error::KeyVarName);
             }
-            match crate::secret::credential_from_env(var).map_err(SmokeError::Credential)? {
+            match crate::secret::credential_from_env(var).map_err(Error::Credential)? {
                 Some(key) => Ok(Some((key, format!("${var}")))),
-                None => Err(SmokeError::KeyVarUnset),
+                None => Err(Error::KeyVarUnset),
             }
         }
         KeySource::File(path) => Ok(Some((
-            crate::secret::read_credential_file(path).map_err(SmokeError::Credential)?,
+            crate::secret::read_credential_file(path).map_err(Error::Credential)?,
             path.display().to_string(),
         ))),
     }
 }
 
 impl TryFrom<Settings> for Config {
-    type Error = SmokeError;
+    type Error = Error;
 
     /// Reads the key and builds its header, checks the model and the URL (plain http only to
     /// loopback unless allowed). Nothing is sent yet.
-    fn try_from(settings: Settings) -> Result<Config, SmokeError> {
+    fn try_from(settings: Settings) -> Result<Config, Error> {
         let mut redactor = Redactor::new();
         let key = read_key(&settings.key)?;
         let auth = match &key {
             Some((key, source)) => {
                 redactor.add(key);
-                Some(Bearer::new(key).map_err(|_| SmokeError::KeyNotHeaderSafe {
+                Some(Bearer::new(key).map_err(|_| Error::KeyNotHeaderSafe {
                     source: source.clone(),
                 })?)
             }
             None => None,
         };
         if settings.model.trim().is_empty() {
-            return Err(SmokeError::EmptyModel);
+            return Err(Error::EmptyModel);
         }
         let (mut url, verdict) = http::check_url(&settings.base_url, settings.allow_insecure_http)
-            .map_err(SmokeError::Setup)?;
+            .map_err(Error::Setup)?;
         let base = url.path().trim_end_matches('/').to_owned();
         let mut models_url = url.clone();
         models_url.set_path(&format!("{base}/models"));

@@ -5,33 +5,34 @@
 //! json, junit; every byte redacted). Contracts: `contracts/json-fallback.md`,
 //! `contracts/smoke-report.md` and the smoke's part of `contracts/secret-hygiene.md`.
 
-pub mod checks;
+pub mod answer;
+mod checks;
 pub mod classify;
 pub mod cli;
-pub mod client;
-pub mod config;
-pub mod models;
-pub mod report;
-pub mod stream;
+mod client;
+mod config;
+mod models;
+mod report;
+mod stream;
 
 use crate::http::{self, ClientOptions};
 
 pub use config::{
     Check, CheckChoice, Config, DEFAULT_BASE_URL, DEFAULT_KEY_ENV, DEFAULT_MAX_TOKENS,
-    DEFAULT_MODEL, DEFAULT_TIMEOUT, Format, JsonMode, JsonStep, KeySource, MAX_REPEAT, MAX_TIMEOUT,
-    ReasoningEffort, Settings, SmokeError,
+    DEFAULT_MODEL, DEFAULT_TIMEOUT, Error, JsonMode, JsonStep, KeySource, MAX_REPEAT, MAX_TIMEOUT,
+    ReasoningEffort, ReportFormat, Settings,
 };
 pub use report::Report;
 
 /// Builds the client, runs the selected checks concurrently, each `--repeat` times in
 /// sequence, and gathers the report.
-pub async fn run(config: &Config) -> Result<Report, SmokeError> {
+pub async fn run(config: &Config) -> Result<Report, Error> {
     let client = client::ChatClient {
         http: http::client(&ClientOptions {
             timeout: config.settings.timeout,
             ca_cert: None,
         })
-        .map_err(SmokeError::Setup)?,
+        .map_err(Error::Setup)?,
         url: config.url.clone(),
         auth: config.auth.clone(),
         model: config.settings.model.clone(),

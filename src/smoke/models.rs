@@ -5,11 +5,11 @@
 
 use serde_json::Value;
 
-use super::client::Reply;
+use super::answer::Reply;
 
 /// What `GET /models` said.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ModelList {
+pub(crate) enum ModelList {
     /// Not asked (`--no-model-list`).
     Skipped,
     /// The listed ids (`data[].id`, OpenAI's and Ollama's and llama.cpp's shape; Ollama's
@@ -23,7 +23,7 @@ pub enum ModelList {
 
 impl ModelList {
     /// Reads the reply to `GET /models`.
-    pub fn from_reply(reply: &Reply) -> ModelList {
+    pub(crate) fn from_reply(reply: &Reply) -> ModelList {
         match reply {
             Reply::Http { status, body } if (200..300).contains(status) => match parse_ids(body) {
                 Some(ids) => ModelList::Listed(ids),
@@ -37,7 +37,7 @@ impl ModelList {
     }
 
     /// Whether `model` is listed (`None` when there is no list).
-    pub fn lists(&self, model: &str) -> Option<bool> {
+    pub(crate) fn lists(&self, model: &str) -> Option<bool> {
         match self {
             ModelList::Listed(ids) => Some(ids.iter().any(|id| id == model)),
             _ => None,
@@ -46,7 +46,7 @@ impl ModelList {
 }
 
 /// `data[].id` of a model list; `None` when the body is not one.
-pub fn parse_ids(body: &str) -> Option<Vec<String>> {
+pub(crate) fn parse_ids(body: &str) -> Option<Vec<String>> {
     let root: Value = serde_json::from_str(body).ok()?;
     match root.get("data")? {
         Value::Null => Some(Vec::new()),
@@ -86,7 +86,7 @@ fn distance(a: &str, b: &str) -> usize {
 
 /// Up to three listed names closest to `model`: the same name with or without `-cloud` /
 /// `:cloud` first, then by edit distance (at most half the name's length), ties by name.
-pub fn closest(model: &str, ids: &[String]) -> Vec<String> {
+pub(crate) fn closest(model: &str, ids: &[String]) -> Vec<String> {
     let want = base(model);
     let limit = want.chars().count().div_ceil(2).max(2);
     let mut scored: Vec<(usize, &String)> = ids

@@ -2,25 +2,27 @@
 //! document, or JUnit XML; plus the diagnostics for stderr. Every byte leaves through the
 //! redactor, and server words are quoted only through `Redactor::quote` with a cap.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::checks::{RunOutcome, StepOutcome};
 use super::classify::{Failure, Hint, JSON_KEYS, Reason, TOOL_NAME};
-use super::config::{Check, Config, Format, JsonStep, Settings};
+use super::config::{Check, Config, JsonStep, ReportFormat, Settings};
 use super::models::{ModelList, closest};
+use crate::envfile::{self, FileError, Target};
 use crate::exit::Exit;
 use crate::secret::{Redactor, xml_escape};
 
 /// The cap on a quoted server message, in characters.
-pub const QUOTE_CAP: usize = 300;
+pub(crate) const QUOTE_CAP: usize = 300;
 
 /// All runs of one check.
 #[derive(Debug, Clone)]
-pub struct CheckReport {
-    pub check: Check,
-    pub runs: Vec<RunOutcome>,
+pub(crate) struct CheckReport {
+    pub(crate) check: Check,
+    pub(crate) runs: Vec<RunOutcome>,
 }
 
 fn run_exit(run: &RunOutcome) -> Exit {
@@ -32,23 +34,23 @@ fn run_exit(run: &RunOutcome) -> Exit {
 
 impl CheckReport {
     /// How many runs passed.
-    pub fn passes(&self) -> usize {
+    pub(crate) fn passes(&self) -> usize {
         self.runs.iter().filter(|r| r.result.is_ok()).count()
     }
 
     /// A check passes only when every run passed.
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         !self.runs.is_empty() && self.passes() == self.runs.len()
     }
 
     /// The root cause over all runs (0 when all passed).
-    pub fn exit(&self) -> Exit {
+    pub(crate) fn exit(&self) -> Exit {
         Exit::worst(self.runs.iter().map(run_exit))
     }
 
     /// The run the report describes: the first failing run with the root-cause exit code, or
     /// the first run when all passed.
-    pub fn representative(&self) -> Option<&RunOutcome> {
+    pub(crate) fn representative(&self) -> Option<&RunOutcome> {
         let worst = self.exit();
         self.runs
             .iter()
@@ -61,7 +63,7 @@ impl CheckReport {
     }
 
     /// The slowest run, in whole milliseconds.
-    pub fn latency_ms(&self) -> u128 {
+    pub(crate) fn latency_ms(&self) -> u128 {
         self.runs
             .iter()
             .map(|r| r.latency.as_millis())
@@ -113,25 +115,48 @@ fn ladder(run: &RunOutcome) -> Option<Ladder> {
 #[derive(Debug)]
 pub struct Report {
     /// What was asked.
-    pub settings: Settings,
+    pub(crate) settings: Settings,
     /// Whether a key was sent.
-    pub has_key: bool,
+    pub(crate) has_key: bool,
     /// Every check that ran, in report order.
-    pub checks: Vec<CheckReport>,
+    pub(crate) checks: Vec<CheckReport>,
     /// The whole run's wall time.
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
     /// What `GET /models` said.
-    pub models: ModelList,
+    pub(crate) models: ModelList,
     redactor: Redactor,
 }
+
+/// The exact mode of the `--output` file, whatever the umask: readable by all, as the report
+/// holds no secret (every byte is redacted) and a CI's collector often reads it as another
+/// user; 0644 is also what the file had under the usual umask 022 before the mode was exact.
+pub(crate) const REPORT_MODE: u32 = 0o644;
 
 /// Why `--output FILE` could not be written: exit 6, naming the file, never a value.
 #[derive(Debug)]
 pub struct OutputError {
     /// The file.
-    pub path: std::path::PathBuf,
+    pub(crate) path: PathBuf,
     /// What failed.
-    pub cause: std::io::Error,
+    pub(crate) cause: OutputCause,
+}
+
+/// What failed in writing `--output FILE`.
+#[derive(Debug)]
+pub(crate) enum OutputCause {
+    /// FILE's directory cannot be used (the smoke never creates it).
+    Dir(std::io::Error),
+    /// The atomic write itself ([`envfile::apply`]).
+    Write(FileError),
+}
+
+impl std::fmt::Display for OutputCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OutputCause::Dir(e) => write!(f, "{e}"),
+            OutputCause::Write(e) => write!(f, "{e}"),
+        }
+    }
 }
 
 impl std::fmt::Display for OutputError {
@@ -154,7 +179,7 @@ impl OutputError {
 
 impl Report {
     /// The report of `config`'s run.
-    pub fn new(
+    pub(crate) fn new(
         config: &Config,
         checks: Vec<CheckReport>,
         models: ModelList,
@@ -172,7 +197,7 @@ impl Report {
 
     /// The listed names closest to the asked model, when the endpoint lists models and not
     /// this one.
-    pub fn closest_models(&self) -> Option<Vec<String>> {
+    pub(crate) fn closest_models(&self) -> Option<Vec<String>> {
         match (&self.models, self.models.lists(&self.settings.model)) {
             (ModelList::Listed(ids), Some(false)) => Some(closest(&self.settings.model, ids)),
             _ => None,
@@ -188,20 +213,37 @@ impl Report {
         }
     }
 
-    /// With `--output FILE`: the report in `--format`, written atomically (a temporary file in
-    /// the same directory, synced, renamed over FILE, the directory synced).
+    /// With `--output FILE`: the report in `--format`, written by the project's one atomic
+    /// writer ([`envfile::apply`]: a temporary file in the same directory, removed on a
+    /// signal, mode [`REPORT_MODE`] exactly, synced, renamed over FILE, the directory synced;
+    /// a symlink at FILE refused). FILE's directory must exist: it is never created.
     pub fn write_output(&self) -> Result<(), OutputError> {
         let Some(path) = &self.settings.output else {
             return Ok(());
         };
-        write_atomic(path, self.render().as_bytes()).map_err(|cause| OutputError {
+        let fail = |cause| OutputError {
             path: path.clone(),
             cause,
-        })
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        std::fs::metadata(dir).map_err(|e| fail(OutputCause::Dir(e)))?;
+        let target = Target {
+            path: path.clone(),
+            mode: REPORT_MODE,
+            parent_mode: 0o700, // unused: the directory exists
+            uid: None,
+            gid: None,
+        };
+        envfile::apply(&target, self.render().as_bytes(), false)
+            .map(drop)
+            .map_err(|e| fail(OutputCause::Write(e)))
     }
 
     /// `bearer` when a key was sent, `none` otherwise.
-    pub fn auth(&self) -> &'static str {
+    pub(crate) fn auth(&self) -> &'static str {
         if self.has_key { "bearer" } else { "none" }
     }
 
@@ -211,11 +253,11 @@ impl Report {
     }
 
     /// stdout, in the chosen format, redacted.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let out = match self.settings.format {
-            Format::Text => self.text(),
-            Format::Json => self.json(),
-            Format::Junit => self.junit(),
+            ReportFormat::Text => self.text(),
+            ReportFormat::Json => self.json(),
+            ReportFormat::Junit => self.junit(),
         };
         self.redactor.redact(&out)
     }
@@ -293,7 +335,7 @@ impl Report {
     }
 
     /// Why a failed check failed, in a sentence, with the server's words redacted and capped.
-    pub fn explain(&self, c: &CheckReport) -> Option<String> {
+    pub(crate) fn explain(&self, c: &CheckReport) -> Option<String> {
         let f = c.failure()?;
         let status = f.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
         let keys: Vec<String> = JSON_KEYS
@@ -610,7 +652,7 @@ impl Report {
 /// satisfied the asked keys and types), `ignored` (a 2xx that did not honour it: not JSON, or
 /// JSON without the asked keys), `rejected` (refused); `None` for the plain prompt and for a
 /// step that failed for another reason (nothing learnt about the format).
-pub fn structured(step: JsonStep, outcome: StepOutcome) -> Option<&'static str> {
+pub(crate) fn structured(step: JsonStep, outcome: StepOutcome) -> Option<&'static str> {
     if step == JsonStep::PlainPrompt {
         return None;
     }
@@ -632,7 +674,7 @@ fn could_not_run(c: &CheckReport) -> bool {
 /// Text fit for an XML attribute or element: characters XML 1.0 cannot hold (control
 /// characters other than tab, newline and carriage return, U+FFFE, U+FFFF) become U+FFFD, then
 /// the one escaper of [`crate::secret::xml_escape`] applies.
-pub fn xml_text(text: &str) -> String {
+pub(crate) fn xml_text(text: &str) -> String {
     let legal: String = text
         .chars()
         .map(|c| match c {
@@ -642,37 +684,6 @@ pub fn xml_text(text: &str) -> String {
         })
         .collect();
     xml_escape(&legal, "&apos;")
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file beside it (created new, mode 0644 less
-/// the umask), written and synced, renamed over `path`, then the directory synced. A reader
-/// sees the old file or the whole new one, never a part.
-pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("the path names no file"))?
-        .to_string_lossy()
-        .into_owned();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(&dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// The extra tokens that are sizes, counts or latencies: a JSON number in the JSON report

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::client::{Answer, ToolCall};
+use super::answer::{Answer, ToolCall};
 
 /// The most bytes of a body kept verbatim, to tell a non-streamed JSON answer apart.
 const RAW_KEEP: usize = 64 * 1024;
@@ -25,45 +25,45 @@ const LINE_CAP: usize = 1024 * 1024;
 
 /// One streamed tool call, as its deltas assembled it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StreamedCall {
+pub(crate) struct StreamedCall {
     /// The `index` the deltas carried (`None` when a delta of this call had none).
-    pub index: Option<u64>,
+    pub(crate) index: Option<u64>,
     /// The `id`, from whichever delta carried one.
-    pub id: Option<String>,
+    pub(crate) id: Option<String>,
     /// The function name, joined over the deltas that carried one.
-    pub name: String,
+    pub(crate) name: String,
     /// The arguments, joined over every delta.
-    pub arguments: String,
+    pub(crate) arguments: String,
 }
 
 /// What a stream assembled to.
 #[derive(Debug, Clone, Default)]
-pub struct Assembled {
+pub(crate) struct Assembled {
     /// `data:` events parsed as JSON.
-    pub events: usize,
+    pub(crate) events: usize,
     /// `data: [DONE]` came.
-    pub done: bool,
+    pub(crate) done: bool,
     /// The last non-null `finish_reason`.
-    pub finish_reason: Option<String>,
+    pub(crate) finish_reason: Option<String>,
     /// The joined `delta.content`.
-    pub content: String,
+    pub(crate) content: String,
     /// The joined `delta.reasoning` / `delta.reasoning_content`.
-    pub reasoning: String,
+    pub(crate) reasoning: String,
     /// The tool calls, in the order their first delta came.
-    pub calls: Vec<StreamedCall>,
+    pub(crate) calls: Vec<StreamedCall>,
     /// A tool-call delta came without `index`.
-    pub missing_index: bool,
+    pub(crate) missing_index: bool,
     /// An event carried an `error` object (a server failing mid-stream).
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
     /// From the request's start to the first content, reasoning or tool-call delta.
-    pub ttft: Option<Duration>,
+    pub(crate) ttft: Option<Duration>,
     /// The first bytes of the body, verbatim (to recognize a non-streamed answer).
-    pub raw: Vec<u8>,
+    pub(crate) raw: Vec<u8>,
 }
 
 impl Assembled {
     /// The assembled stream as the answer the non-streamed judges read.
-    pub fn answer(&self) -> Answer {
+    pub(crate) fn answer(&self) -> Answer {
         Answer {
             finish_reason: self.finish_reason.clone(),
             content: Some(self.content.clone()),
@@ -83,7 +83,7 @@ impl Assembled {
 
     /// No SSE event at all, and the body is one JSON document: the server ignored
     /// `stream: true`.
-    pub fn not_streamed(&self) -> bool {
+    pub(crate) fn not_streamed(&self) -> bool {
         self.events == 0
             && !self.done
             && serde_json::from_slice::<Value>(&self.raw).is_ok_and(|v| v.is_object())
@@ -92,7 +92,7 @@ impl Assembled {
 
 /// The incremental SSE parser.
 #[derive(Debug)]
-pub struct Assembler {
+pub(crate) struct Assembler {
     started: Instant,
     line: Vec<u8>,
     overlong: bool,
@@ -101,7 +101,7 @@ pub struct Assembler {
 
 impl Assembler {
     /// A parser for a request sent at `started`.
-    pub fn new(started: Instant) -> Self {
+    pub(crate) fn new(started: Instant) -> Self {
         Assembler {
             started,
             line: Vec::new(),
@@ -111,7 +111,7 @@ impl Assembler {
     }
 
     /// Feeds the next bytes of the body, as they arrived.
-    pub fn feed(&mut self, bytes: &[u8]) {
+    pub(crate) fn feed(&mut self, bytes: &[u8]) {
         let keep = RAW_KEEP.saturating_sub(self.out.raw.len()).min(bytes.len());
         self.out.raw.extend_from_slice(&bytes[..keep]);
         for &b in bytes {
@@ -129,7 +129,7 @@ impl Assembler {
     }
 
     /// The end of the body: a last line without its newline still counts.
-    pub fn finish(mut self) -> Assembled {
+    pub(crate) fn finish(mut self) -> Assembled {
         let line = std::mem::take(&mut self.line);
         if !line.is_empty() && !self.overlong {
             self.line_done(&line);

@@ -6,11 +6,11 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
+use provider_bridge::smoke::answer::{Reply, error_info};
 use provider_bridge::smoke::classify::{
     FormatError, JSON_KEYS, JsonVerdict, Reason, Silent, classify_json, http_failure,
     is_explicit_rejection, is_llamacpp_format_500,
 };
-use provider_bridge::smoke::client::{Reply, error_info};
 
 use crate::support::chat::{Chat, Step, content, reply};
 use crate::support::fixture;
@@ -877,7 +877,7 @@ proptest! {
             }
             let _ = http_failure(status, &body);
             let _ = error_info(&body);
-            let _ = provider_bridge::smoke::client::parse_answer(&body);
+            let _ = provider_bridge::smoke::answer::parse_answer(&body);
         }
     }
 }

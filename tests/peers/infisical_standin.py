@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A loopback Infisical stand-in for the peer tier: serves the repository's `fixtures/`
-payloads the way the real API answers (see shared/reference/infisical-api.md).
+payloads the way the real API answers (see docs/infisical-api.md).
 
 Routes (everything else answers 404 with the real error envelope):
   POST /api/v1/auth/universal-auth/login  {"clientId","clientSecret"} -> login fixture, or 401

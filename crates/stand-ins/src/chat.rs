@@ -1,5 +1,5 @@
 //! The OpenAI-compatible chat stand-in: a wiremock server answering `POST /v1/chat/completions`
-//! with payloads from `fixtures/openai/`, in the shapes of `../shared/reference/openai-compat.md`.
+//! with payloads from `fixtures/openai/`, in the shapes of `docs/openai-compat.md`.
 //!
 //! Every request is sorted into the [`Step`] it belongs to (plain chat, each JSON ladder step,
 //! tool call) by its body, so a test can answer each step differently and count each one.

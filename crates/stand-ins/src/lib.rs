@@ -1,6 +1,7 @@
 //! Test support for provider-bridge, in the style of cargo's `cargo-test-support`: **one
 //! stand-in per real service**, each a `#[must_use]` builder serving the repository's
-//! `fixtures/` in the shapes of the real server (see `../shared/reference/`).
+//! `fixtures/` in the shapes of the real server (see `docs/infisical-api.md` and
+//! `docs/openai-compat.md`).
 //!
 //! | module | owns |
 //! |---|---|
