@@ -8,16 +8,17 @@ use provider_bridge::{eprint, eprintln, print, println};
 use std::process::ExitCode;
 
 use provider_bridge::canary::cli::{Args, NAME};
-use provider_bridge::canary::{self, Config, Settings};
+use provider_bridge::canary::{self, Config, Report, Settings};
 use provider_bridge::exit::Exit;
+use provider_bridge::metrics::CanaryRun;
 
 /// Prints a failure: the message on stderr, and under `--json` the error document on stdout.
-fn fail(err: &canary::Error, json: bool) -> ExitCode {
+fn fail(err: &canary::Error, json: bool) -> (Exit, Option<Report>) {
     provider_bridge::output::error(NAME, err);
     if json {
         println!("{}", canary::error_json(err));
     }
-    err.exit().into()
+    (err.exit(), None)
 }
 
 fn main() -> ExitCode {
@@ -27,6 +28,15 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     let settings = Settings::from(args);
+    // --metrics-file (contracts/metrics.md): every run past argument parsing writes them.
+    let metrics = CanaryRun::begin(&settings);
+    let (exit, report) = run(settings);
+    metrics.end(NAME, exit, report.as_ref());
+    exit.into()
+}
+
+/// The run after argument parsing: its exit code, and its report when it got that far.
+fn run(settings: Settings) -> (Exit, Option<Report>) {
     let json = settings.json;
     let config = match Config::try_from(settings) {
         Ok(config) => config,
@@ -51,7 +61,7 @@ fn main() -> ExitCode {
             } else {
                 print!("{}", report.text());
             }
-            Exit::Success.into()
+            (Exit::Success, Some(report))
         }
         Err(err) => fail(&err, json),
     }

@@ -241,6 +241,17 @@ pub struct Args {
           value_parser = super::parse_wait,
           env = "WRITE_CANARY_ENV_MAX_RETRY_WAIT", hide_env_values = true)]
     max_retry_wait: Seconds,
+
+    /// Also write this run's Prometheus metrics (text format, mode 0644: no secret, no key
+    /// name) atomically to FILE on every run, success or failure — e.g. a *.prom file in
+    /// node_exporter's textfile directory.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "WRITE_CANARY_ENV_METRICS_FILE",
+        hide_env_values = true
+    )]
+    metrics_file: Option<PathBuf>,
 }
 
 /// `--format`: one of the names `--help` lists, parsed straight into the library's [`Format`].
@@ -276,6 +287,7 @@ impl From<Args> for Settings {
             ca_cert: args.ca_cert,
             format: args.format,
             max_retry_wait: args.max_retry_wait.0,
+            metrics_file: args.metrics_file,
         }
     }
 }

@@ -109,6 +109,9 @@ pub struct Settings {
     pub format: crate::format::Format,
     /// `--max-retry-wait`: the longest wait a server may ask for that is still honoured.
     pub max_retry_wait: Duration,
+    /// `--metrics-file`: the run's Prometheus metrics, written on every run
+    /// (`contracts/metrics.md`, [`crate::metrics`]).
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// A checked run: the settings, and what was derived from them before any request.
