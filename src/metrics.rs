@@ -178,6 +178,19 @@ fn write_or_warn(binary: &str, path: &Path, exposition: &Exposition) {
     }
 }
 
+/// Whether `a` and `b` name one file: the same path (made absolute), or the same existing
+/// inode.
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let absolute = |p: &Path| std::path::absolute(p).ok();
+    a == b
+        || absolute(a).is_some_and(|x| Some(x) == absolute(b))
+        || match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+            _ => false,
+        }
+}
+
 /// The marker an unpaid `--on-change` obligation leaves beside the output:
 /// `.<file name>.on-change-owed`.
 pub fn owed_marker(output: &Path) -> Option<PathBuf> {
@@ -336,6 +349,13 @@ impl CanaryRun {
             last_success: previous_value(path, CANARY_LAST_SUCCESS, &labels).unwrap_or(0.0),
             keys: previous_value(path, CANARY_KEYS, &labels).map_or(0, |k| k as i64),
         };
+        if same_file(path, &self.output) {
+            crate::output::errln(&format!(
+                "{binary}: warning: cannot write metrics file {}: it is the --output file",
+                path.display()
+            ));
+            return;
+        }
         let refreshed = report.filter(|r| !r.dry_run);
         let run = CanaryOutcome {
             exit,

@@ -38,3 +38,5 @@ mod docs;
 mod screens;
 // contracts/package.md
 mod package;
+// contracts/metrics.md
+mod metrics;
