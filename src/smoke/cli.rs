@@ -47,11 +47,11 @@ where
 pub struct Args {
     /// Base URL of the OpenAI-compatible API (requests go to <URL>/chat/completions); plain
     /// http:// only to loopback
-    #[arg(long, value_name = "URL", env = "OLLAMA_BASE_URL", hide_env_values = true, default_value = DEFAULT_BASE_URL)]
+    #[arg(long, value_name = "URL", env = "OLLAMA_BASE_URL", default_value = DEFAULT_BASE_URL)]
     base_url: String,
 
     /// Model name sent in every request
-    #[arg(long, value_name = "NAME", env = "OLLAMA_MODEL", hide_env_values = true, default_value = DEFAULT_MODEL)]
+    #[arg(long, value_name = "NAME", env = "OLLAMA_MODEL", default_value = DEFAULT_MODEL)]
     model: String,
 
     /// Read the API key from the environment variable named VAR (it must be set)

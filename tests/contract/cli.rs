@@ -265,7 +265,8 @@ async fn cli_014_every_operator_flag_has_a_variable() {
         let help = cli.arg("--help").run();
         help.success().stderr_is("");
         for var in vars {
-            help.stdout_has(&format!("[env: {var}]"));
+            // `[env: VAR]`, or `[env: VAR=<value>]` for the two the smoke shows.
+            help.stdout_has(&format!("[env: {var}"));
         }
     }
     use crate::support::Workdir;
