@@ -112,14 +112,24 @@ pub fn previous_value(
     name: &'static str,
     labels: &[(&'static str, String)],
 ) -> Option<f64> {
+    value_in(&read_previous(path)?, name, labels)
+}
+
+/// The previous metrics file at `path` (its first MiB), when there is a readable one.
+fn read_previous(path: &Path) -> Option<String> {
     use std::io::Read as _;
-    let key = series(name, labels)?;
     let mut text = String::new();
     std::fs::File::open(path)
         .ok()?
         .take(READ_CAP)
         .read_to_string(&mut text)
         .ok()?;
+    Some(text)
+}
+
+/// The value of the sample `name{labels}` in the exposition `text` (see [`previous_value`]).
+fn value_in(text: &str, name: &'static str, labels: &[(&'static str, String)]) -> Option<f64> {
+    let key = series(name, labels)?;
     text.lines().find_map(|line| {
         let rest = line.strip_prefix(key.as_str())?.strip_prefix(' ')?;
         let value: f64 = rest.split_whitespace().next()?.parse().ok()?;
@@ -345,9 +355,10 @@ impl CanaryRun {
         };
         let output = self.output.display().to_string();
         let labels = [("output", output.clone())];
+        let previous = read_previous(path).unwrap_or_default();
         let carried = Carried {
-            last_success: previous_value(path, CANARY_LAST_SUCCESS, &labels).unwrap_or(0.0),
-            keys: previous_value(path, CANARY_KEYS, &labels).map_or(0, |k| k as i64),
+            last_success: value_in(&previous, CANARY_LAST_SUCCESS, &labels).unwrap_or(0.0),
+            keys: value_in(&previous, CANARY_KEYS, &labels).map_or(0, |k| k as i64),
         };
         if same_file(path, &self.output) {
             crate::output::errln(&format!(

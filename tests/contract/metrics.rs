@@ -771,3 +771,75 @@ async fn met_013_promtool_finds_no_problem() {
         );
     }
 }
+
+/// Whether strace can trace here; a loud skip otherwise (a failure under `PB_NO_SKIP=1`).
+fn strace_usable(test: &str) -> bool {
+    let ok = std::process::Command::new("strace")
+        .args(["-qq", "-o", "/dev/null", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        crate::support::skip(test, "strace is missing or ptrace is not permitted here");
+    }
+    ok
+}
+
+/// A real fault: strace makes the rename over the metrics file fail with `EROFS` (the run's
+/// only rename: the env file is found unchanged, which the report confirms). The run exits
+/// 0, the warning names the file and the failed call, the previous metrics file is
+/// byte-identical with its mode, and no temporary file is left beside it.
+#[tokio::test]
+async fn met_016_failed_metrics_write_keeps_the_previous_file() {
+    if !strace_usable("met_016") {
+        return;
+    }
+    let inf = providers().await;
+    let wd = Workdir::new();
+    let out = wd.output();
+    let dir = wd.join("textfile");
+    let metrics = dir.join("canary.prom");
+    canary_with_metrics(&inf.url(), &out, &metrics)
+        .run()
+        .success()
+        .no_leak();
+    let before = read(&metrics);
+    let bin = assert_cmd::cargo::cargo_bin("write-canary-env");
+    let output = std::process::Command::new("strace")
+        .args(["-f", "-qq", "-o", "/dev/null"])
+        .args(["-e", "trace=rename,renameat,renameat2"])
+        .args(["-e", "inject=rename,renameat,renameat2:error=EROFS:when=1"])
+        .arg(&bin)
+        .args([
+            "--project-id",
+            PROJECT,
+            "--env",
+            ENV,
+            "--api-url",
+            &inf.url(),
+        ])
+        .args(["--timeout", "5", "--output"])
+        .arg(&out)
+        .arg("--metrics-file")
+        .arg(&metrics)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("INFISICAL_TOKEN", TOKEN)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let run = Run::from_output(
+        format!(
+            "strace -e inject=rename:error=EROFS:when=1 write-canary-env … --metrics-file {}",
+            metrics.display()
+        ),
+        &output,
+        vec![TOKEN.to_owned(), PROVIDER_VALUE.to_owned()],
+    );
+    run.success().no_leak().stdout_has("unchanged: ").stderr_is(&format!(
+        "write-canary-env: warning: cannot write metrics file {0}: cannot rename over {0}: Read-only file system (EROFS)\n",
+        metrics.display()
+    ));
+    assert_eq!(read(&metrics), before, "the previous metrics file is whole");
+    assert_eq!(mode_of(&metrics), 0o644);
+    Workdir::assert_no_temp(&dir);
+}
