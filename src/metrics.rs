@@ -479,6 +479,8 @@ pub fn smoke_exposition(model: &str, run: &SmokeOutcome, carried_last_success: f
 pub struct SmokeRun {
     metrics_file: Option<PathBuf>,
     model: String,
+    /// `--output`: the report file, never overwritten by the metrics.
+    report_file: Option<PathBuf>,
 }
 
 impl SmokeRun {
@@ -487,6 +489,7 @@ impl SmokeRun {
         SmokeRun {
             metrics_file: settings.metrics_file.clone(),
             model: settings.model.clone(),
+            report_file: settings.output.clone(),
         }
     }
 
@@ -497,6 +500,17 @@ impl SmokeRun {
         let Some(path) = &self.metrics_file else {
             return;
         };
+        if self
+            .report_file
+            .as_deref()
+            .is_some_and(|r| same_file(path, r))
+        {
+            crate::output::errln(&format!(
+                "{binary}: warning: cannot write metrics file {}: it is the --output file",
+                path.display()
+            ));
+            return;
+        }
         let labels = [("model", self.model.clone())];
         let carried = previous_value(path, SMOKE_LAST_SUCCESS, &labels).unwrap_or(0.0);
         let checks = report.map_or_else(Vec::new, |r| {

@@ -668,7 +668,7 @@ async fn met_014_dry_run_carries_the_last_success() {
 }
 
 /// `--metrics-file` naming the `--output` file (by another spelling): a warning, exit 0, and
-/// the env file holds the secrets, not metrics.
+/// the env file holds the secrets, not metrics; the same for the smoke's report file.
 #[tokio::test]
 async fn met_015_metrics_file_that_is_the_output_is_refused() {
     let inf = providers().await;
@@ -686,6 +686,27 @@ async fn met_015_metrics_file_that_is_the_output_is_refused() {
     let text = read(&out);
     assert!(text.contains(&format!("{PROVIDER_KEY}=")), "{text:?}");
     assert!(!text.contains("write_canary_env"));
+
+    let chat = Chat::builder().passing().start().await;
+    let report = wd.join("smoke.json");
+    chat.smoke()
+        .args(["--model", "m1", "--check", "chat_completion", "--format", "json"])
+        .arg("--output")
+        .path_arg(&report)
+        .arg("--metrics-file")
+        .path_arg(&report)
+        .run()
+        .success()
+        .no_leak()
+        .stderr_is(&format!(
+            "ollama-compat-smoke: endpoint={} model=m1 auth=bearer\nollama-compat-smoke: warning: cannot write metrics file {}: it is the --output file\n",
+            chat.base_url(),
+            report.display()
+        ));
+    assert!(
+        read(&report).starts_with('{'),
+        "the report stays the report"
+    );
 }
 
 /// The `promtool` binary, or a loud skip (a failure under `PB_NO_SKIP=1`: `.ci/run` installs
