@@ -864,3 +864,50 @@ async fn met_016_failed_metrics_write_keeps_the_previous_file() {
     assert_eq!(mode_of(&metrics), 0o644);
     Workdir::assert_no_temp(&dir);
 }
+
+/// A run ended by SIGTERM (exit 143; the handler ends the process at once, doing only what
+/// is async-signal-safe) writes no metrics: the previous metrics file is byte-identical and no
+/// temporary file is left; the stale `last_run` is what an alert sees.
+#[tokio::test]
+async fn met_017_run_ended_by_a_signal_leaves_the_previous_file() {
+    use crate::support::signal::Silent;
+    let inf = providers().await;
+    let wd = Workdir::new();
+    let out = wd.output();
+    let dir = wd.join("textfile");
+    let metrics = dir.join("canary.prom");
+    canary_with_metrics(&inf.url(), &out, &metrics)
+        .run()
+        .success()
+        .no_leak();
+    let before = read(&metrics);
+    let silent = Silent::new();
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("write-canary-env"));
+    cmd.args([
+        "--project-id",
+        PROJECT,
+        "--env",
+        ENV,
+        "--api-url",
+        &silent.url,
+    ])
+    .args(["--timeout", "60", "--output"])
+    .arg(&out)
+    .arg("--metrics-file")
+    .arg(&metrics)
+    .env_clear()
+    .env("INFISICAL_TOKEN", TOKEN);
+    let output = silent.signal(cmd, nix::sys::signal::Signal::SIGTERM);
+    let run = Run::from_output(
+        "write-canary-env (SIGTERM while waiting)".to_owned(),
+        &output,
+        vec![TOKEN.to_owned(), PROVIDER_VALUE.to_owned()],
+    );
+    run.code(143).no_leak();
+    assert_eq!(
+        read(&metrics),
+        before,
+        "the previous metrics file is untouched"
+    );
+    Workdir::assert_no_temp(&dir);
+}
