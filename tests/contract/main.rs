@@ -40,3 +40,5 @@ mod screens;
 mod package;
 // contracts/rotation.md
 mod rotation;
+// contracts/metrics.md
+mod metrics;

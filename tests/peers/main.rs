@@ -27,3 +27,5 @@ mod official_client;
 mod tier;
 // contracts/peers.md — a real proxy in front of HTTPS
 mod https_proxy;
+// contracts/peers.md — node_exporter's textfile collector and promtool read --metrics-file
+mod metrics;
