@@ -13,6 +13,7 @@ pub mod format;
 pub mod hardening;
 pub mod http;
 pub mod infisical;
+pub mod metrics;
 mod names;
 mod netenv;
 pub mod onchange;

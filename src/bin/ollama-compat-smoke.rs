@@ -7,13 +7,15 @@
 use provider_bridge::{eprint, eprintln, print, println};
 use std::process::ExitCode;
 
+use provider_bridge::exit::Exit;
+use provider_bridge::metrics::SmokeRun;
 use provider_bridge::smoke::cli::{Args, NAME};
-use provider_bridge::smoke::{self, Config, Settings};
+use provider_bridge::smoke::{self, Config, Report, Settings};
 
 /// Prints a failure on stderr, the one way (`<binary>: error: …`).
-fn fail(err: &smoke::Error) -> ExitCode {
+fn fail(err: &smoke::Error) -> (Exit, Option<Report>) {
     provider_bridge::output::error(NAME, err);
-    err.exit().into()
+    (err.exit(), None)
 }
 
 fn main() -> ExitCode {
@@ -21,7 +23,17 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
-    let config = match Config::try_from(Settings::from(args)) {
+    let settings = Settings::from(args);
+    // --metrics-file (contracts/metrics.md): every run past argument parsing writes them.
+    let metrics = SmokeRun::begin(&settings);
+    let (exit, report) = run(settings);
+    metrics.end(NAME, exit, report.as_ref());
+    exit.into()
+}
+
+/// The run after argument parsing: its exit code, and its report when the checks ran.
+fn run(settings: Settings) -> (Exit, Option<Report>) {
+    let config = match Config::try_from(settings) {
         Ok(config) => config,
         Err(err) => return fail(&err),
     };
@@ -42,7 +54,7 @@ fn main() -> ExitCode {
     print!("{}", report.stdout());
     if let Err(err) = report.write_output() {
         provider_bridge::output::error(NAME, &err);
-        return err.exit().into();
+        return (err.exit(), Some(report));
     }
-    report.exit().into()
+    (report.exit(), Some(report))
 }

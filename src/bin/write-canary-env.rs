@@ -8,12 +8,14 @@ use provider_bridge::{eprint, eprintln, print, println};
 use std::process::ExitCode;
 
 use provider_bridge::canary::cli::{Args, NAME};
-use provider_bridge::canary::{self, Config, Settings};
+use provider_bridge::canary::{self, Config, Report, Settings};
 use provider_bridge::exit::Exit;
+use provider_bridge::metrics::CanaryRun;
 
 /// Prints a failure: the message on stderr, and under `--json` the error document on stdout.
-/// A failed on-change command comes after a complete write: its report is printed too.
-fn fail(err: &canary::Error, json: bool) -> ExitCode {
+/// A failed on-change command comes after a complete write: its report is printed too, and
+/// returned for the metrics.
+fn fail(err: &canary::Error, json: bool) -> (Exit, Option<Report>) {
     provider_bridge::output::error(NAME, err);
     match (err, json) {
         (canary::Error::OnChange { report, .. }, true) => {
@@ -26,7 +28,11 @@ fn fail(err: &canary::Error, json: bool) -> ExitCode {
         (_, true) => println!("{}", canary::error_json(err)),
         (_, false) => {}
     }
-    err.exit().into()
+    let report = match err {
+        canary::Error::OnChange { report, .. } => Some(report.as_ref().clone()),
+        _ => None,
+    };
+    (err.exit(), report)
 }
 
 fn main() -> ExitCode {
@@ -35,6 +41,15 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     let settings = Settings::from(args);
+    // --metrics-file (contracts/metrics.md): every run past argument parsing writes them.
+    let metrics = CanaryRun::begin(&settings);
+    let (exit, report) = run(settings);
+    metrics.end(NAME, exit, report.as_ref());
+    exit.into()
+}
+
+/// The run after argument parsing: its exit code, and its report when it got that far.
+fn run(settings: Settings) -> (Exit, Option<Report>) {
     let json = settings.json;
     let config = match Config::try_from(settings) {
         Ok(config) => config,
@@ -60,7 +75,7 @@ fn main() -> ExitCode {
             } else {
                 print!("{}", report.text());
             }
-            Exit::Success.into()
+            (Exit::Success, Some(report))
         }
         Err(err) => fail(&err, json),
     }

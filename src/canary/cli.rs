@@ -242,6 +242,17 @@ pub struct Args {
           env = "WRITE_CANARY_ENV_MAX_RETRY_WAIT", hide_env_values = true)]
     max_retry_wait: Seconds,
 
+    /// Also write this run's Prometheus metrics (text format, mode 0644: no secret, no key
+    /// name) atomically to FILE on every run, success or failure — e.g. a *.prom file in
+    /// node_exporter's textfile directory.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "WRITE_CANARY_ENV_METRICS_FILE",
+        hide_env_values = true
+    )]
+    metrics_file: Option<PathBuf>,
+
     /// A command run after a run put a new file in place (created or changed bytes), or
     /// that an earlier run still owes. Split into words like systemd's ExecStart= (quotes and
     /// backslash escapes; no shell: write `sh -c '…'` for one); its program must exist on
@@ -294,6 +305,7 @@ impl From<Args> for Settings {
             max_retry_wait: args.max_retry_wait.0,
             on_change: args.on_change,
             on_change_timeout: args.on_change_timeout.0,
+            metrics_file: args.metrics_file,
         }
     }
 }

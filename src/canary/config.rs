@@ -112,6 +112,9 @@ pub struct Settings {
     pub on_change: Option<String>,
     /// `--on-change-timeout`.
     pub on_change_timeout: Duration,
+    /// `--metrics-file`: the run's Prometheus metrics, written on every run
+    /// (`contracts/metrics.md`, [`crate::metrics`]).
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// A checked run: the settings, and what was derived from them before any request.

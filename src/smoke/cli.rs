@@ -128,6 +128,16 @@ pub struct Args {
         hide_env_values = true
     )]
     output: Option<PathBuf>,
+
+    /// Also write this run's Prometheus metrics (text format, mode 0644) atomically to FILE on
+    /// every run, success or failure, e.g. a *.prom file in node_exporter's textfile directory
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "OLLAMA_COMPAT_SMOKE_METRICS_FILE",
+        hide_env_values = true
+    )]
+    metrics_file: Option<PathBuf>,
 }
 
 impl From<Args> for Settings {
@@ -155,6 +165,7 @@ impl From<Args> for Settings {
             model_list: !args.no_model_list,
             reasoning_effort: args.reasoning_effort,
             output: args.output,
+            metrics_file: args.metrics_file,
         }
     }
 }

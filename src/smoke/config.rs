@@ -275,6 +275,9 @@ pub struct Settings {
     /// `--output FILE`: the report in `--format` written atomically to FILE; stdout keeps the
     /// text lines.
     pub output: Option<PathBuf>,
+    /// `--metrics-file`: the run's Prometheus metrics, written on every run
+    /// (`contracts/metrics.md`, [`crate::metrics`]).
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// Why the smoke could not start: always a usage or configuration error (exit 2). Messages name

@@ -212,7 +212,7 @@ fn cli_013_one_failure_prefix_for_both_binaries() {
 }
 
 /// The variables `--help` names for the flags an operator sets in a unit (CLI-014).
-const CANARY_FLAG_VARIABLES: [&str; 21] = [
+const CANARY_FLAG_VARIABLES: [&str; 22] = [
     "INFISICAL_PROJECT_ID",
     "INFISICAL_ENVIRONMENT",
     "INFISICAL_SECRET_PATH",
@@ -234,10 +234,11 @@ const CANARY_FLAG_VARIABLES: [&str; 21] = [
     "WRITE_CANARY_ENV_MAX_RETRY_WAIT",
     "WRITE_CANARY_ENV_ON_CHANGE",
     "WRITE_CANARY_ENV_ON_CHANGE_TIMEOUT",
+    "WRITE_CANARY_ENV_METRICS_FILE",
 ];
 
 /// The smoke's: every flag but `--help`/`--version` has one.
-const SMOKE_FLAG_VARIABLES: [&str; 13] = [
+const SMOKE_FLAG_VARIABLES: [&str; 14] = [
     "OLLAMA_BASE_URL",
     "OLLAMA_MODEL",
     "OLLAMA_COMPAT_SMOKE_API_KEY_ENV",
@@ -251,6 +252,7 @@ const SMOKE_FLAG_VARIABLES: [&str; 13] = [
     "OLLAMA_COMPAT_SMOKE_ALLOW_INSECURE_HTTP",
     "OLLAMA_COMPAT_SMOKE_NO_MODEL_LIST",
     "OLLAMA_COMPAT_SMOKE_REASONING_EFFORT",
+    "OLLAMA_COMPAT_SMOKE_METRICS_FILE",
 ];
 
 /// `--help` names a variable for every operator flag; a whole instance configured by variables

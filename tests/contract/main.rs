@@ -42,3 +42,5 @@ mod package;
 mod systemd;
 // contracts/rotation.md
 mod rotation;
+// contracts/metrics.md
+mod metrics;

@@ -27,5 +27,7 @@ mod official_client;
 mod tier;
 // contracts/peers.md — a real proxy in front of HTTPS
 mod https_proxy;
+// contracts/peers.md — node_exporter's textfile collector and promtool read --metrics-file
+mod metrics;
 // contracts/systemd.md (and peers.md PEER-060): the units under a real systemd 252
 mod systemd;

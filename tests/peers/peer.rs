@@ -28,6 +28,10 @@ pub struct Peers {
     pub infisical_url: String,
     /// Debian's `tinyproxy` binary (each test starts its own).
     pub tinyproxy: PathBuf,
+    /// Debian's `prometheus-node-exporter` binary (each metrics peer test starts its own).
+    pub node_exporter: PathBuf,
+    /// Debian's `promtool` (package `prometheus`).
+    pub promtool: PathBuf,
 }
 
 fn var(name: &str) -> String {
@@ -56,6 +60,8 @@ static PEERS: LazyLock<Peers> = LazyLock::new(|| {
         llm_key: var("PB_PEERS_LLM_KEY"),
         infisical_url: var("PB_PEERS_INFISICAL_URL"),
         tinyproxy: var("PB_PEERS_TINYPROXY").into(),
+        node_exporter: var("PB_PEERS_NODE_EXPORTER").into(),
+        promtool: var("PB_PEERS_PROMTOOL").into(),
     }
 });
 
