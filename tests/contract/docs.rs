@@ -433,7 +433,10 @@ fn doc_025_instance_files_name_only_variables_the_binary_reads() {
     for (doc, bin) in [
         ("docs/write-canary-env.md", "write-canary-env"),
         ("docs/ollama-compat-smoke.md", "ollama-compat-smoke"),
-        ("docs/runbooks/honcho-ollama-gemma-switch.md", "write-canary-env"),
+        (
+            "docs/runbooks/honcho-ollama-gemma-switch.md",
+            "write-canary-env",
+        ),
     ] {
         let help = std::process::Command::new(assert_cmd::cargo::cargo_bin(bin))
             .arg("--help")

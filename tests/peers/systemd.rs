@@ -750,6 +750,7 @@ fn sys_013_the_smoke_runs_with_its_key_as_a_credential() {
         .unwrap()
         .to_owned();
     let key = pb_stand_ins::chat::KEY;
+    sd.ok(&["install", "-d", "-m", "0755", METRICS_DIR]);
     sd.write(
         "/etc/provider-bridge/smoke-tier.env",
         &format!(
@@ -803,6 +804,111 @@ fn sys_013_the_smoke_runs_with_its_key_as_a_credential() {
     let (result, status) = sd.run_service(unit);
     assert_eq!((result.as_str(), status.as_str()), ("exit-code", "243"));
 }
+
+/// The metrics of the unit's default file, `/var/lib/prometheus/node-exporter/
+/// write-canary-env-NAME.prom`: after a good run, the last success; with the stand-in down,
+/// the unit fails with 5, the exit code series says 5 and the last success is unchanged.
+#[test]
+#[ignore = "peer tier: run by scripts/peers"]
+fn sys_014_server_down_keeps_the_last_success_in_the_metrics() {
+    let sd = Systemd::boot();
+    sd.serve(&VALUES_1);
+    sd.ok(&["install", "-d", "-m", "0755", METRICS_DIR]);
+    sd.configure("metrics", "WRITE_CANARY_ENV_MAX_RETRY_WAIT=1\n");
+    let unit = "write-canary-env@metrics.service";
+    let prom = format!("{METRICS_DIR}/write-canary-env-metrics.prom");
+    let (result, status) = sd.run_service(unit);
+    assert_eq!((result.as_str(), status.as_str()), ("success", "0"));
+    let good = std::fs::read_to_string(sd.path(&prom)).expect("the unit's default metrics file");
+    let success = series(&good, "write_canary_env_last_success_timestamp_seconds");
+    assert_eq!(series(&good, "write_canary_env_exit_code"), "0");
+    let mode = std::fs::metadata(sd.path(&prom))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777;
+    assert_eq!(mode, 0o644, "node_exporter (another user) must read it");
+
+    sd.stop_infisical();
+    let (result, status) = sd.run_service(unit);
+    assert_eq!((result.as_str(), status.as_str()), ("exit-code", "5"));
+    let failed = std::fs::read_to_string(sd.path(&prom)).unwrap();
+    assert_eq!(series(&failed, "write_canary_env_exit_code"), "5");
+    assert_eq!(
+        series(&failed, "write_canary_env_last_success_timestamp_seconds"),
+        success,
+        "the last success moved on a failed run"
+    );
+}
+
+/// node_exporter (Debian's, the one `scripts/peers` provides: `PB_PEERS_NODE_EXPORTER`), run
+/// inside the box as a unit with the textfile collector on the units' default directory,
+/// serves the series the writer's unit wrote there, and nothing secret.
+#[test]
+#[ignore = "peer tier: run by scripts/peers"]
+fn sys_015_node_exporter_scrapes_the_units_textfile() {
+    let node_exporter = std::env::var("PB_PEERS_NODE_EXPORTER").unwrap_or_else(|_| {
+        panic!("PB_PEERS_NODE_EXPORTER is not set: scripts/peers provides Debian's node_exporter")
+    });
+    let sd = Systemd::boot();
+    std::fs::copy(&node_exporter, sd.exchange().join("node_exporter")).unwrap();
+    sd.ok(&["install", "-d", "-m", "0755", METRICS_DIR]);
+    sd.write(
+        "/etc/systemd/system/pb-node-exporter.service",
+        &format!(
+            "[Unit]\nDescription=node_exporter of the systemd tier\n\n[Service]\n\
+             User=nobody\n\
+             ExecStart={EXCHANGE}/node_exporter --web.listen-address=127.0.0.1:9100 \
+             --collector.disable-defaults --collector.textfile \
+             --collector.textfile.directory={METRICS_DIR}\n"
+        ),
+        0o644,
+    );
+    sd.ok(&["systemctl", "daemon-reload"]);
+    sd.serve(&VALUES_1);
+    sd.configure("scraped", "");
+    let (result, status) = sd.run_service("write-canary-env@scraped.service");
+    assert_eq!((result.as_str(), status.as_str()), ("success", "0"));
+    sd.ok(&["systemctl", "start", "pb-node-exporter.service"]);
+    let scrape = || {
+        sd.run(&[
+            "python3",
+            "-c",
+            "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9100/metrics', timeout=10).read().decode())",
+        ])
+    };
+    let mut body = String::new();
+    wait_for("node_exporter to answer", || {
+        let out = scrape();
+        body = String::from_utf8_lossy(&out.stdout).into_owned();
+        out.status.success() && body.contains("node_textfile_scrape_error")
+    });
+    assert!(
+        body.contains("node_textfile_scrape_error 0"),
+        "the textfile collector failed:\n{body}"
+    );
+    let want = format!("write_canary_env_exit_code{{output=\"{OUT}\"}} 0");
+    assert!(
+        body.contains(&want),
+        "node_exporter does not serve {want}:\n{body}"
+    );
+    assert!(
+        body.contains("write_canary_env_last_success_timestamp_seconds{"),
+        "no last success:\n{body}"
+    );
+    assert_no_leak(&[("node_exporter's /metrics", &body)]);
+}
+
+/// The value of the one series `name{…}` in a Prometheus text file.
+fn series(text: &str, name: &str) -> String {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"));
+    line.rsplit(' ').next().unwrap().to_owned()
+}
+
+const METRICS_DIR: &str = "/var/lib/prometheus/node-exporter";
 
 /// The stand-in down: the unit fails with our exit code 5 as `ExecMainStatus`, and the file
 /// of the last good run is untouched (same bytes, same inode).
