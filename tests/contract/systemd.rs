@@ -66,6 +66,18 @@ fn sys_002_configuration_from_the_instance_file_after_the_metrics_default() {
             "{name}: Environment= must come before EnvironmentFile= so the instance overrides it"
         );
         assert_eq!(values(&s, "ExecStart"), [bin], "{name}");
+        // the variable is one the binary reads
+        let help = std::process::Command::new(assert_cmd::cargo::cargo_bin(
+            bin.trim_start_matches("/usr/bin/"),
+        ))
+        .arg("--help")
+        .output()
+        .expect("--help");
+        let variable = metrics.split('=').next().unwrap();
+        assert!(
+            String::from_utf8_lossy(&help.stdout).contains(variable),
+            "{bin} --help does not name {variable}"
+        );
     }
 }
 
