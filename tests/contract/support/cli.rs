@@ -34,14 +34,14 @@
 //! listing (`ls -l` style: mode, owner, size) of the folders the run wrote to, so a red test
 //! explains itself (ripgrep's `tests/util.rs`).
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use snapbox::{Assert, Data, IntoData};
@@ -335,6 +335,7 @@ impl Expect {
         let run = cli.execute(folders);
         let assert = Assert::new()
             .action_env("SNAPSHOTS")
+            .palette(snapbox::report::Palette::plain())
             .redact_with(screen::redactions(self.tmp.as_deref()));
         let mut failures = Vec::new();
         if run.out.code != Some(self.code) {
@@ -446,7 +447,10 @@ impl Drop for Run {
         let what = if pending.is_empty() {
             "nothing compared its exit code or output".to_owned()
         } else {
-            format!("{} said to be checked elsewhere, never read", pending.join(", "))
+            format!(
+                "{} said to be checked elsewhere, never read",
+                pending.join(", ")
+            )
         };
         panic!(
             "the run of `{}` was never checked: {what}",
@@ -632,7 +636,11 @@ pub fn listing(dir: &Path) -> String {
 }
 
 fn list_into(out: &mut String, root: &Path, rel: &Path, depth: usize) {
-    let path = root.join(rel);
+    let path = if rel == Path::new(".") {
+        root.to_owned()
+    } else {
+        root.join(rel)
+    };
     let meta = match std::fs::symlink_metadata(&path) {
         Ok(m) => m,
         Err(e) => {
@@ -669,7 +677,12 @@ fn list_into(out: &mut String, root: &Path, rel: &Path, depth: usize) {
         list_into(out, root, &rel.join(name), depth + 1);
     }
     if names.len() > shown {
-        let _ = writeln!(out, "… and {} more in {}", names.len() - shown, rel.display());
+        let _ = writeln!(
+            out,
+            "… and {} more in {}",
+            names.len() - shown,
+            rel.display()
+        );
     }
 }
 
@@ -685,7 +698,11 @@ pub fn mode_string(mode: u32) -> String {
         _ => '-',
     };
     let mut s = String::from(kind);
-    for (i, special, lower, upper) in [(6, 0o4000, 's', 'S'), (3, 0o2000, 's', 'S'), (0, 0o1000, 't', 'T')] {
+    for (i, special, lower, upper) in [
+        (6, 0o4000, 's', 'S'),
+        (3, 0o2000, 's', 'S'),
+        (0, 0o1000, 't', 'T'),
+    ] {
         let bits = (mode >> i) & 7;
         s.push(if bits & 4 != 0 { 'r' } else { '-' });
         s.push(if bits & 2 != 0 { 'w' } else { '-' });
