@@ -336,6 +336,8 @@ impl Expect {
         let assert = Assert::new()
             .action_env("SNAPSHOTS")
             .palette(snapbox::report::Palette::plain())
+            // a backslash is a byte of the output, not a Windows path separator
+            .normalize_paths(false)
             .redact_with(screen::redactions(self.tmp.as_deref()));
         let mut failures = Vec::new();
         if run.out.code != Some(self.code) {
