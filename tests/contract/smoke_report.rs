@@ -509,100 +509,21 @@ tool_call: the server rejected the request (HTTP 400); the server said: "bad <to
 /// `OLLAMA_MODEL` are used; `--model` beats the variable; the default `max_tokens` is 1024.
 #[tokio::test]
 async fn smk_011_defaults_and_environment() {
-    // every flag with its variable and default, as an operator reads it
-    let _ = Cli::smoke()
+    // every flag with its variable and default, as an operator reads it; clap pads the blank
+    // lines between a flag and its values with spaces, which the comparison trims
+    let help = Cli::smoke()
         .arg("--help")
         .exits(0)
-        .stdout(str![[r#"
-Check an OpenAI-compatible chat endpoint for chat completion, JSON output and tool calls, never
-printing the API key.
-
-The key is read from $OLLAMA_CLOUD_API_KEY (default), the variable named by --api-key-env, or the
-file given by --api-key-file; never from a flag value. Without a key, no Authorization header is
-sent (auth=none). Exit codes: 0 all pass, 1 a check failed, 2 usage, 3 refused (401/403), 4 not
-found, 5 unavailable or timed out.
-
-Usage: ollama-compat-smoke [OPTIONS]
-
-Options:
-      --base-url <URL>
-          Base URL of the OpenAI-compatible API (requests go to <URL>/chat/completions); plain
-          http:// only to loopback
-          
-          [env: OLLAMA_BASE_URL=]
-          [default: https://ollama.com/v1]
-
-      --model <NAME>
-          Model name sent in every request
-          
-          [env: OLLAMA_MODEL=]
-          [default: gemma4:31b-cloud]
-
-      --api-key-env <VAR>
-          Read the API key from the environment variable named VAR (it must be set) [default:
-          OLLAMA_CLOUD_API_KEY, optional]
-
-      --api-key-file <F>
-          Read the API key from file F (refused when other users can read it)
-
-      --check <CHECK>
-          A check to run; repeat the flag for several; `all` runs every check (the stream checks and
-          tool_choice only run when named or with `all`)
-          
-          [default: chat_completion json_response tool_call]
-          [possible values: chat_completion, json_response, tool_call, stream_chat,
-          stream_tool_call, tool_choice, all]
-
-      --json-mode <MODE>
-          JSON mode: auto falls back json_schema -> json_object -> plain_prompt on format errors
-          only; any other value pins one step and never falls back
-          
-          [default: auto]
-          [possible values: auto, json_schema, json_object, plain_prompt]
-
-      --repeat <N>
-          Run each check N times and report passes=k/N; a check passes only at N/N
-          
-          [default: 1]
-
-      --timeout <SECS>
-          Total time allowed for one request, in seconds (fractions allowed, e.g. 0.5)
-          
-          [default: 60]
-
-      --max-tokens <N>
-          max_tokens sent in every request (thinking models need room for their reasoning)
-          
-          [default: 1024]
-
-      --format <FORMAT>
-          Output format on stdout
-          
-          [default: text]
-          [possible values: text, json, junit]
-
-      --allow-insecure-http
-          Allow plain http:// to a host that is not loopback (prints a warning)
-
-      --no-model-list
-          Do not ask <URL>/models which models the endpoint lists
-
-      --reasoning-effort <EFFORT>
-          reasoning_effort sent in every request (not sent when not given)
-          
-          [possible values: none, low, medium, high]
-
-      --output <FILE>
-          Also write the report (in --format) atomically to FILE; stdout keeps the text lines
-
-  -h, --help
-          Print help (see a summary with '-h')
-
-  -V, --version
-          Print version
-
-"#]])
+        .stdout_checked_elsewhere(
+            "the help, compared whole below, each line's trailing blanks trimmed",
+        )
         .run();
+    let trimmed: String = help
+        .stdout
+        .lines()
+        .map(|l| format!("{}\n", l.trim_end()))
+        .collect();
+    assert_eq!(trimmed, SMOKE_HELP, "{}", help.report());
 
     let chat = Chat::start().await;
     chat.on(Step::Chat, 200, "openai/chat-ok.json", 2).await;
@@ -1958,3 +1879,92 @@ async fn smk_037_broken_stream_says_what_the_server_sent() {
         chat.verify().await;
     }
 }
+
+/// `ollama-compat-smoke --help`, each line without its trailing blanks.
+const SMOKE_HELP: &str = r#"Check an OpenAI-compatible chat endpoint for chat completion, JSON output and tool calls, never
+printing the API key.
+
+The key is read from $OLLAMA_CLOUD_API_KEY (default), the variable named by --api-key-env, or the
+file given by --api-key-file; never from a flag value. Without a key, no Authorization header is
+sent (auth=none). Exit codes: 0 all pass, 1 a check failed, 2 usage, 3 refused (401/403), 4 not
+found, 5 unavailable or timed out.
+
+Usage: ollama-compat-smoke [OPTIONS]
+
+Options:
+      --base-url <URL>
+          Base URL of the OpenAI-compatible API (requests go to <URL>/chat/completions); plain
+          http:// only to loopback
+
+          [env: OLLAMA_BASE_URL=]
+          [default: https://ollama.com/v1]
+
+      --model <NAME>
+          Model name sent in every request
+
+          [env: OLLAMA_MODEL=]
+          [default: gemma4:31b-cloud]
+
+      --api-key-env <VAR>
+          Read the API key from the environment variable named VAR (it must be set) [default:
+          OLLAMA_CLOUD_API_KEY, optional]
+
+      --api-key-file <F>
+          Read the API key from file F (refused when other users can read it)
+
+      --check <CHECK>
+          A check to run; repeat the flag for several; `all` runs every check (the stream checks and
+          tool_choice only run when named or with `all`)
+
+          [default: chat_completion json_response tool_call]
+          [possible values: chat_completion, json_response, tool_call, stream_chat,
+          stream_tool_call, tool_choice, all]
+
+      --json-mode <MODE>
+          JSON mode: auto falls back json_schema -> json_object -> plain_prompt on format errors
+          only; any other value pins one step and never falls back
+
+          [default: auto]
+          [possible values: auto, json_schema, json_object, plain_prompt]
+
+      --repeat <N>
+          Run each check N times and report passes=k/N; a check passes only at N/N
+
+          [default: 1]
+
+      --timeout <SECS>
+          Total time allowed for one request, in seconds (fractions allowed, e.g. 0.5)
+
+          [default: 60]
+
+      --max-tokens <N>
+          max_tokens sent in every request (thinking models need room for their reasoning)
+
+          [default: 1024]
+
+      --format <FORMAT>
+          Output format on stdout
+
+          [default: text]
+          [possible values: text, json, junit]
+
+      --allow-insecure-http
+          Allow plain http:// to a host that is not loopback (prints a warning)
+
+      --no-model-list
+          Do not ask <URL>/models which models the endpoint lists
+
+      --reasoning-effort <EFFORT>
+          reasoning_effort sent in every request (not sent when not given)
+
+          [possible values: none, low, medium, high]
+
+      --output <FILE>
+          Also write the report (in --format) atomically to FILE; stdout keeps the text lines
+
+  -h, --help
+          Print help (see a summary with '-h')
+
+  -V, --version
+          Print version
+"#;
