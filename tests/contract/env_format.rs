@@ -7,9 +7,10 @@ use proptest::prelude::*;
 use provider_bridge::dotenv::{self, Header, RenderError};
 use wiremock::ResponseTemplate;
 
+use crate::support::cli::Run;
 use crate::support::fixture_json;
 use crate::support::infisical::*;
-use crate::support::{Workdir, canary, skip};
+use crate::support::{Cli, Workdir, canary, skip};
 
 /// Every `(key, value)` of a dotenv file, as dotenvy reads it.
 fn dotenvy_pairs(text: &str) -> Vec<(String, String)> {
@@ -18,8 +19,9 @@ fn dotenvy_pairs(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Serves `secrets` at `/` and runs the binary into `out`, every value registered as secret.
-async fn run_with(secrets: &[(&str, &str)], out: &Path) -> crate::support::cli::Run {
+/// Serves `secrets` at `/` and runs the binary into `out`, every value registered as secret;
+/// `run` states what the run must show and runs it (`|c| c.exits(0).stdout(..).run()`).
+async fn run_with(secrets: &[(&str, &str)], out: &Path, run: impl FnOnce(Cli) -> Run) -> Run {
     let inf = Infisical::start().await;
     inf.respond(
         ResponseTemplate::new(200).set_body_json(list_answer("/", secrets)),
@@ -30,9 +32,45 @@ async fn run_with(secrets: &[(&str, &str)], out: &Path) -> crate::support::cli::
     for (_, v) in secrets {
         cli = cli.secret(*v);
     }
-    let run = cli.run();
-    run.no_leak();
-    run
+    run(cli)
+}
+
+/// A successful write of `keys` (in the file's order) into `out`: exit 0, the write report
+/// on stdout (`[TMP]` the folder of `out`), nothing on stderr.
+pub(crate) fn writes(out: &Path, keys: &[&str]) -> impl FnOnce(Cli) -> Run {
+    writes_mode(out, "0600", keys)
+}
+
+/// The same with the file's `mode` as the report prints it (`0640`).
+pub(crate) fn writes_mode(out: &Path, mode: &str, keys: &[&str]) -> impl FnOnce(Cli) -> Run {
+    let mode = mode.to_owned();
+    let folder = out.parent().expect("a folder").to_owned();
+    let file = out
+        .file_name()
+        .expect("a file")
+        .to_string_lossy()
+        .into_owned();
+    let keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+    move |cli| {
+        cli.exits(0)
+            .stdout(written(&file, &mode, &keys))
+            .tmp(folder)
+            .run()
+    }
+}
+
+/// What `write-canary-env` prints after writing `file` in `[TMP]` with `mode` and `keys`.
+fn written(file: &str, mode: &str, keys: &[String]) -> String {
+    let n = keys.len();
+    let mut out = format!(
+        "written: [TMP]/{file} (mode {mode}, owner [UID]:[GID]) with {n} key{} from project \
+         {PROJECT}, environment {ENV}, paths /\n",
+        if n == 1 { "" } else { "s" }
+    );
+    for key in keys {
+        out.push_str(&format!("  {key}\n"));
+    }
+    out
 }
 
 fn lines_of(out: &Path) -> Vec<String> {
@@ -55,28 +93,31 @@ async fn fmt_001_bad_key_is_invalid_data() {
         2,
     )
     .await;
-    canary(&inf.url(), &wd.output())
+    let _ = canary(&inf.url(), &wd.output())
         .secret("synthetic-bad-key-value-Jj5")
         .secret("synthetic-good-key-value-Kk6")
-        .run()
-        .code(7)
-        .stderr_has("bad-key.name")
-        .no_leak();
+        .exits(7)
+        .stderr(
+            "write-canary-env: error: key \"bad-key.name\" is not a valid env name \
+             ([A-Za-z_][A-Za-z0-9_]*)\n",
+        )
+        .run();
     assert!(!wd.output().exists());
     // Not kept: not a problem.
-    canary(&inf.url(), &wd.output())
-        .args(["--key", "GOOD_KEY"])
-        .secret("synthetic-bad-key-value-Jj5")
-        .secret("synthetic-good-key-value-Kk6")
-        .run()
-        .success()
-        .no_leak();
-    canary(&inf.url(), &wd.output())
+    let _ = writes(&wd.output(), &["GOOD_KEY"])(
+        canary(&inf.url(), &wd.output())
+            .args(["--key", "GOOD_KEY"])
+            .secret("synthetic-bad-key-value-Jj5")
+            .secret("synthetic-good-key-value-Kk6"),
+    );
+    let _ = canary(&inf.url(), &wd.output())
         .args(["--key", "not-a-name"])
-        .run()
-        .code(2)
-        .stderr_has("not-a-name")
-        .no_leak();
+        .exits(2)
+        .stderr(
+            "write-canary-env: error: --key \"not-a-name\" is not a valid env name \
+             ([A-Za-z_][A-Za-z0-9_]*)\n",
+        )
+        .run();
     for key in ["A", "_", "a_1", "OLLAMA_CLOUD_API_KEY"] {
         assert!(dotenv::valid_key(key), "{key}");
     }
@@ -90,7 +131,7 @@ async fn fmt_001_bad_key_is_invalid_data() {
 async fn fmt_002_single_quotes_when_they_suffice() {
     let wd = Workdir::new();
     let value = "synthetic a b#c=d $HOME \"q\" `x`\nsecond line é 🙂";
-    run_with(&[("K", value)], &wd.output()).await.success();
+    run_with(&[("K", value)], &wd.output(), writes(&wd.output(), &["K"])).await;
     let text = std::fs::read_to_string(wd.output()).unwrap();
     assert!(text.ends_with(&format!("K='{value}'\n")), "{text}");
 }
@@ -100,7 +141,7 @@ async fn fmt_002_single_quotes_when_they_suffice() {
 async fn fmt_003_double_quotes_escape_only_backslash_and_quote() {
     let wd = Workdir::new();
     let value = "synthetic it's \"x\" \\ y\\n #=\ttab";
-    run_with(&[("K", value)], &wd.output()).await.success();
+    run_with(&[("K", value)], &wd.output(), writes(&wd.output(), &["K"])).await;
     assert_eq!(
         lines_of(&wd.output()),
         ["K=\"synthetic it's \\\"x\\\" \\\\ y\\\\n #=\ttab\""]
@@ -113,21 +154,46 @@ async fn fmt_003_double_quotes_escape_only_backslash_and_quote() {
 async fn fmt_004_unrepresentable_value_refused_by_key() {
     let wd = Workdir::new();
     std::fs::write(wd.output(), "OLD=1\n").unwrap();
-    for (why, value) in [
-        ("carriage return", "synthetic-line\r\nnext"),
-        ("interpolation", "synthetic-${HOME}-value"),
-        ("quote and dollar", "synthetic-it's-$5"),
-        ("backslash and backtick", "synthetic-\\-`id`"),
-        ("nul", "synthetic-nul-\0-value"),
+    let not_portable = |why: &str| {
+        format!(
+            "write-canary-env: error: the value of TRICKY_KEY cannot be written portably in a \
+             dotenv file: it contains {why}\n"
+        )
+    };
+    let quote_and_dollar = not_portable("a quote or backslash together with `$` or a backtick");
+    for (why, value, said) in [
+        (
+            "carriage return",
+            "synthetic-line\r\nnext",
+            not_portable("a carriage return"),
+        ),
+        (
+            "interpolation",
+            "synthetic-${HOME}-value",
+            "write-canary-env: error: unresolved secret reference in TRICKY_KEY: the value still \
+             holds a ${...} reference after the server's expansion (the secret it names does not \
+             exist, or is empty): fix or remove the reference in Infisical\n"
+                .to_owned(),
+        ),
+        (
+            "quote and dollar",
+            "synthetic-it's-$5",
+            quote_and_dollar.clone(),
+        ),
+        (
+            "backslash and backtick",
+            "synthetic-\\-`id`",
+            quote_and_dollar.clone(),
+        ),
+        ("nul", "synthetic-nul-\0-value", not_portable("a NUL byte")),
     ] {
-        let run = run_with(
+        // the message names TRICKY_KEY, never FINE_KEY
+        run_with(
             &[("FINE_KEY", "synthetic-fine-0001"), ("TRICKY_KEY", value)],
             &wd.output(),
+            |cli| cli.exits(7).stderr(said).run(),
         )
         .await;
-        run.code(7)
-            .stderr_has("TRICKY_KEY")
-            .stderr_lacks("FINE_KEY");
         assert_eq!(
             std::fs::read_to_string(wd.output()).unwrap(),
             "OLD=1\n",
@@ -150,9 +216,9 @@ async fn fmt_005_keys_sorted_one_line_each() {
             ("A_KEY", "synthetic-A-0001"),
         ],
         &wd.output(),
+        writes(&wd.output(), &["A_KEY", "M_KEY", "Z_KEY", "_KEY", "a_key"]),
     )
-    .await
-    .success();
+    .await;
     let keys: Vec<String> = lines_of(&wd.output())
         .iter()
         .map(|l| l.split('=').next().unwrap().to_owned())
@@ -166,8 +232,10 @@ async fn fmt_005_keys_sorted_one_line_each() {
 async fn fmt_006_header_and_byte_identical_output() {
     let wd = Workdir::new();
     let secrets = [("B_KEY", "synthetic-b-0001"), ("A_KEY", "synthetic-a-0001")];
-    run_with(&secrets, &wd.join("one.env")).await.success();
-    run_with(&secrets, &wd.join("two.env")).await.success();
+    for file in ["one.env", "two.env"] {
+        let out = wd.join(file);
+        run_with(&secrets, &out, writes(&out, &["A_KEY", "B_KEY"])).await;
+    }
     let one = std::fs::read(wd.join("one.env")).unwrap();
     let two = std::fs::read(wd.join("two.env")).unwrap();
     assert_eq!(one, two);
@@ -236,14 +304,26 @@ proptest! {
         let value = format!("synthetic-rt-{value}");
         let rt = tokio::runtime::Runtime::new().unwrap();
         let wd = Workdir::new();
-        let run = rt.block_on(run_with(&[("RANDOM_KEY", value.as_str())], &wd.output()));
+        // the random value decides between exit 0 and 7, so the outcome is read after the run
+        let run = rt.block_on(run_with(&[("RANDOM_KEY", value.as_str())], &wd.output(), Cli::run));
+        run.no_leak();
         match run.code {
             Some(0) => {
+                let uid = nix::unistd::getuid();
+                let gid = nix::unistd::getgid();
+                run.stderr_is("").stdout_is(&format!(
+                    "written: {} (mode 0600, owner {uid}:{gid}) with 1 key from project {PROJECT}, \
+                     environment {ENV}, paths /\n  RANDOM_KEY\n",
+                    wd.output().display()
+                ));
                 let text = std::fs::read_to_string(wd.output()).unwrap();
                 prop_assert_eq!(dotenvy_pairs(&text), vec![("RANDOM_KEY".to_owned(), value.clone())]);
             }
             Some(7) => {
-                run.stderr_has("RANDOM_KEY");
+                // which refused byte (or `${`) the random value holds decides the wording
+                run.stdout_is("")
+                    .stderr_has("write-canary-env: error: ")
+                    .stderr_has("RANDOM_KEY");
                 prop_assert!(!wd.output().exists());
             }
             _ => run.fail("expected exit 0 or 7"),
@@ -274,7 +354,12 @@ async fn fmt_008_bash_reads_values_back() {
         ("V5", "synthetic-é-🙂-=-\t-!-*".to_owned()),
     ];
     let secrets: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    run_with(&secrets, &wd.output()).await.success();
+    run_with(
+        &secrets,
+        &wd.output(),
+        writes(&wd.output(), &["V1", "V2", "V3", "V4", "V5"]),
+    )
+    .await;
     for (key, value) in &values {
         let out = std::process::Command::new("bash")
             .arg("-c")
@@ -315,7 +400,12 @@ async fn fmt_009_python_dotenv_reads_values_back() {
             "-----BEGIN SYNTHETIC KEY-----\nMIIBsyntheticAAAA+/=\n-----END SYNTHETIC KEY-----\n",
         ),
     ];
-    run_with(&values, &wd.output()).await.success();
+    run_with(
+        &values,
+        &wd.output(),
+        writes(&wd.output(), &["V1", "V2", "V3", "V4", "V5", "V6"]),
+    )
+    .await;
     let out = std::process::Command::new("python3")
         .args([
             "-c",

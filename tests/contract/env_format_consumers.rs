@@ -8,13 +8,20 @@ use std::path::Path;
 use provider_bridge::dotenv::{Header, render_header};
 use wiremock::ResponseTemplate;
 
+use crate::env_format::{writes, writes_mode};
 use crate::support::cli::Run;
 use crate::support::infisical::*;
-use crate::support::{Workdir, canary, mode_of};
+use crate::support::{Cli, Workdir, canary, mode_of};
 
 /// Serves `secrets` at `/` (at most `times` list calls) and runs the binary into `out` with
-/// `extra` arguments, every value registered as secret.
-async fn run_format(secrets: &[(&str, &str)], out: &Path, extra: &[&str]) -> Run {
+/// `extra` arguments, every value registered as secret; `run` states the outcome and runs it
+/// ([`writes`], [`refuses`]).
+async fn run_format(
+    secrets: &[(&str, &str)],
+    out: &Path,
+    extra: &[&str],
+    run: impl FnOnce(Cli) -> Run,
+) {
     let inf = Infisical::start().await;
     inf.respond(
         ResponseTemplate::new(200).set_body_json(list_answer("/", secrets)),
@@ -25,9 +32,16 @@ async fn run_format(secrets: &[(&str, &str)], out: &Path, extra: &[&str]) -> Run
     for (_, v) in secrets {
         cli = cli.secret(*v);
     }
-    let run = cli.run();
-    run.no_leak();
-    run
+    let _ = run(cli);
+}
+
+/// A refusal: exit 7, stderr exactly the one message naming `key` and `format`.
+fn refuses(key: &str, format: &str, why: &str) -> impl FnOnce(Cli) -> Run {
+    let said = format!(
+        "write-canary-env: error: the value of {key} cannot be written in the {format} format: it \
+         contains {why}\n"
+    );
+    move |cli| cli.exits(7).stderr(said).run()
 }
 
 /// The FMT-006 header for the root path (the dotenv header, shared by docker and shell).
@@ -40,13 +54,9 @@ fn header() -> String {
     })
 }
 
-/// A refusal: exit 7, stderr exactly the one message naming `key` and `format`, the old file
-/// untouched, no temporary left.
+/// After a refusal ([`refuses`]): the old file untouched, no temporary left.
 #[track_caller]
-fn assert_refused(run: &Run, dir: &Path, out: &Path, key: &str, format: &str, why: &str) {
-    run.code(7).stderr_is(&format!(
-        "write-canary-env: error: the value of {key} cannot be written in the {format} format: it contains {why}\n"
-    ));
+fn assert_refused(dir: &Path, out: &Path, format: &str, why: &str) {
     assert_eq!(
         std::fs::read_to_string(out).unwrap(),
         "OLD=1\n",
@@ -64,12 +74,16 @@ async fn fmt_010_format_flag_default_is_dotenv() {
         ("A_KEY", "synthetic it's \"x\" \\ y"),
         ("B_KEY", "synthetic plain # = value\nline two"),
     ];
-    run_format(&secrets, &wd.join("default.env"), &[])
-        .await
-        .success();
-    run_format(&secrets, &wd.join("dotenv.env"), &["--format", "dotenv"])
-        .await
-        .success();
+    let (default, dotenv) = (wd.join("default.env"), wd.join("dotenv.env"));
+    let keys = ["A_KEY", "B_KEY"];
+    run_format(&secrets, &default, &[], writes(&default, &keys)).await;
+    run_format(
+        &secrets,
+        &dotenv,
+        &["--format", "dotenv"],
+        writes(&dotenv, &keys),
+    )
+    .await;
     let default = std::fs::read(wd.join("default.env")).unwrap();
     assert_eq!(default, std::fs::read(wd.join("dotenv.env")).unwrap());
     assert_eq!(
@@ -82,13 +96,14 @@ async fn fmt_010_format_flag_default_is_dotenv() {
 
     let inf = Infisical::start().await;
     inf.respond(ResponseTemplate::new(500), 0).await;
-    let run = canary(&inf.url(), &wd.output())
+    let _ = canary(&inf.url(), &wd.output())
         .args(["--format", "yaml"])
+        .exits(2)
+        .stderr(
+            "write-canary-env: error: invalid value 'yaml' for '--format <FORMAT>'\n  [possible values: dotenv, \
+             docker, systemd, shell, json]\n\nFor more information, try '--help'.\n",
+        )
         .run();
-    run.code(2)
-        .stderr_has("invalid value 'yaml' for '--format <FORMAT>'")
-        .stderr_has("[possible values: dotenv, docker, systemd, shell, json]")
-        .no_leak();
     assert!(!wd.output().exists());
 }
 
@@ -105,9 +120,13 @@ async fn fmt_011_docker_writes_values_literally() {
         ),
         ("EMPTY", ""),
     ];
-    run_format(&secrets, &wd.output(), &["--format", "docker"])
-        .await
-        .success();
+    run_format(
+        &secrets,
+        &wd.output(),
+        &["--format", "docker"],
+        writes(&wd.output(), &["A_SPACES", "EMPTY", "M_SHELL", "Z_QUOTES"]),
+    )
+    .await;
     assert_eq!(
         std::fs::read_to_string(wd.output()).unwrap(),
         format!(
@@ -143,17 +162,22 @@ async fn fmt_012_docker_refuses_what_one_line_cannot_carry() {
         ),
     ] {
         std::fs::write(wd.output(), "OLD=1\n").unwrap();
-        let run = run_format(
+        run_format(
             &[("FINE_KEY", "synthetic-fine-0001"), ("LONG", value)],
             &wd.output(),
             &["--format", "docker"],
+            refuses("LONG", "docker", why),
         )
         .await;
-        assert_refused(&run, wd.path(), &wd.output(), "LONG", "docker", why);
+        assert_refused(wd.path(), &wd.output(), "docker", why);
     }
-    run_format(&[("LONG", &long_ok)], &wd.output(), &["--format", "docker"])
-        .await
-        .success();
+    run_format(
+        &[("LONG", &long_ok)],
+        &wd.output(),
+        &["--format", "docker"],
+        writes(&wd.output(), &["LONG"]),
+    )
+    .await;
     let text = std::fs::read_to_string(wd.output()).unwrap();
     let line = text.lines().last().unwrap();
     assert_eq!(line.len(), 65_535);
@@ -189,7 +213,7 @@ async fn fmt_013_systemd_quoting() {
         )
         .await;
     }
-    let run = canary(&inf.url(), &wd.output())
+    let _ = canary(&inf.url(), &wd.output())
         .args([
             "--format",
             "systemd",
@@ -200,8 +224,13 @@ async fn fmt_013_systemd_quoting() {
         ])
         .secret(secrets[0].1)
         .secret(secrets[1].1)
+        .exits(0)
+        .stdout(
+            "written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 2 keys from project \
+             proj-synthetic-0001, environment prod, paths / /trailing\\\n  A_PLAIN\n  B_QUOTE\n",
+        )
+        .tmp(wd.path())
         .run();
-    run.success().no_leak();
     let paths = vec!["/".to_owned(), "/trailing\\".to_owned()];
     let header = render_header(&Header {
         project_id: PROJECT,
@@ -241,13 +270,14 @@ async fn fmt_014_systemd_refuses_nul_and_control_characters() {
         ),
     ] {
         std::fs::write(wd.output(), "OLD=1\n").unwrap();
-        let run = run_format(
+        run_format(
             &[("FINE_KEY", "synthetic-fine-0001"), ("CTRL", value)],
             &wd.output(),
             &["--format", "systemd"],
+            refuses("CTRL", "systemd", why),
         )
         .await;
-        assert_refused(&run, wd.path(), &wd.output(), "CTRL", "systemd", why);
+        assert_refused(wd.path(), &wd.output(), "systemd", why);
     }
 }
 
@@ -262,9 +292,13 @@ async fn fmt_015_shell_export_single_quoted() {
         ),
         ("A", "synthetic-a-0001"),
     ];
-    run_format(&secrets, &wd.output(), &["--format", "shell"])
-        .await
-        .success();
+    run_format(
+        &secrets,
+        &wd.output(),
+        &["--format", "shell"],
+        writes(&wd.output(), &["A", "B"]),
+    )
+    .await;
     assert_eq!(
         std::fs::read_to_string(wd.output()).unwrap(),
         format!(
@@ -279,28 +313,35 @@ async fn fmt_015_shell_export_single_quoted() {
 async fn fmt_016_shell_refuses_nul_only() {
     let wd = Workdir::new();
     std::fs::write(wd.output(), "OLD=1\n").unwrap();
-    let run = run_format(
+    run_format(
         &[
             ("FINE_KEY", "synthetic-fine-0001"),
             ("NUL", "synthetic\0nul"),
         ],
         &wd.output(),
         &["--format", "shell"],
+        refuses(
+            "NUL",
+            "shell",
+            "a NUL byte (a shell variable cannot hold it)",
+        ),
     )
     .await;
     assert_refused(
-        &run,
         wd.path(),
         &wd.output(),
-        "NUL",
         "shell",
         "a NUL byte (a shell variable cannot hold it)",
     );
     let controls: String = (1u8..0x20).chain([0x7f]).map(char::from).collect();
     let value = format!("synthetic{controls}");
-    run_format(&[("CTRL", &value)], &wd.output(), &["--format", "shell"])
-        .await
-        .success();
+    run_format(
+        &[("CTRL", &value)],
+        &wd.output(),
+        &["--format", "shell"],
+        writes(&wd.output(), &["CTRL"]),
+    )
+    .await;
     assert!(
         std::fs::read_to_string(wd.output())
             .unwrap()
@@ -317,9 +358,13 @@ async fn fmt_017_json_one_sorted_object() {
         ("A", "synthetic ${X:-x} it's"),
         ("M", ""),
     ];
-    run_format(&secrets, &wd.output(), &["--format", "json"])
-        .await
-        .success();
+    run_format(
+        &secrets,
+        &wd.output(),
+        &["--format", "json"],
+        writes(&wd.output(), &["A", "M", "Z"]),
+    )
+    .await;
     let text = std::fs::read_to_string(wd.output()).unwrap();
     assert_eq!(
         text,
@@ -339,16 +384,20 @@ async fn fmt_018_every_format_written_like_dotenv() {
     for format in ["dotenv", "docker", "systemd", "shell", "json"] {
         let one = wd.join(&format!("{format}-1"));
         let two = wd.join(&format!("{format}-2"));
-        run_format(&secrets, &one, &["--format", format])
-            .await
-            .success();
+        run_format(
+            &secrets,
+            &one,
+            &["--format", format],
+            writes(&one, &["A_KEY", "B_KEY"]),
+        )
+        .await;
         run_format(
             &secrets,
             &two,
             &["--format", format, "--output-mode", "0640"],
+            writes_mode(&two, "0640", &["A_KEY", "B_KEY"]),
         )
-        .await
-        .success();
+        .await;
         assert_eq!(mode_of(&one), 0o600, "{format}");
         assert_eq!(mode_of(&two), 0o640, "{format}");
         assert_eq!(

@@ -37,6 +37,26 @@ fn canary_to(url: &str, out: &Path) -> Cli {
     canary(url, out).secret(PROVIDER_VALUE)
 }
 
+/// What `write-canary-env` prints after writing (`written`) or keeping (`unchanged`) `file` in
+/// `[TMP]` with the one provider key.
+fn reported(verb: &str, file: &str) -> String {
+    format!(
+        "{verb}: [TMP]/{file} (mode 0600, owner [UID]:[GID]) with 1 key from project {PROJECT}, \
+         environment {ENV}, paths /\n  {PROVIDER_KEY}\n"
+    )
+}
+
+/// The canary's message when no attempt reached the server (`--timeout` short, three attempts).
+/// What an unreachable server costs: the two waits said as they start (INF-046), then the
+/// error.
+const UNREACHABLE: &str = "write-canary-env: waiting 0.1 s: the connection failed, backing off; \
+                           then attempt 2 of 3 of /api/v3/secrets/raw for --path /\n\
+                           write-canary-env: waiting 0.2 s: the connection failed, backing off; \
+                           then attempt 3 of 3 of /api/v3/secrets/raw for --path /\n\
+                           write-canary-env: error: /api/v3/secrets/raw: unavailable after 3 \
+                           attempts (gave up: no attempt left; 0.3 s spent waiting): connection \
+                           failed (refused or unreachable)\n";
+
 /// Through `HTTPS_PROXY`, `https_proxy` and `ALL_PROXY`, with the private CA from
 /// `--ca-cert`, `SSL_CERT_FILE` and `SSL_CERT_DIR`: the run succeeds, the proxy saw exactly
 /// one `CONNECT infisical.test:<port>` and nothing of the token in any form, and the server
@@ -73,8 +93,13 @@ fn cli_009_cli_011_https_proxy_tunnel_and_private_ca() {
             Some("SSL_CERT_DIR") => cli.env("SSL_CERT_DIR", &ca_dir),
             _ => cli,
         };
-        let run = cli.run();
-        run.code(code).no_leak();
+        let _ = if code == 0 {
+            cli.exits(0).stdout(reported("written", "out.env"))
+        } else {
+            cli.exits(code).stderr(UNREACHABLE)
+        }
+        .tmp(wd.path())
+        .run();
         let heads = proxy.heads();
         assert!(!heads.is_empty(), "{what}: the proxy was not used");
         for head in &heads {
@@ -118,7 +143,7 @@ fn cli_009_cli_011_smoke_through_https_proxy_with_ssl_cert_file() {
     let server = TlsServer::start(&pki, fixture("openai/chat-ok.json"));
     let proxy = Proxy::start();
     let key = crate::support::chat::KEY;
-    let run = Cli::smoke()
+    let _ = Cli::smoke()
         .arg("--base-url")
         .arg(format!("{}/v1", server.url()))
         .args(["--check", "chat_completion", "--timeout", "5"])
@@ -127,8 +152,14 @@ fn cli_009_cli_011_smoke_through_https_proxy_with_ssl_cert_file() {
         .secret_env("OLLAMA_CLOUD_API_KEY", key)
         .env("HTTPS_PROXY", proxy.url())
         .env("SSL_CERT_FILE", pki.ca().display().to_string())
+        .exits(0)
+        .stdout("chat_completion=pass latency_ms=[MS]\n")
+        .stderr(format!(
+            "ollama-compat-smoke: endpoint=https://{HOST}:{}/v1 model=gemma4:31b-cloud \
+             auth=bearer\n",
+            server.port
+        ))
         .run();
-    run.code(0).no_leak().stdout_has("chat_completion=pass");
     let heads = proxy.heads();
     assert_eq!(heads.len(), 1, "{heads:?}");
     assert!(heads[0].starts_with(&format!("CONNECT {HOST}:{} HTTP/1.1\r\n", server.port)));
@@ -163,22 +194,34 @@ async fn cli_010_loopback_and_no_proxy_are_reached_directly() {
     };
     let wd = Workdir::new();
     let port = inf.url().rsplit(':').next().unwrap().to_owned();
-    for url in [inf.url(), format!("http://localhost:{port}")] {
-        let out = wd.join(&format!("{}.env", url.len()));
-        every(canary_to(&url, &out)).run().success().no_leak();
+    // both URLs have the same length, so the second run finds the file it would write
+    for (url, verb) in [
+        (inf.url(), "written"),
+        (format!("http://localhost:{port}"), "unchanged"),
+    ] {
+        let file = format!("{}.env", url.len());
+        let _ = every(canary_to(&url, &wd.join(&file)))
+            .exits(0)
+            .stdout(reported(verb, &file))
+            .tmp(wd.path())
+            .run();
     }
-    every(chat.smoke().args(["--check", "chat_completion"]))
-        .run()
-        .success()
-        .no_leak();
+    let _ = every(chat.smoke().args(["--check", "chat_completion"]))
+        .exits(0)
+        .stdout("chat_completion=pass latency_ms=[MS]\n")
+        .stderr(
+            "ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud \
+             auth=bearer\n",
+        )
+        .run();
     // NO_PROXY, exact and as a domain suffix.
     for no_proxy in [HOST, ".test", "example.org,infisical.test"] {
         every(canary_to(&format!("https://{HOST}:1"), &wd.join("np.env")))
             .env("NO_PROXY", no_proxy)
             .args(["--timeout", "1"])
-            .run()
-            .code(5)
-            .no_leak();
+            .exits(5)
+            .stderr(UNREACHABLE)
+            .run();
     }
     assert_eq!(proxy.heads(), Vec::<String>::new(), "the proxy was used");
     chat.verify().await;
@@ -195,30 +238,29 @@ async fn cli_012_bad_proxy_or_ca_variable_is_a_usage_error() {
     let wd = Workdir::new();
     let proxy_value = "http://synthetic-user:synthetic-proxy-pass@[::bad";
     for var in ["HTTPS_PROXY", "http_proxy", "ALL_PROXY"] {
-        canary_to(&inf.url(), &wd.output())
+        let _ = canary_to(&inf.url(), &wd.output())
             .secret_env(var, proxy_value)
-            .run()
-            .code(2)
-            .stderr_is(&format!(
-                "write-canary-env: error: invalid URL \"${var}\": not a proxy URL (expected http://host:port)\n"
+            .exits(2)
+            .stderr(format!(
+                "write-canary-env: error: invalid URL \"${var}\": not a proxy URL (expected \
+                 http://host:port)\n"
             ))
-            .no_leak();
+            .run();
     }
     let empty = wd.join("empty.pem");
     std::fs::write(&empty, "").unwrap();
-    for (file, why) in [
-        (wd.join("missing.pem"), "entity not found"),
-        (empty, "holds no PEM certificate"),
+    for (name, why) in [
+        ("missing.pem", "entity not found"),
+        ("empty.pem", "holds no PEM certificate"),
     ] {
-        canary_to(&inf.url(), &wd.output())
-            .env("SSL_CERT_FILE", file.display().to_string())
-            .run()
-            .code(2)
-            .stderr_is(&format!(
-                "write-canary-env: error: cannot use CA certificate {}: {why}\n",
-                file.display()
+        let _ = canary_to(&inf.url(), &wd.output())
+            .env("SSL_CERT_FILE", wd.join(name).display().to_string())
+            .exits(2)
+            .stderr(format!(
+                "write-canary-env: error: cannot use CA certificate [TMP]/{name}: {why}\n"
             ))
-            .no_leak();
+            .tmp(wd.path())
+            .run();
     }
     assert!(!wd.output().exists());
 }

@@ -240,6 +240,8 @@ fn pkg_002_pkg_003_pkg_004_pkg_005_pkg_007_install_use_and_remove() {
     let rendered = ok(Command::new("man")
         .args(["-P", "cat", "write-canary-env"])
         .env("MANWIDTH", "200"));
+    // man's rendering (groff's version, hyphenation, the terminal width it settles on) is the
+    // machine's, not ours: the page is checked for what it must name
     for format in ["dotenv", "docker", "systemd", "shell", "json"] {
         assert!(rendered.contains(format), "the man page lacks {format}");
     }
@@ -260,6 +262,8 @@ fn pkg_002_pkg_003_pkg_004_pkg_005_pkg_007_install_use_and_remove() {
         let fish =
             std::fs::read_to_string(format!("/usr/share/fish/vendor_completions.d/{bin}.fish"))
                 .unwrap();
+        // the scripts are clap_complete's generated text (it changes with its version): checked
+        // for what the shells need, the first line whole
         assert!(zsh.starts_with(&format!("#compdef {bin}")), "{bin}: zsh");
         assert!(zsh.contains("--version"), "{bin}: zsh");
         assert!(fish.contains(&format!("complete -c {bin}")), "{bin}: fish");

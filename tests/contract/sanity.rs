@@ -173,6 +173,9 @@ fn status<'a>(report: &'a str, check: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {check}= line in:\n{report}"))
 }
 
+/// One check's whole line. Its detail after the status quotes other tools (`git diff
+/// --check`, detect-secrets, rustc) in their own wording, which changes with their versions:
+/// the tests check it for the file, kind or clause it must name, not whole.
 fn line<'a>(report: &'a str, check: &str) -> &'a str {
     report
         .lines()

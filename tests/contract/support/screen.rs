@@ -31,7 +31,8 @@ pub fn text(run: &Run) -> String {
     )
 }
 
-fn redactions(tmp: Option<&Path>) -> Redactions {
+/// The placeholders of the module doc, `[TMP]` standing for `tmp` when given.
+pub fn redactions(tmp: Option<&Path>) -> Redactions {
     let mut r = Redactions::new();
     if let Some(tmp) = tmp {
         r.insert("[TMP]", tmp.display().to_string())
