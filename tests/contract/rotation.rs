@@ -306,26 +306,33 @@ fn strace_usable() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// One write of `out` with `--on-change cmd` under `strace -f -qq -e <inject>`.
-fn traced_run(url: &str, out: &Path, cmd: &str, inject: &str) -> std::process::ExitStatus {
-    Command::new("strace")
-        .args(["-f", "-qq", "-o", "/dev/null", "-e", inject])
-        .arg(env!("CARGO_BIN_EXE_write-canary-env"))
-        .args([
-            "--project-id",
-            PROJECT,
-            "--env",
-            ENV,
-            "--api-url",
-            url,
-            "--timeout",
-            "5",
-        ])
+/// `write-canary-env` writing `out` from `url` with `--on-change cmd`, the token in its
+/// environment, stdin from /dev/null; under `strace -f -qq -e <inject>` when given.
+fn writer_command(url: &str, out: &Path, cmd: &str, inject: Option<&str>) -> Command {
+    let bin = env!("CARGO_BIN_EXE_write-canary-env");
+    let mut command = match inject {
+        Some(inject) => {
+            let mut c = Command::new("strace");
+            c.args(["-f", "-qq", "-o", "/dev/null", "-e", inject])
+                .arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
+    command
+        .args(["--project-id", PROJECT, "--env", ENV, "--api-url", url])
+        .args(["--timeout", "5"])
         .arg("--output")
         .arg(out)
         .args(["--on-change", cmd])
         .env("INFISICAL_TOKEN", TOKEN)
-        .stdin(Stdio::null())
+        .stdin(Stdio::null());
+    command
+}
+
+/// One write of `out` with `--on-change cmd` under `strace -f -qq -e <inject>`.
+fn traced_run(url: &str, out: &Path, cmd: &str, inject: &str) -> std::process::ExitStatus {
+    writer_command(url, out, cmd, Some(inject))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -354,24 +361,7 @@ async fn rot_007_marker_fault_leaves_the_old_file() {
         std::fs::set_permissions(&out, std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .unwrap();
         let inf = serving(&V1, 1).await;
-        let output = Command::new("strace")
-            .args(["-f", "-qq", "-o", "/dev/null", "-e", inject])
-            .arg(env!("CARGO_BIN_EXE_write-canary-env"))
-            .args([
-                "--project-id",
-                PROJECT,
-                "--env",
-                ENV,
-                "--api-url",
-                &inf.url(),
-                "--timeout",
-                "5",
-            ])
-            .arg("--output")
-            .arg(&out)
-            .args(["--on-change", "true"])
-            .env("INFISICAL_TOKEN", TOKEN)
-            .stdin(Stdio::null())
+        let output = writer_command(&inf.url(), &out, "true", Some(inject))
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -559,28 +549,11 @@ async fn rot_011_signal_to_the_writer_ends_the_command_group() {
     let out = wd.output();
     let pid_file = wd.join("command.pid");
     let inf = serving(&V1, 1).await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_write-canary-env"))
-        .args([
-            "--project-id",
-            PROJECT,
-            "--env",
-            ENV,
-            "--api-url",
-            &inf.url(),
-            "--timeout",
-            "5",
-        ])
-        .arg("--output")
-        .arg(&out)
-        .args([
-            "--on-change",
-            &format!(
-                "sh -c 'echo $$ > {}.tmp; mv {0}.tmp {0}; sleep 30'",
-                pid_file.display()
-            ),
-        ])
-        .env("INFISICAL_TOKEN", TOKEN)
-        .stdin(Stdio::null())
+    let on_change = format!(
+        "sh -c 'echo $$ > {}.tmp; mv {0}.tmp {0}; sleep 30'",
+        pid_file.display()
+    );
+    let mut child = writer_command(&inf.url(), &out, &on_change, None)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
