@@ -64,8 +64,17 @@ impl Diff {
         new: &[u8],
         new_entries: &BTreeMap<&str, &str>,
     ) -> Option<Diff> {
+        Diff::from_read(old.map(|o| (o, read_back(format, o))), new, new_entries)
+    }
+
+    /// [`Diff::of`] from the file on disk already read back.
+    pub fn from_read(
+        old: Option<(&[u8], ReadBack)>,
+        new: &[u8],
+        new_entries: &BTreeMap<&str, &str>,
+    ) -> Option<Diff> {
         let keys = || new_entries.keys().copied();
-        let Some(old) = old else {
+        let Some((old, read)) = old else {
             return Some(Diff {
                 created: true,
                 not_ours: None,
@@ -78,7 +87,7 @@ impl Diff {
         if old == new {
             return None;
         }
-        Some(match read_back(format, old) {
+        Some(match read {
             ReadBack::Ours(entries) => Diff {
                 created: false,
                 not_ours: None,

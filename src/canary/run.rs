@@ -100,28 +100,8 @@ pub async fn run(
     };
     let bytes = content.expose_secret().as_bytes();
     if s.dry_run {
-        let outcome = envfile::preview(&cfg.target, bytes).map_err(Error::Write)?;
-        report.set_outcome(outcome);
-        let old = envfile::read_current(&s.output, MAX_OLD_FILE);
-        let diff = Diff::of(
-            s.format,
-            old.as_ref().map(|o| o.as_slice()),
-            bytes,
-            &new_entries,
-        );
-        let owed = onchange::Event::owed_for(&s.output);
-        report.owed = owed.is_some();
-        if cfg.on_change.is_some() {
-            report.on_change = Some(match (diff.as_ref().and_then(|d| d.change()), owed) {
-                (Some(change), _) => OnChange::WouldRun(change),
-                (None, Some(_)) => OnChange::WouldRun(onchange::Change::Owed),
-                (None, None) => OnChange::WouldNotRun,
-            });
-        }
-        report.diff = diff;
-        return Ok(report);
+        return preview(cfg, report, bytes, &new_entries);
     }
-
     let mut notice = |n: &str| warnings.push(n.to_owned());
     // Said at once, not after the run: a run waiting for another one must not look hung.
     let mut waiting = |dir: &std::path::Path| {
@@ -142,41 +122,7 @@ pub async fn run(
         report.owed = onchange::owed(&s.output);
         return Ok(report);
     };
-    let owed = onchange::Event::owed_for(&s.output);
-    let (outcome, event) = match lease.unchanged(bytes).map_err(Error::Write)? {
-        Some(unchanged) => (unchanged, owed),
-        None => {
-            let old = envfile::read_current(&s.output, MAX_OLD_FILE);
-            // The values being replaced are secrets too: the command's output may echo them.
-            if let Some(ReadBack::Ours(entries)) =
-                old.as_ref().map(|o| read_back(s.format, o.as_slice()))
-            {
-                for v in entries.values() {
-                    redactor.add(v);
-                }
-            }
-            let this = Diff::of(
-                s.format,
-                old.as_ref().map(|o| o.as_slice()),
-                bytes,
-                &new_entries,
-            )
-            .and_then(|d| d.event());
-            let event = match (this, owed) {
-                (Some(now), Some(earlier)) => Some(now.after(&earlier)),
-                (now, earlier) => now.or(earlier),
-            };
-            let marker = onchange::marker_name(&s.output);
-            let record = || match &event {
-                Some(e) if e.change != onchange::Change::Owed => {
-                    lease.write_beside(&marker, e.marker_text().as_bytes())
-                }
-                _ => Ok(()),
-            };
-            let outcome = lease.write(bytes, record).map_err(Error::Write)?;
-            (outcome, event)
-        }
-    };
+    let (outcome, event) = write_owing(cfg, &lease, bytes, &new_entries, &mut redactor)?;
     report.set_outcome(outcome);
     let Some(event) = event else {
         return Ok(report);
@@ -188,20 +134,105 @@ pub async fn run(
     let result = onchange::run(command, &event, &s.output, &redactor, &mut |line| {
         say(&format!("on-change: {line}"));
     });
+    pay(command, &lease, event.change, result, report, warnings)
+}
+
+/// A dry run: what would be written (`envfile::preview`), the key diff against the file on
+/// disk, and whether the on-change command would run (for this change, or one still owed).
+fn preview(
+    cfg: &Config,
+    mut report: Report,
+    bytes: &[u8],
+    new_entries: &BTreeMap<&str, &str>,
+) -> Result<Report, Error> {
+    let s = &cfg.settings;
+    let outcome = envfile::preview(&cfg.target, bytes).map_err(Error::Write)?;
+    report.set_outcome(outcome);
+    let old = envfile::read_current(&s.output, MAX_OLD_FILE);
+    let diff = Diff::of(
+        s.format,
+        old.as_deref().map(Vec::as_slice),
+        bytes,
+        new_entries,
+    );
+    let owed = onchange::Event::owed_for(&s.output);
+    report.owed = owed.is_some();
+    if cfg.on_change.is_some() {
+        report.on_change = Some(match (diff.as_ref().and_then(Diff::change), owed) {
+            (Some(change), _) => OnChange::WouldRun(change),
+            (None, Some(_)) => OnChange::WouldRun(onchange::Change::Owed),
+            (None, None) => OnChange::WouldNotRun,
+        });
+    }
+    report.diff = diff;
+    Ok(report)
+}
+
+/// The write of a run with `--on-change`, under its `lease`: nothing when unchanged (a reload
+/// still owed is returned); otherwise, when the bytes change, the obligation (this change
+/// merged with one still owed) recorded in the marker before the new file becomes visible.
+/// The values being replaced are registered with `redactor`: the command may echo them.
+fn write_owing(
+    cfg: &Config,
+    lease: &envfile::Lease,
+    bytes: &[u8],
+    new_entries: &BTreeMap<&str, &str>,
+    redactor: &mut Redactor,
+) -> Result<(envfile::WriteOutcome, Option<onchange::Event>), Error> {
+    let s = &cfg.settings;
+    let owed = onchange::Event::owed_for(&s.output);
+    if let Some(unchanged) = lease.unchanged(bytes).map_err(Error::Write)? {
+        return Ok((unchanged, owed));
+    }
+    let old = envfile::read_current(&s.output, MAX_OLD_FILE);
+    let read = old
+        .as_deref()
+        .map(|o| (o.as_slice(), read_back(s.format, o)));
+    if let Some((_, ReadBack::Ours(entries))) = &read {
+        for v in entries.values() {
+            redactor.add(v);
+        }
+    }
+    let this = Diff::from_read(read, bytes, new_entries).and_then(Diff::event);
+    let event = match (this, owed) {
+        (Some(now), Some(earlier)) => Some(now.after(&earlier)),
+        (now, earlier) => now.or(earlier),
+    };
+    let marker = onchange::marker_name(&s.output);
+    let record = || match &event {
+        Some(e) if e.change != onchange::Change::Owed => {
+            lease.write_beside(&marker, e.marker_text().as_bytes())
+        }
+        _ => Ok(()),
+    };
+    let outcome = lease.write(bytes, record).map_err(Error::Write)?;
+    Ok((outcome, event))
+}
+
+/// After the command: success clears the marker (a marker that cannot be removed is a
+/// warning: the next run runs the command again); failure is exit 8 with the report.
+fn pay(
+    command: &onchange::Command,
+    lease: &envfile::Lease,
+    change: onchange::Change,
+    result: Result<(), onchange::Failure>,
+    mut report: Report,
+    warnings: &mut Vec<String>,
+) -> Result<Report, Error> {
     match result {
         Ok(()) => {
-            if let Err(e) = lease.remove_beside(&onchange::marker_name(&s.output)) {
+            if let Err(e) = lease.remove_beside(&onchange::marker_name(&report.path)) {
                 warnings.push(format!(
                     "warning: the on-change command succeeded but its marker could not be removed ({e}): the next run will run it again"
                 ));
                 report.owed = true;
             }
-            report.on_change = Some(OnChange::Ran(event.change));
+            report.on_change = Some(OnChange::Ran(change));
             Ok(report)
         }
         Err(failure) => {
             report.owed = true;
-            report.on_change = Some(OnChange::Failed(event.change));
+            report.on_change = Some(OnChange::Failed(change));
             Err(Error::OnChange {
                 program: command.name().to_owned(),
                 failure,
