@@ -5,8 +5,13 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// The repository's `fixtures/` directory.
+/// The repository's `fixtures/` directory, or `$PB_FIXTURES_DIR` when set (a stand-in run
+/// where the checkout is not visible, e.g. inside the systemd tier's box, which sees a copy in
+/// its exchange directory).
 pub fn dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PB_FIXTURES_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let repo = crate_dir
         .ancestors()
