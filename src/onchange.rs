@@ -420,7 +420,18 @@ pub fn run(
 
     let started = Instant::now();
     let (lines_tx, lines_rx) = std::sync::mpsc::channel::<Option<String>>();
-    std::thread::spawn(move || read_lines(reader, &lines_tx));
+    // std::thread::spawn would panic where the kernel refuses a thread (RLIMIT_NPROC).
+    let reading = std::thread::Builder::new()
+        .name("on-change output".into())
+        .spawn(move || read_lines(reader, &lines_tx));
+    if let Err(e) = reading {
+        kill_group(pgid, nix::libc::SIGKILL);
+        let _ = child.wait();
+        return Err(Failure::NotStarted(format!(
+            "cannot read its output: {}",
+            describe(&e)
+        )));
+    }
     let mut deadline = started + cmd.timeout;
     let mut timed_out = false;
     let mut output_open = true;
