@@ -5,17 +5,20 @@ pre-generated list answer, so the benchmark does not only measure our client aga
 Rust stand-in (examples/stand-ins.rs, crates/stand-ins).
 
 The body is built once, before the server starts, with Python's json module (its default
-separators, ", " and ": ", not serde_json's): N synthetic secrets in the real
+separators, ", " and ": ", not serde_json's): N synthetic secrets per folder in the real
 `GET /api/v3/secrets/raw` shape as recorded from a real server (the fields, in their order, of
 fixtures/infisical/593bda8b/secrets-providers.json: the October 2024 shape, no `imports`
 key there, an empty `imports` list here), values of 40-400 bytes, one in fifty a
 multi-line 3 KB PEM-like block (escaped newlines in the JSON). 10,000 secrets make ~6 MB.
-Every GET of /api/v3/secrets/raw answers that body with Content-Length, whatever the query
-and token; anything else answers 404.
+With --paths P there is one such body for each folder /bench/p1 ... /bench/pP (keys
+BENCH_P<k>_SECRET_<i>, `secretPath` the folder): an answer is capped at 16 MiB (INF-024), so
+100,000 secrets are ten folders of 10,000. A GET of /api/v3/secrets/raw answers the body of
+its `secretPath` with Content-Length, whatever the token; anything else answers 404.
 
-Usage: bench_standin.py --secrets N [--dump FILE]
-Prints `infisical=http://127.0.0.1:PORT bytes=SIZE` once listening (only ever binds
-127.0.0.1); serves until signalled. --dump writes the body to FILE and exits.
+Usage: bench_standin.py --secrets N [--paths P] [--dump FILE]
+Prints `infisical=http://127.0.0.1:PORT bytes=SIZE` (SIZE: all bodies together) once
+listening (only ever binds 127.0.0.1); serves until signalled. --dump writes the body of
+/bench/p1 to FILE and exits.
 """
 
 import argparse
@@ -24,12 +27,14 @@ import random
 import string
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 ALPHABET = string.ascii_letters + string.digits + "+/=_-.:,# "
 
 
-def body(n):
-    rng = random.Random(20261203)
+def body(n, folder):
+    rng = random.Random(f"20261203{folder}")
+    tag = folder.strip("/").replace("/", "_").upper()
     secrets = []
     for i in range(n):
         if i % 50 == 49:
@@ -46,7 +51,7 @@ def body(n):
             "environment": "prod",
             "version": 1 + i % 7,
             "type": "shared",
-            "secretKey": f"BENCH_SECRET_{i:06d}",
+            "secretKey": f"{tag}_SECRET_{i:06d}",
             "secretValue": value,
             "secretComment": "",
             "secretReminderNote": None,
@@ -55,7 +60,7 @@ def body(n):
             "metadata": None,
             "createdAt": "2026-11-20T08:15:00.000Z",
             "updatedAt": "2026-11-20T08:15:00.000Z",
-            "secretPath": "/bench/p1",
+            "secretPath": folder,
             "tags": [],
         })
     return json.dumps({"secrets": secrets, "imports": []}).encode()
@@ -64,17 +69,20 @@ def body(n):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--secrets", type=int, required=True)
+    ap.add_argument("--paths", type=int, default=1)
     ap.add_argument("--dump")
     args = ap.parse_args()
-    payload = body(args.secrets)
+    payloads = {f"/bench/p{k}": body(args.secrets, f"/bench/p{k}") for k in range(1, args.paths + 1)}
     if args.dump:
         with open(args.dump, "wb") as f:
-            f.write(payload)
+            f.write(payloads["/bench/p1"])
         return
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
-            if self.path.split("?", 1)[0] != "/api/v3/secrets/raw":
+            route, _, query = self.path.partition("?")
+            payload = payloads.get(parse_qs(query).get("secretPath", [""])[0])
+            if route != "/api/v3/secrets/raw" or payload is None:
                 self.send_error(404)
                 return
             self.send_response(200)
@@ -87,7 +95,8 @@ def main():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    print(f"infisical=http://127.0.0.1:{server.server_address[1]} bytes={len(payload)}", flush=True)
+    size = sum(len(p) for p in payloads.values())
+    print(f"infisical=http://127.0.0.1:{server.server_address[1]} bytes={size}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -1693,16 +1693,37 @@ mod tests {
         );
     }
 
+    /// The answer is read once: an unescaped string is borrowed from it, an escaped one is
+    /// unescaped; a body that is not UTF-8 fails exactly as the byte parser fails.
+    #[test]
+    fn list_answer_borrows_what_is_not_escaped() {
+        let body = br#"{"secrets":[{"secretKey":"A","secretValue":"plain"},{"secretKey":"B","secretValue":"l1\nl2"}]}"#;
+        let list = list_answer(body).unwrap();
+        assert!(matches!(list.secrets[0].value, Cow::Borrowed("plain")));
+        assert!(matches!(list.secrets[0].key, Cow::Borrowed("A")));
+        assert!(matches!(&list.secrets[1].value, Cow::Owned(v) if v == "l1\nl2"));
+        let bad = b"{\"secrets\":[{\"secretKey\":\"A\",\"secretValue\":\"\xff\"}]}";
+        let ours = list_answer(bad).err().unwrap();
+        let bytes = serde_json::from_slice::<serde_json::Value>(bad).unwrap_err();
+        assert_eq!(json_reason(&ours), json_reason(&bytes));
+    }
+
     /// A hidden flag or the placeholder value marks a secret hidden; the origin is its
     /// `secretPath`, else the folder asked for.
     #[test]
     fn hidden_and_origin() {
-        let raw = |value: &str, hidden: Option<bool>, path: Option<&str>| wire::RawSecret {
-            key: "K".into(),
-            value: value.into(),
-            hidden,
-            secret_path: path.map(str::to_owned),
-        };
+        fn raw<'a>(
+            value: &'a str,
+            hidden: Option<bool>,
+            path: Option<&'a str>,
+        ) -> wire::RawSecret<'a> {
+            wire::RawSecret {
+                key: "K".into(),
+                value: value.into(),
+                hidden,
+                secret_path: path.map(Cow::Borrowed),
+            }
+        }
         let s = convert(raw("v", None, None), "/f");
         assert!(!s.hidden);
         assert_eq!(s.origin, "/f");
