@@ -1,4 +1,4 @@
-//! Dotenv rendering by the portable rule of `../shared/reference/dotenv-peers.md`: a file that
+//! Dotenv rendering by the portable rule of `docs/dotenv-peers.md`: a file that
 //! docker compose, systemd, python-dotenv, bash and dotenvy all read back unchanged.
 //!
 //! Pure functions, no I/O. Errors name the key and the reason, never the value.
@@ -147,15 +147,6 @@ fn push_quoted(out: &mut String, key: &str, value: &str) -> Result<(), RenderErr
     Ok(())
 }
 
-/// The quoted form of one value (what follows `KEY=`), by the portable rule:
-/// single quotes when the value has no `'`, `\`, `${` or CR; otherwise double quotes escaping
-/// only `\` and `"` when it has no `$`, `` ` `` or CR; otherwise an error.
-pub fn quote_value(key: &str, value: &str) -> Result<String, RenderError> {
-    let mut out = String::with_capacity(value.len() + 2);
-    push_quoted(&mut out, key, value)?;
-    Ok(out)
-}
-
 /// Appends one `KEY=value` line (with its newline) to `out`, key checked, value quoted; on an
 /// error `out` is left as it was.
 fn push_line(out: &mut String, key: &str, value: &str) -> Result<(), RenderError> {
@@ -173,13 +164,6 @@ fn push_line(out: &mut String, key: &str, value: &str) -> Result<(), RenderError
     }
     out.push('\n');
     Ok(())
-}
-
-/// One `KEY=value` line (with its newline), key checked, value quoted.
-pub fn render_line(key: &str, value: &str) -> Result<String, RenderError> {
-    let mut out = String::with_capacity(key.len() + value.len() + 4);
-    push_line(&mut out, key, value)?;
-    Ok(out)
 }
 
 /// What the header comment names. Nothing here is secret; nothing here changes between two
@@ -250,6 +234,13 @@ mod tests {
         for bad in ["", "1A", "A-B", "A B", "A.B", "É", "A="] {
             assert!(!valid_key(bad), "{bad}");
         }
+    }
+
+    /// The quoted form of one value, as `render` appends it.
+    fn quote_value(key: &str, value: &str) -> Result<String, RenderError> {
+        let mut out = String::new();
+        push_quoted(&mut out, key, value)?;
+        Ok(out)
     }
 
     #[test]

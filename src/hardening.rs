@@ -27,7 +27,7 @@ pub fn harden() {
 /// RLIMIT_CORE 0 (soft and hard: a child cannot raise it back) and `PR_SET_DUMPABLE` 0, as
 /// ssh-agent does: no core file, no `gcore` or `ptrace` attach by the same user, and
 /// `/proc/<pid>/` files (environ, mem) owned by root.
-pub fn no_core_dumps() {
+pub(crate) fn no_core_dumps() {
     use nix::sys::resource::{Resource, setrlimit};
     let _ = setrlimit(Resource::RLIMIT_CORE, 0, 0);
     let _ = nix::sys::prctl::set_dumpable(false);
@@ -36,7 +36,7 @@ pub fn no_core_dumps() {
 /// Opens `/dev/null` on each of fds 0, 1 and 2 that is closed (`>&-`), as OpenSSH does: the
 /// first file or socket the process opens would otherwise become its stdout, and a report
 /// would be written into it.
-pub fn standard_streams_open() {
+pub(crate) fn standard_streams_open() {
     for fd in 0..=2 {
         // SAFETY: F_GETFD only queries the descriptor.
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
@@ -67,14 +67,14 @@ pub fn standard_streams_open() {
 ///   zeroes them before any process sees them again, so there is nothing to wipe, and nothing
 ///   is copied to grow it. Wiping every freed block, large ones included, cost a memset over
 ///   every byte of a body and made the system allocator keep large blocks in its heap.
-pub struct WipeOnFree;
+pub(crate) struct WipeOnFree;
 
 #[global_allocator]
 static ALLOC: WipeOnFree = WipeOnFree;
 
 /// The size from which a block gets its own mapping (the system allocator's own default
 /// threshold for `mmap`).
-pub const LARGE: usize = 128 * 1024;
+const LARGE: usize = 128 * 1024;
 
 /// The page size every mapping is a multiple of (and aligned to).
 const PAGE: usize = 4096;
