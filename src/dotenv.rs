@@ -53,53 +53,117 @@ impl fmt::Display for RenderError {
 
 impl std::error::Error for RenderError {}
 
-/// The quoted form of one value (what follows `KEY=`), by the portable rule:
+/// What one walk over a value finds: every character the portable rule asks about.
+#[derive(Default)]
+struct Seen {
+    cr: bool,
+    nul: bool,
+    single_quote: bool,
+    backslash: bool,
+    double_quote: bool,
+    dollar: bool,
+    dollar_brace: bool,
+    backtick: bool,
+}
+
+impl Seen {
+    /// What `value` holds. Most values hold none of the seven sought bytes: three vectorised
+    /// `memchr` scans tell so (all the sought characters are ASCII, so a byte never matches
+    /// inside a multi-byte character); only a value holding one is walked byte by byte.
+    fn of(value: &str) -> Seen {
+        let mut seen = Seen::default();
+        let bytes = value.as_bytes();
+        if memchr::memchr3(b'\r', b'\0', b'\'', bytes).is_none()
+            && memchr::memchr3(b'\\', b'"', b'`', bytes).is_none()
+            && memchr::memchr(b'$', bytes).is_none()
+        {
+            return seen;
+        }
+        for (i, b) in bytes.iter().enumerate() {
+            match b {
+                b'\r' => seen.cr = true,
+                b'\0' => seen.nul = true,
+                b'\'' => seen.single_quote = true,
+                b'\\' => seen.backslash = true,
+                b'"' => seen.double_quote = true,
+                b'`' => seen.backtick = true,
+                b'$' => {
+                    seen.dollar = true;
+                    if bytes.get(i + 1) == Some(&b'{') {
+                        seen.dollar_brace = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        seen
+    }
+}
+
+/// Appends the quoted form of one value (what follows `KEY=`) to `out`, by the portable rule:
 /// single quotes when the value has no `'`, `\`, `${` or CR; otherwise double quotes escaping
-/// only `\` and `"` when it has no `$`, `` ` `` or CR; otherwise an error.
-pub(crate) fn quote_value(key: &str, value: &str) -> Result<String, RenderError> {
+/// only `\` and `"` when it has no `$`, `` ` `` or CR; otherwise an error (and nothing
+/// appended). The value is walked once to classify it and copied once into `out`.
+fn push_quoted(out: &mut String, key: &str, value: &str) -> Result<(), RenderError> {
     let refuse = |why| {
         Err(RenderError::Unrepresentable {
             key: key.to_owned(),
             why,
         })
     };
-    if value.contains('\r') {
+    let seen = Seen::of(value);
+    if seen.cr {
         return refuse("a carriage return");
     }
-    if value.contains('\0') {
+    if seen.nul {
         return refuse("a NUL byte");
     }
-    if !value.contains('\'') && !value.contains('\\') && !value.contains("${") {
-        return Ok(format!("'{value}'"));
+    if !seen.single_quote && !seen.backslash && !seen.dollar_brace {
+        out.push('\'');
+        out.push_str(value);
+        out.push('\'');
+        return Ok(());
     }
-    if value.contains('$') || value.contains('`') {
-        return refuse(if value.contains("${") {
+    if seen.dollar || seen.backtick {
+        return refuse(if seen.dollar_brace {
             "`${` (python-dotenv would interpolate it)"
         } else {
             "a quote or backslash together with `$` or a backtick"
         });
     }
-    let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            c => out.push(c),
+    if !seen.backslash && !seen.double_quote {
+        out.push_str(value);
+    } else {
+        for c in value.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                c => out.push(c),
+            }
         }
     }
     out.push('"');
-    Ok(out)
+    Ok(())
 }
 
-/// One `KEY=value` line (with its newline), key checked, value quoted.
-pub(crate) fn render_line(key: &str, value: &str) -> Result<String, RenderError> {
+/// Appends one `KEY=value` line (with its newline) to `out`, key checked, value quoted; on an
+/// error `out` is left as it was.
+fn push_line(out: &mut String, key: &str, value: &str) -> Result<(), RenderError> {
     if !valid_key(key) {
         return Err(RenderError::BadKey {
             key: key.to_owned(),
         });
     }
-    Ok(format!("{key}={}\n", quote_value(key, value)?))
+    let start = out.len();
+    out.push_str(key);
+    out.push('=');
+    if let Err(e) = push_quoted(out, key, value) {
+        out.truncate(start);
+        return Err(e);
+    }
+    out.push('\n');
+    Ok(())
 }
 
 /// What the header comment names. Nothing here is secret; nothing here changes between two
@@ -145,10 +209,10 @@ where
     // regrowth would copy and wipe the file so far.
     out.reserve(entries.iter().map(|(k, v)| k.len() + v.len() + 4).sum());
     let mut errors = Vec::new();
+    // Each line is appended in place: no line is built apart and copied again.
     for (key, value) in entries {
-        match render_line(key, value) {
-            Ok(line) => out.push_str(&line),
-            Err(e) => errors.push(e),
+        if let Err(e) = push_line(&mut out, key, value) {
+            errors.push(e);
         }
     }
     if errors.is_empty() {
@@ -170,6 +234,13 @@ mod tests {
         for bad in ["", "1A", "A-B", "A B", "A.B", "É", "A="] {
             assert!(!valid_key(bad), "{bad}");
         }
+    }
+
+    /// The quoted form of one value, as `render` appends it.
+    fn quote_value(key: &str, value: &str) -> Result<String, RenderError> {
+        let mut out = String::new();
+        push_quoted(&mut out, key, value)?;
+        Ok(out)
     }
 
     #[test]

@@ -51,17 +51,42 @@ pub(crate) fn standard_streams_open() {
     }
 }
 
-/// A global allocator that wipes every block before it returns it to the system allocator
-/// (`SEC-004`): the HTTP body, the parsed values, the rendered file and every temporary copy
-/// made while growing a buffer are zeroed when freed, whoever allocated them (reqwest, serde,
-/// our own code). It is this library's global allocator, so every program built on it — both
-/// binaries, and the examples and test programs that link it — wipes what it frees. (Declared
-/// here rather than in each `src/bin/*.rs`: `examples/package-assets.rs` compiles both binaries'
-/// sources as modules of one program, which can have only one global allocator.)
+/// A global allocator that leaves no freed block readable (`SEC-004`): the HTTP body, the
+/// parsed values, the rendered file and every temporary copy made while growing a buffer are
+/// gone from the process's memory once freed, whoever allocated them (reqwest, serde, our own
+/// code). It is this library's global allocator, so every program built on it — both
+/// binaries, and the examples and test programs that link it — does so. (Declared here rather
+/// than in each `src/bin/*.rs`: `examples/package-assets.rs` compiles both binaries' sources as
+/// modules of one program, which can have only one global allocator.)
+///
+/// Two kinds of block, told apart by the size the caller gives back on free:
+/// - **small** (under [`LARGE`]): from the system allocator, wiped before it is returned to it
+///   (the system allocator keeps freed blocks in the process to hand out again);
+/// - **large** (a body, the rendered file, a big table): its own anonymous mapping, unmapped
+///   on free and moved with `mremap` on growth — the pages go back to the kernel, which
+///   zeroes them before any process sees them again, so there is nothing to wipe, and nothing
+///   is copied to grow it. Wiping every freed block, large ones included, cost a memset over
+///   every byte of a body and made the system allocator keep large blocks in its heap.
 pub(crate) struct WipeOnFree;
 
 #[global_allocator]
 static ALLOC: WipeOnFree = WipeOnFree;
+
+/// The size from which a block gets its own mapping (the system allocator's own default
+/// threshold for `mmap`).
+const LARGE: usize = 128 * 1024;
+
+/// The page size every mapping is a multiple of (and aligned to).
+const PAGE: usize = 4096;
+
+/// Whether a block of `layout` is (or was) a mapping of its own.
+fn is_large(size: usize, align: usize) -> bool {
+    size >= LARGE && align <= PAGE
+}
+
+fn pages(size: usize) -> usize {
+    size.div_ceil(PAGE) * PAGE
+}
 
 /// Zeroes the whole block at `ptr` (its usable size, which may exceed what was asked for,
 /// and which still holds the bytes of a buffer shrunk in place), with `explicit_bzero`: a
@@ -74,36 +99,104 @@ fn wipe_block(ptr: *mut u8) {
     }
 }
 
-// SAFETY: every block comes from `System` (glibc's malloc family), is wiped only while still
-// owned, and is returned to `System`.
+/// A fresh private anonymous mapping of at least `size` bytes (zeroed by the kernel), or null.
+/// Populated at once (`MAP_POPULATE`): a large block is asked for because it is about to be
+/// filled (an answer of announced length, the rendered file), and one call that maps every
+/// page costs far less than a page fault per 4 KiB page.
+fn map(size: usize) -> *mut u8 {
+    // SAFETY: a new anonymous mapping touches no existing memory.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            pages(size),
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        std::ptr::null_mut()
+    } else {
+        ptr.cast()
+    }
+}
+
+/// Gives a mapping made by [`map`] for `size` bytes back to the kernel.
+fn unmap(ptr: *mut u8, size: usize) {
+    // SAFETY: `ptr` is a mapping of `pages(size)` bytes made by `map` (or moved by `mremap`),
+    // no longer used by its owner.
+    unsafe { libc::munmap(ptr.cast(), pages(size)) };
+}
+
+// SAFETY: a small block comes from `System` (glibc's malloc family), is wiped only while still
+// owned, and is returned to `System`; a large block is a mapping of its own, made, moved and
+// unmapped only here. Which kind a block is follows from its layout, which the caller gives
+// back unchanged on free and realloc.
 unsafe impl std::alloc::GlobalAlloc for WipeOnFree {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        if is_large(layout.size(), layout.align()) {
+            return map(layout.size());
+        }
         // SAFETY: forwarded unchanged.
         unsafe { std::alloc::System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        if is_large(layout.size(), layout.align()) {
+            // A new anonymous mapping is zeroed already.
+            return map(layout.size());
+        }
         // SAFETY: forwarded unchanged.
         unsafe { std::alloc::System.alloc_zeroed(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        if is_large(layout.size(), layout.align()) {
+            unmap(ptr, layout.size());
+            return;
+        }
         wipe_block(ptr);
         // SAFETY: forwarded unchanged.
         unsafe { std::alloc::System.dealloc(ptr, layout) }
     }
 
-    /// In place when the block is already large enough; otherwise a new block, the bytes
-    /// copied, the old block wiped and freed (`realloc` of the system allocator could move
-    /// the data and free the old copy unwiped).
+    /// A large block stays a mapping and is moved by the kernel (`mremap`: the page tables
+    /// move, no byte is copied and the old range is gone); a small one stays in place when the
+    /// block is already large enough; otherwise a new block, the bytes copied, and the old
+    /// block freed as [`dealloc`](Self::dealloc) frees it (`realloc` of the system allocator
+    /// could move the data and free the old copy unwiped).
     unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        let align = layout.align();
+        if is_large(layout.size(), align) && is_large(new_size, align) {
+            if pages(new_size) == pages(layout.size()) {
+                return ptr;
+            }
+            // SAFETY: `ptr` is a whole mapping of `pages(layout.size())` bytes made here; with
+            // MREMAP_MAYMOVE the kernel moves it when it cannot grow in place.
+            let moved = unsafe {
+                libc::mremap(
+                    ptr.cast(),
+                    pages(layout.size()),
+                    pages(new_size),
+                    libc::MREMAP_MAYMOVE,
+                )
+            };
+            return if moved == libc::MAP_FAILED {
+                std::ptr::null_mut()
+            } else {
+                moved.cast()
+            };
+        }
         // SAFETY: `ptr` is a live block of the system allocator.
-        if new_size <= unsafe { libc::malloc_usable_size(ptr.cast()) } {
+        if !is_large(layout.size(), align)
+            && !is_large(new_size, align)
+            && new_size <= unsafe { libc::malloc_usable_size(ptr.cast()) }
+        {
             return ptr;
         }
         // SAFETY: `new_size` is non-zero and fits the alignment, as `realloc` requires.
-        let new_layout =
-            unsafe { std::alloc::Layout::from_size_align_unchecked(new_size, layout.align()) };
+        let new_layout = unsafe { std::alloc::Layout::from_size_align_unchecked(new_size, align) };
         // SAFETY: forwarded; on failure the old block is left as it is, as `realloc` requires.
         let new = unsafe { self.alloc(new_layout) };
         if !new.is_null() {

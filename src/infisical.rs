@@ -10,6 +10,7 @@
 //! *unredacted* and have no `Display`: the only way to print one is [`FetchError::describe`],
 //! which takes the redactor.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -99,10 +100,17 @@ pub const HIDDEN_PLACEHOLDER: &str = "<hidden-by-infisical>";
 /// `A-Z a-z 0-9 - _ .` then `}` (`${KEY}`, `${env.path.KEY}`; the server's pattern
 /// `\${([a-zA-Z0-9-_.]+)}`). A server that cannot resolve a reference (the secret it names
 /// does not exist, or is empty) leaves it in the value as is.
+///
+/// Only the `$` bytes are looked at (found with `memchr`, not a substring search over every
+/// position): a value without one cannot hold a reference.
 pub fn holds_reference(value: &str) -> bool {
     let mut rest = value;
-    while let Some(start) = rest.find("${") {
-        let after = &rest[start + 2..];
+    while let Some(dollar) = rest.find('$') {
+        if rest.as_bytes().get(dollar + 1) != Some(&b'{') {
+            rest = &rest[dollar + 1..];
+            continue;
+        }
+        let after = &rest[dollar + 2..];
         let name_len = after
             .bytes()
             .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
@@ -671,33 +679,38 @@ impl std::fmt::Debug for Client {
 mod wire {
     use serde::Deserialize;
 
+    use std::borrow::Cow;
+
+    // Strings borrow from the answer where the JSON holds them unescaped (`Cow::Borrowed`);
+    // only an escaped one (a PEM block's `\n`) is unescaped into a buffer of its own.
     #[derive(Deserialize)]
-    pub struct ListAnswer {
-        pub secrets: Vec<RawSecret>,
-        #[serde(default)]
-        pub imports: Option<Vec<Import>>,
+    pub struct ListAnswer<'a> {
+        #[serde(borrow)]
+        pub secrets: Vec<RawSecret<'a>>,
+        #[serde(default, borrow)]
+        pub imports: Option<Vec<Import<'a>>>,
     }
 
     #[derive(Deserialize)]
-    pub struct Import {
-        #[serde(rename = "secretPath", default)]
-        pub secret_path: Option<String>,
-        #[serde(default)]
-        pub environment: Option<String>,
-        #[serde(default)]
-        pub secrets: Vec<RawSecret>,
+    pub struct Import<'a> {
+        #[serde(rename = "secretPath", default, borrow)]
+        pub secret_path: Option<Cow<'a, str>>,
+        #[serde(default, borrow)]
+        pub environment: Option<Cow<'a, str>>,
+        #[serde(default, borrow)]
+        pub secrets: Vec<RawSecret<'a>>,
     }
 
     #[derive(Deserialize)]
-    pub struct RawSecret {
-        #[serde(rename = "secretKey")]
-        pub key: String,
-        #[serde(rename = "secretValue")]
-        pub value: String,
+    pub struct RawSecret<'a> {
+        #[serde(rename = "secretKey", borrow)]
+        pub key: Cow<'a, str>,
+        #[serde(rename = "secretValue", borrow)]
+        pub value: Cow<'a, str>,
         #[serde(rename = "secretValueHidden", default)]
         pub hidden: Option<bool>,
-        #[serde(rename = "secretPath", default)]
-        pub secret_path: Option<String>,
+        #[serde(rename = "secretPath", default, borrow)]
+        pub secret_path: Option<Cow<'a, str>>,
     }
 
     #[derive(Deserialize)]
@@ -736,16 +749,28 @@ fn login_token(answer: &[u8]) -> Result<SecretString, FetchError> {
     Ok(token)
 }
 
-fn convert(raw: wire::RawSecret, fallback_origin: &str) -> Secret {
+/// One secret of the answer, its value copied once, from the answer (or from the buffer it
+/// was unescaped into, which the allocator wipes when it is freed) into its `SecretString`.
+fn convert(raw: wire::RawSecret<'_>, fallback_origin: &str) -> Secret {
     let hidden = raw.hidden.unwrap_or(false) || raw.value == HIDDEN_PLACEHOLDER;
     Secret {
-        key: raw.key,
-        value: SecretString::from(raw.value),
+        key: raw.key.into_owned(),
+        value: SecretString::from(raw.value.into_owned()),
         hidden,
-        origin: raw
-            .secret_path
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| fallback_origin.to_owned()),
+        origin: match raw.secret_path {
+            Some(p) if !p.is_empty() => p.into_owned(),
+            _ => fallback_origin.to_owned(),
+        },
+    }
+}
+
+/// The list answer, parsed once: the whole body checked as UTF-8 in one pass, then read as
+/// `&str` (serde_json then checks no string again) with borrowed strings. A body that is not
+/// UTF-8 is handed to the byte parser as before, so its error (and message) is the same.
+fn list_answer(answer: &[u8]) -> Result<wire::ListAnswer<'_>, serde_json::Error> {
+    match std::str::from_utf8(answer) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(answer),
     }
 }
 
@@ -937,11 +962,10 @@ impl Client {
             .call(SECRETS_RAW, Some(path), Request::get(&url).bearer(&bearer))
             .await
             .map_err(|e| e.at(place))?;
-        let list: wire::ListAnswer =
-            serde_json::from_slice(&answer).map_err(|e| FetchError::Malformed {
-                route: SECRETS_RAW,
-                reason: json_reason(&e),
-            })?;
+        let list = list_answer(&answer).map_err(|e| FetchError::Malformed {
+            route: SECRETS_RAW,
+            reason: json_reason(&e),
+        })?;
         Ok(Folder {
             path: path.to_owned(),
             local: list.secrets.into_iter().map(|s| convert(s, path)).collect(),
@@ -953,7 +977,9 @@ impl Client {
                     // Imported secrets carry no `secretPath`: their origin is the import's
                     // folder, and its environment when it is not the one asked for (`/shared`
                     // from two environments is two origins).
-                    let folder = import.secret_path.unwrap_or_else(|| path.to_owned());
+                    let folder = import
+                        .secret_path
+                        .map_or_else(|| path.to_owned(), Cow::into_owned);
                     let origin = match import.environment {
                         Some(env) if !env.is_empty() && env != query.environment => {
                             format!("{folder} (environment {env})")
@@ -1667,16 +1693,37 @@ mod tests {
         );
     }
 
+    /// The answer is read once: an unescaped string is borrowed from it, an escaped one is
+    /// unescaped; a body that is not UTF-8 fails exactly as the byte parser fails.
+    #[test]
+    fn list_answer_borrows_what_is_not_escaped() {
+        let body = br#"{"secrets":[{"secretKey":"A","secretValue":"plain"},{"secretKey":"B","secretValue":"l1\nl2"}]}"#;
+        let list = list_answer(body).unwrap();
+        assert!(matches!(list.secrets[0].value, Cow::Borrowed("plain")));
+        assert!(matches!(list.secrets[0].key, Cow::Borrowed("A")));
+        assert!(matches!(&list.secrets[1].value, Cow::Owned(v) if v == "l1\nl2"));
+        let bad = b"{\"secrets\":[{\"secretKey\":\"A\",\"secretValue\":\"\xff\"}]}";
+        let ours = list_answer(bad).err().unwrap();
+        let bytes = serde_json::from_slice::<serde_json::Value>(bad).unwrap_err();
+        assert_eq!(json_reason(&ours), json_reason(&bytes));
+    }
+
     /// A hidden flag or the placeholder value marks a secret hidden; the origin is its
     /// `secretPath`, else the folder asked for.
     #[test]
     fn hidden_and_origin() {
-        let raw = |value: &str, hidden: Option<bool>, path: Option<&str>| wire::RawSecret {
-            key: "K".into(),
-            value: value.into(),
-            hidden,
-            secret_path: path.map(str::to_owned),
-        };
+        fn raw<'a>(
+            value: &'a str,
+            hidden: Option<bool>,
+            path: Option<&'a str>,
+        ) -> wire::RawSecret<'a> {
+            wire::RawSecret {
+                key: "K".into(),
+                value: value.into(),
+                hidden,
+                secret_path: path.map(Cow::Borrowed),
+            }
+        }
         let s = convert(raw("v", None, None), "/f");
         assert!(!s.hidden);
         assert_eq!(s.origin, "/f");

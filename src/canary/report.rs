@@ -192,8 +192,11 @@ impl Report {
         for dir in &self.created_dirs {
             out.push_str(&format!("created directory {}\n", dir.display()));
         }
+        out.reserve(self.keys.iter().map(|k| k.len() + 3).sum());
         for key in &self.keys {
-            out.push_str(&format!("  {key}\n"));
+            out.push_str("  ");
+            out.push_str(key);
+            out.push('\n');
         }
         if self.dry_run {
             match &self.diff {

@@ -2,6 +2,7 @@
 //! choice rules, the dotenv render and the secure write.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use futures_util::future::join_all;
 use secrecy::{ExposeSecret, SecretString};
@@ -312,15 +313,16 @@ fn choose<'a>(
     for folder in folders {
         for secret in folder.merged(s.include_imports) {
             let key = secret.key.as_str();
-            match merged.get(key) {
-                Some(prev) if prev.origin != secret.origin => {
+            // One search of the map per key.
+            match merged.entry(key) {
+                Entry::Occupied(prev) if prev.get().origin != secret.origin => {
                     conflicts
                         .entry(key)
-                        .or_insert_with(|| (prev.origin.clone(), secret.origin.clone()));
+                        .or_insert_with(|| (prev.get().origin.clone(), secret.origin.clone()));
                 }
-                Some(_) => {}
-                None => {
-                    merged.insert(key, secret);
+                Entry::Occupied(_) => {}
+                Entry::Vacant(slot) => {
+                    slot.insert(secret);
                 }
             }
         }
