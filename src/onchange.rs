@@ -21,6 +21,9 @@ use crate::secret::Redactor;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a command's group gets between SIGTERM and SIGKILL after its timeout.
 pub const KILL_AFTER: Duration = Duration::from_secs(5);
+/// How long the command's output is still read after it exited (something it left behind
+/// may hold the output open; that is not waited for, nor killed).
+pub const DRAIN: Duration = Duration::from_secs(2);
 /// The longest line of the command's output shown (redacted); a longer one is named, never
 /// shown in part (a cut could split a secret and show its first half).
 pub const MAX_LINE: usize = 64 * 1024;
@@ -436,43 +439,50 @@ pub fn run(
     let mut timed_out = false;
     let mut output_open = true;
     let mut status = None;
+    let mut drain_until: Option<Instant> = None;
     loop {
         if status.is_none() {
             status = child.try_wait().ok().flatten();
         }
-        if status.is_some() && !output_open {
-            break;
-        }
         let now = Instant::now();
-        if now >= deadline {
+        if status.is_some() {
+            if !output_open {
+                break;
+            }
+            // It has exited, but something it left behind holds the output open: read what
+            // comes for a little while, then stop listening — never kill what a reload that
+            // succeeded may have started.
+            if now >= *drain_until.get_or_insert(now + DRAIN) {
+                break;
+            }
+        } else if now >= deadline {
             if timed_out {
                 kill_group(pgid, nix::libc::SIGKILL);
-                if status.is_none() {
-                    status = child.wait().ok();
-                }
-                // The output closes when the last of the group dies.
-                while let Ok(Some(text)) = lines_rx.recv() {
-                    line(&redactor.redact(&text));
-                }
-                break;
+                status = child.wait().ok();
+                drain_until = Some(now + DRAIN);
+                continue;
             }
             timed_out = true;
             kill_group(pgid, nix::libc::SIGTERM);
             deadline = now + KILL_AFTER;
             continue;
         }
-        let wait = (deadline - now).min(Duration::from_millis(if status.is_none() {
-            20
-        } else {
-            200
-        }));
+        let until = drain_until.unwrap_or(deadline);
+        let wait = until
+            .saturating_duration_since(now)
+            .min(Duration::from_millis(20));
         match lines_rx.recv_timeout(wait) {
             Ok(Some(text)) => line(&redactor.redact(&text)),
             Ok(None) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => output_open = false,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
         }
         if !output_open && status.is_none() {
-            status = child.wait().ok();
+            // The output is closed but the command runs on: wait for it without reading.
+            std::thread::sleep(
+                until
+                    .saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(20)),
+            );
         }
     }
     if timed_out {

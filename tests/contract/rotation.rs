@@ -524,6 +524,70 @@ async fn rot_010_a_group_ignoring_sigterm_gets_sigkill() {
     );
 }
 
+/// A command that closes its output and runs on is still bounded by the timeout (exit 8,
+/// nothing of it left).
+#[tokio::test]
+async fn rot_010_rot_014_closed_output_does_not_escape_the_timeout() {
+    let wd = Workdir::new();
+    let out = wd.output();
+    let pid_file = wd.join("child.pid");
+    let inf = serving(&V1, 1).await;
+    let run = run_with(
+        &inf,
+        &out,
+        &format!(
+            "sh -c 'echo $$ > {}; exec >/dev/null 2>&1; exec sleep 60'",
+            pid_file.display()
+        ),
+        &V1,
+    )
+    .args(["--on-change-timeout", "0.3"])
+    .run();
+    run.code(8)
+        .stderr_is(&format!(
+            "write-canary-env: error: the on-change command sh timed out after 0.3 s (its process group got SIGTERM, then SIGKILL); {} is written and in place, and the reload stays owed for the next run\n",
+            out.display()
+        ))
+        .no_leak();
+    let pid: i32 = read(&pid_file).trim().parse().unwrap();
+    assert!(
+        gone_within(pid, Duration::from_secs(10)),
+        "the command {pid} outlived its timeout"
+    );
+}
+
+/// A command that exits 0 at once, leaving a background process that holds its output: the
+/// run succeeds (the reload is paid) and the background process is not killed.
+#[tokio::test]
+async fn rot_014_what_the_command_left_running_is_left_alone() {
+    let wd = Workdir::new();
+    let out = wd.output();
+    let pid_file = wd.join("daemon.pid");
+    let inf = serving(&V1, 1).await;
+    run_with(
+        &inf,
+        &out,
+        &format!(
+            "sh -c 'echo started; sleep 30 & echo $! > {}'",
+            pid_file.display()
+        ),
+        &V1,
+    )
+    .run()
+    .success()
+    .stderr_is("write-canary-env: on-change: started\n")
+    .no_leak();
+    assert!(!wd.join(".out.env.on-change-owed").exists(), "paid");
+    let pid: i32 = read(&pid_file).trim().parse().unwrap();
+    let alive = !gone_within(pid, Duration::ZERO);
+    // Clean up the test's own background process.
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    assert!(alive, "the background process {pid} was killed");
+}
+
 /// Whether `pid` is gone (or a zombie) within `limit`.
 fn gone_within(pid: i32, limit: Duration) -> bool {
     let start = Instant::now();
