@@ -231,7 +231,7 @@ pub struct Lease {
     name: std::ffi::OsString,
     dir: PathBuf,
     /// The directory, `flock`ed `LOCK_EX` (`None` where the file system has no locks).
-    _lock: Option<File>,
+    lock: Option<File>,
     /// Directories this lease created, outermost first.
     pub created_dirs: Vec<PathBuf>,
 }
@@ -268,7 +268,7 @@ impl Lease {
             target: target.clone(),
             name,
             dir,
-            _lock: lock,
+            lock,
             created_dirs,
         })
     }
@@ -340,7 +340,7 @@ impl Lease {
     /// marker).
     pub fn write_beside(&self, name: &std::ffi::OsStr, bytes: &[u8]) -> Result<(), FileError> {
         let path = self.dir.join(name);
-        if self._lock.is_some() {
+        if self.lock.is_some() {
             // Ours alone while we hold the directory: a dead run's temporary goes first.
             let _ = sweep_leftovers(&self.dir, name);
         }

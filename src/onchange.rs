@@ -230,15 +230,6 @@ impl Change {
             Change::Owed => "owed",
         }
     }
-
-    fn parse(s: &str) -> Option<Change> {
-        match s {
-            "created" => Some(Change::Created),
-            "changed" => Some(Change::Changed),
-            "owed" => Some(Change::Owed),
-            _ => None,
-        }
-    }
 }
 
 /// What the command is told: the change and the key names added, changed and removed.
@@ -311,10 +302,7 @@ impl Event {
                 Some(("added", v)) => event.added = list(v),
                 Some(("changed", v)) => event.changed = list(v),
                 Some(("removed", v)) => event.removed = list(v),
-                Some(("change", v)) => {
-                    // Kept for the record; the command is told `owed`.
-                    let _ = Change::parse(v);
-                }
+                // `change=` is kept for the reader of the file; the command is told `owed`.
                 _ => {}
             }
         }

@@ -102,22 +102,22 @@ impl Diff {
     }
 
     /// `created` or `changed`.
-    pub fn change(&self) -> Option<Change> {
-        Some(if self.created {
+    pub fn change(&self) -> Change {
+        if self.created {
             Change::Created
         } else {
             Change::Changed
-        })
+        }
     }
 
     /// What the on-change command is told of this change.
-    pub fn event(self) -> Option<Event> {
-        Some(Event {
-            change: self.change()?,
+    pub fn event(self) -> Event {
+        Event {
+            change: self.change(),
             added: self.keys.added,
             changed: self.keys.changed,
             removed: self.keys.removed,
-        })
+        }
     }
 }
 

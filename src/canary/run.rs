@@ -159,7 +159,7 @@ fn preview(
     let owed = onchange::Event::owed_for(&s.output);
     report.owed = owed.is_some();
     if cfg.on_change.is_some() {
-        report.on_change = Some(match (diff.as_ref().and_then(Diff::change), owed) {
+        report.on_change = Some(match (diff.as_ref().map(Diff::change), owed) {
             (Some(change), _) => OnChange::WouldRun(change),
             (None, Some(_)) => OnChange::WouldRun(onchange::Change::Owed),
             (None, None) => OnChange::WouldNotRun,
@@ -194,7 +194,7 @@ fn write_owing(
             redactor.add(v);
         }
     }
-    let this = Diff::from_read(read, bytes, new_entries).and_then(Diff::event);
+    let this = Diff::from_read(read, bytes, new_entries).map(Diff::event);
     let event = match (this, owed) {
         (Some(now), Some(earlier)) => Some(now.after(&earlier)),
         (now, earlier) => now.or(earlier),

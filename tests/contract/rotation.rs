@@ -463,97 +463,63 @@ async fn rot_009_output_is_redacted_line_by_line() {
     );
 }
 
-/// A command past its timeout: SIGTERM to the group, nothing of it left, exit 8.
-#[tokio::test]
-async fn rot_010_timeout_ends_the_whole_group() {
+/// A run whose `--on-change` (`script`, with `{pid}` standing for a file where it writes the
+/// pid to watch) runs past `--on-change-timeout timeout`: exit 8, the write's report, the
+/// timed-out error, no leak; and the watched process is gone.
+async fn assert_timed_out(script: &str, timeout: &str) {
     let wd = Workdir::new();
     let out = wd.output();
-    let pid_file = wd.join("child.pid");
+    let pid_file = wd.join("watched.pid");
     let inf = serving(&V1, 1).await;
-    run_with(
-        &inf,
-        &out,
-        &format!("sh -c 'sleep 30 & echo $! > {}; wait'", pid_file.display()),
-        &V1,
-    )
-    .args(["--on-change-timeout", "0.5"])
-    .run()
-    .code(8)
-    .stdout_is(&report(
-        &out,
-        "written",
-        &["ALPHA_KEY", "BETA_KEY"],
-        "on-change: failed (created); it stays owed\n",
-    ))
-    .stderr_is(&format!(
-        "write-canary-env: error: the on-change command sh timed out after 0.5 s (its process group got SIGTERM, then SIGKILL); {} is written and in place, and the reload stays owed for the next run\n",
-        out.display()
-    ))
-    .no_leak();
-    let pid: i32 = read(&pid_file).trim().parse().unwrap();
-    assert!(
-        gone_within(pid, Duration::from_secs(10)),
-        "the group's sleep {pid} is still running"
-    );
-}
-
-/// A group that ignores SIGTERM gets SIGKILL 5 s later: nothing of it is left, and the run
-/// still ends (exit 8).
-#[tokio::test]
-async fn rot_010_a_group_ignoring_sigterm_gets_sigkill() {
-    let wd = Workdir::new();
-    let out = wd.output();
-    let pid_file = wd.join("child.pid");
-    let inf = serving(&V1, 1).await;
-    let run = run_with(
-        &inf,
-        &out,
-        &format!(
-            "sh -c 'trap \"\" TERM; sleep 60 & echo $! > {}; wait; wait'",
-            pid_file.display()
-        ),
-        &V1,
-    )
-    .args(["--on-change-timeout", "0.2"])
-    .run();
-    run.code(8).no_leak();
-    let pid: i32 = read(&pid_file).trim().parse().unwrap();
-    assert!(
-        gone_within(pid, Duration::from_secs(10)),
-        "the group's sleep {pid} survived SIGKILL"
-    );
-}
-
-/// A command that closes its output and runs on is still bounded by the timeout (exit 8,
-/// nothing of it left).
-#[tokio::test]
-async fn rot_010_rot_014_closed_output_does_not_escape_the_timeout() {
-    let wd = Workdir::new();
-    let out = wd.output();
-    let pid_file = wd.join("child.pid");
-    let inf = serving(&V1, 1).await;
-    let run = run_with(
-        &inf,
-        &out,
-        &format!(
-            "sh -c 'echo $$ > {}; exec >/dev/null 2>&1; exec sleep 60'",
-            pid_file.display()
-        ),
-        &V1,
-    )
-    .args(["--on-change-timeout", "0.3"])
-    .run();
-    run.code(8)
+    let command = script.replace("{pid}", &pid_file.display().to_string());
+    run_with(&inf, &out, &command, &V1)
+        .args(["--on-change-timeout", timeout])
+        .run()
+        .code(8)
+        .stdout_is(&report(
+            &out,
+            "written",
+            &["ALPHA_KEY", "BETA_KEY"],
+            "on-change: failed (created); it stays owed\n",
+        ))
         .stderr_is(&format!(
-            "write-canary-env: error: the on-change command sh timed out after 0.3 s (its process group got SIGTERM, then SIGKILL); {} is written and in place, and the reload stays owed for the next run\n",
+            "write-canary-env: error: the on-change command sh timed out after {timeout} s (its process group got SIGTERM, then SIGKILL); {} is written and in place, and the reload stays owed for the next run\n",
             out.display()
         ))
         .no_leak();
     let pid: i32 = read(&pid_file).trim().parse().unwrap();
     assert!(
         gone_within(pid, Duration::from_secs(10)),
-        "the command {pid} outlived its timeout"
+        "{pid} of `{command}` is still running"
     );
+}
+
+/// A command past its timeout: SIGTERM to the group, nothing of it left, exit 8.
+#[tokio::test]
+async fn rot_010_timeout_ends_the_whole_group() {
+    assert_timed_out("sh -c 'sleep 30 & echo $! > {pid}; wait'", "0.5").await;
+}
+
+/// A group that ignores SIGTERM gets SIGKILL 5 s later: nothing of it is left, and the run
+/// still ends (exit 8).
+#[tokio::test]
+async fn rot_010_a_group_ignoring_sigterm_gets_sigkill() {
+    assert_timed_out(
+        "sh -c 'trap \"\" TERM; sleep 60 & echo $! > {pid}; wait; wait'",
+        "0.2",
+    )
+    .await;
+}
+
+/// A command that closes its output and runs on is still bounded by the timeout (exit 8,
+/// nothing of it left).
+#[tokio::test]
+async fn rot_010_rot_014_closed_output_does_not_escape_the_timeout() {
+    assert_timed_out(
+        "sh -c 'echo $$ > {pid}; exec >/dev/null 2>&1; exec sleep 60'",
+        "0.3",
+    )
+    .await;
 }
 
 /// A command that exits 0 at once, leaving a background process that holds its output: the
