@@ -6,6 +6,7 @@
 //! `tests/contract/` proves it.
 
 pub mod canary;
+mod cli;
 pub mod dotenv;
 pub mod envfile;
 pub mod exit;
@@ -23,11 +24,14 @@ mod signals;
 pub mod smoke;
 
 /// What both binaries do first: harden the process ([`hardening::harden`]), then parse the
-/// command line ([`output::parse_args`]: a usage error printed the one way, its exit code
-/// returned).
-pub fn start<T: clap::Parser>(binary: &str) -> Result<T, std::process::ExitCode> {
+/// command line with their `command` ([`cli::parse`]: a usage error printed the one way, its
+/// exit code returned).
+pub fn start<T: clap::FromArgMatches>(
+    binary: &str,
+    command: clap::Command,
+) -> Result<T, std::process::ExitCode> {
     hardening::harden();
-    output::parse_args(binary)
+    cli::parse(binary, command)
 }
 
 /// The one async runtime of a run, built by each binary: current thread (the concurrent

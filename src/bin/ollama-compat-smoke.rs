@@ -19,7 +19,7 @@ fn fail(err: &smoke::Error) -> (Exit, Option<Report>) {
 }
 
 fn main() -> ExitCode {
-    let args = match provider_bridge::start::<Args>(NAME) {
+    let args = match provider_bridge::start::<Args>(NAME, smoke::cli::command()) {
         Ok(args) => args,
         Err(code) => return code,
     };

@@ -36,7 +36,7 @@ fn fail(err: &canary::Error, json: bool) -> (Exit, Option<Report>) {
 }
 
 fn main() -> ExitCode {
-    let args = match provider_bridge::start::<Args>(NAME) {
+    let args = match provider_bridge::start::<Args>(NAME, canary::cli::command()) {
         Ok(args) => args,
         Err(code) => return code,
     };
