@@ -23,15 +23,31 @@ pub mod secret;
 mod signals;
 pub mod smoke;
 
-/// What both binaries do first: harden the process ([`hardening::harden`]), then parse the
-/// command line with their `command` ([`cli::parse`]: a usage error printed the one way, its
-/// exit code returned).
-pub fn start<T: clap::FromArgMatches>(
+/// Both binaries' `main`, one shape: harden the process ([`hardening::harden`]), parse the
+/// command line with their `command` into their settings ([`cli::parse`]: a usage error printed
+/// the one way, its exit code returned), then `run` them, recording the run's metrics
+/// ([`metrics::Recorder`]: every run past argument parsing, `contracts/metrics.md`), and exit
+/// with the run's code.
+pub fn main<A, M>(
     binary: &str,
     command: clap::Command,
-) -> Result<T, std::process::ExitCode> {
+    run: impl FnOnce(M::Settings) -> (exit::Exit, Option<M::Report>),
+) -> std::process::ExitCode
+where
+    A: clap::FromArgMatches,
+    M: metrics::Recorder,
+    M::Settings: From<A>,
+{
     hardening::harden();
-    cli::parse(binary, command)
+    let args: A = match cli::parse(binary, command) {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    let settings = M::Settings::from(args);
+    let metrics = M::begin(&settings);
+    let (exit, report) = run(settings);
+    metrics.end(binary, exit, report.as_ref());
+    exit.into()
 }
 
 /// The one async runtime of a run, built by each binary: current thread (the concurrent

@@ -318,6 +318,24 @@ pub fn canary_exposition(output: &str, run: &CanaryOutcome, carried: Carried) ->
     }
 }
 
+/// A binary's metrics around one run ([`crate::main`]): begun from its settings once the
+/// arguments are parsed, ended with its exit code and report (when it got that far), on every
+/// run, success or failure.
+pub trait Recorder: Sized {
+    /// What the operator gave.
+    type Settings;
+    /// What a run that got far enough reports.
+    type Report;
+
+    /// Begins the record of a run with these settings.
+    fn begin(settings: &Self::Settings) -> Self;
+
+    /// Writes the metrics of a run that ended with `exit` (and `report`, when it got that
+    /// far) when `--metrics-file` was given; a file that cannot be written is a warning on
+    /// stderr, never a change of the exit code.
+    fn end(self, binary: &str, exit: Exit, report: Option<&Self::Report>);
+}
+
 /// One `write-canary-env` run, from the end of argument parsing: [`CanaryRun::end`] writes
 /// its metrics file when `--metrics-file` was given.
 #[derive(Debug)]
@@ -327,9 +345,12 @@ pub struct CanaryRun {
     started: Instant,
 }
 
-impl CanaryRun {
+impl Recorder for CanaryRun {
+    type Settings = crate::canary::Settings;
+    type Report = crate::canary::Report;
+
     /// Starts the clock for a run with these settings.
-    pub fn begin(settings: &crate::canary::Settings) -> CanaryRun {
+    fn begin(settings: &crate::canary::Settings) -> CanaryRun {
         CanaryRun {
             metrics_file: settings.metrics_file.clone(),
             output: settings.output.clone(),
@@ -340,7 +361,7 @@ impl CanaryRun {
     /// Writes the metrics of a run that ended with `exit` (and, when it got that far, its
     /// `report`); a file that cannot be written is a warning on stderr, never a change of the
     /// exit code.
-    pub fn end(self, binary: &str, exit: Exit, report: Option<&crate::canary::Report>) {
+    fn end(self, binary: &str, exit: Exit, report: Option<&crate::canary::Report>) {
         let Some(path) = &self.metrics_file else {
             return;
         };
@@ -474,9 +495,12 @@ pub struct SmokeRun {
     report_file: Option<PathBuf>,
 }
 
-impl SmokeRun {
+impl Recorder for SmokeRun {
+    type Settings = crate::smoke::Settings;
+    type Report = crate::smoke::Report;
+
     /// A run with these settings.
-    pub fn begin(settings: &crate::smoke::Settings) -> SmokeRun {
+    fn begin(settings: &crate::smoke::Settings) -> SmokeRun {
         SmokeRun {
             metrics_file: settings.metrics_file.clone(),
             model: settings.model.clone(),
@@ -487,7 +511,7 @@ impl SmokeRun {
     /// Writes the metrics of a run that ended with `exit` (and, when the checks ran, its
     /// `report`); a file that cannot be written is a warning on stderr, never a change of the
     /// exit code.
-    pub fn end(self, binary: &str, exit: Exit, report: Option<&crate::smoke::Report>) {
+    fn end(self, binary: &str, exit: Exit, report: Option<&crate::smoke::Report>) {
         let Some(path) = &self.metrics_file else {
             return;
         };
