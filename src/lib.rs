@@ -25,28 +25,28 @@ pub mod smoke;
 
 /// Both binaries' `main`, one shape: harden the process ([`hardening::harden`]), parse the
 /// command line with their `command` into their settings ([`cli::parse`]: a usage error printed
-/// the one way, its exit code returned), then `run` them, recording the run's metrics
+/// the one way, its exit code returned), `run` them, write the run's metrics
 /// ([`metrics::Recorder`]: every run past argument parsing, `contracts/metrics.md`), and exit
 /// with the run's code.
-pub fn main<A, M>(
+pub fn main<A, S>(
     binary: &str,
     command: clap::Command,
-    run: impl FnOnce(M::Settings) -> (exit::Exit, Option<M::Report>),
+    run: impl FnOnce(S) -> (exit::Exit, Option<S::Report>),
 ) -> std::process::ExitCode
 where
     A: clap::FromArgMatches,
-    M: metrics::Recorder,
-    M::Settings: From<A>,
+    S: From<A> + Clone + metrics::Recorder,
 {
     hardening::harden();
     let args: A = match cli::parse(binary, command) {
         Ok(args) => args,
         Err(code) => return code,
     };
-    let settings = M::Settings::from(args);
-    let metrics = M::begin(&settings);
+    let settings = S::from(args);
+    let recorder = settings.clone();
+    let started = std::time::Instant::now();
     let (exit, report) = run(settings);
-    metrics.end(binary, exit, report.as_ref());
+    recorder.record(binary, started.elapsed(), exit, report.as_ref());
     exit.into()
 }
 

@@ -9,7 +9,6 @@ use provider_bridge::{eprint, eprintln, print, println};
 use std::process::ExitCode;
 
 use provider_bridge::exit::Exit;
-use provider_bridge::metrics::SmokeRun;
 use provider_bridge::smoke::cli::{Args, NAME};
 use provider_bridge::smoke::{self, Config, Report, Settings};
 
@@ -20,7 +19,7 @@ fn fail(err: &smoke::Error) -> (Exit, Option<Report>) {
 }
 
 fn main() -> ExitCode {
-    provider_bridge::main::<Args, SmokeRun>(NAME, smoke::cli::command(), run)
+    provider_bridge::main::<Args, Settings>(NAME, smoke::cli::command(), run)
 }
 
 /// The run after argument parsing: its exit code, and its report when the checks ran.

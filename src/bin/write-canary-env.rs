@@ -11,7 +11,6 @@ use std::process::ExitCode;
 use provider_bridge::canary::cli::{Args, NAME};
 use provider_bridge::canary::{self, Config, Report, Settings};
 use provider_bridge::exit::Exit;
-use provider_bridge::metrics::CanaryRun;
 
 /// Prints a failure: the message on stderr, and under `--json` the error document on stdout.
 /// A failed on-change command comes after a complete write: its report is printed too, and
@@ -37,7 +36,7 @@ fn fail(err: &canary::Error, json: bool) -> (Exit, Option<Report>) {
 }
 
 fn main() -> ExitCode {
-    provider_bridge::main::<Args, CanaryRun>(NAME, canary::cli::command(), run)
+    provider_bridge::main::<Args, Settings>(NAME, canary::cli::command(), run)
 }
 
 /// The run after argument parsing: its exit code, and its report when it got that far.
