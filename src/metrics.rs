@@ -490,6 +490,7 @@ impl Recorder for crate::smoke::Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn at(secs: u64, ms: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_millis(secs * 1000 + ms)

@@ -8,7 +8,7 @@
 use provider_bridge::{eprint, eprintln, print, println};
 use std::process::ExitCode;
 
-use provider_bridge::canary::cli::{Args, NAME};
+use provider_bridge::canary::cli::NAME;
 use provider_bridge::canary::{self, Config, Report, Settings};
 use provider_bridge::exit::Exit;
 
@@ -36,7 +36,7 @@ fn fail(err: &canary::Error, json: bool) -> (Exit, Option<Report>) {
 }
 
 fn main() -> ExitCode {
-    provider_bridge::main::<Args, Settings>(NAME, canary::cli::command(), run)
+    provider_bridge::main::<Settings, Settings>(NAME, canary::cli::command(), run)
 }
 
 /// The run after argument parsing: its exit code, and its report when it got that far.

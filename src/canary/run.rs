@@ -34,10 +34,10 @@ pub async fn run(
 ) -> Result<Report, Error> {
     let s = &cfg.settings;
     let http = http::client(&ClientOptions {
-        timeout: s.timeout,
+        timeout: s.timeout.0,
         ca_cert: s.ca_cert.clone(),
     })?;
-    let client = Client::new(http, cfg.base.clone(), s.max_retry_wait).say_waits(say.clone());
+    let client = Client::new(http, cfg.base.clone(), s.max_retry_wait.0).say_waits(say.clone());
     let mut redactor = Redactor::new();
     match &cfg.auth {
         Auth::Token(t) => redactor.add(t),
