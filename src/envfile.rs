@@ -686,6 +686,51 @@ mod tests {
         }
     }
 
+    /// A file whose content runs past the size `fstat` gave (one that grew meanwhile; a
+    /// procfs file, whose size is 0, shows it without a race): never `unchanged` (FILE-012).
+    #[test]
+    fn file_012_a_file_longer_than_its_stat_is_not_unchanged() {
+        let proc_file = Path::new("/proc/self/status");
+        let meta = std::fs::metadata(proc_file).unwrap();
+        assert_eq!(meta.len(), 0, "procfs reports no size");
+        let target = Target {
+            path: proc_file.to_owned(),
+            mode: meta.mode() & 0o7777,
+            parent_mode: 0o700,
+            uid: None,
+            gid: None,
+        };
+        let me = nix::unistd::geteuid().as_raw();
+        assert_eq!(same_as_wanted(&target, b"", me).unwrap(), None);
+        // What the same check says of an empty regular file with that mode and owner.
+        let tmp = tempfile::tempdir().unwrap();
+        let empty = tmp.path().join("empty");
+        std::fs::write(&empty, "").unwrap();
+        std::fs::set_permissions(&empty, Permissions::from_mode(target.mode)).unwrap();
+        let empty_target = Target {
+            path: empty,
+            ..target
+        };
+        assert!(same_as_wanted(&empty_target, b"", me).unwrap().is_some());
+    }
+
+    /// The old file read for the key diff: at most `cap` bytes, and a file with more than its
+    /// `fstat` size said, or more than `cap`, is not read at all (it counts as changed whole:
+    /// FMT-028).
+    #[test]
+    fn fmt_028_the_old_file_is_read_whole_or_not_at_all() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("old.env");
+        std::fs::write(&file, "0123456789").unwrap();
+        assert_eq!(
+            read_current(&file, 10).as_deref().map(Vec::as_slice),
+            Some(&b"0123456789"[..])
+        );
+        assert_eq!(read_current(&file, 9), None);
+        assert_eq!(read_current(Path::new("/proc/self/status"), 0), None);
+        assert_eq!(read_current(tmp.path(), 1 << 20), None, "a directory");
+    }
+
     /// FILE-020's last guard: the sweep removes a name only if it still names the file whose
     /// lock it took — the same device and inode, not a file renamed over it since.
     #[test]
