@@ -1331,6 +1331,21 @@ async fn smk_030_tool_choice_forced_and_none() {
             "tool_choice=pass none=call_as_text",
             String::new(),
         ),
+        // Each sign alone is enough: the tool's name in a JSON text, or a bare tag.
+        (
+            call(),
+            content("{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}"),
+            0,
+            "tool_choice=pass none=call_as_text",
+            String::new(),
+        ),
+        (
+            call(),
+            content("<tool_call>\n{\"city\": \"Paris\"}\n</tool_call>"),
+            0,
+            "tool_choice=pass none=call_as_text",
+            String::new(),
+        ),
     ] {
         new_check(
             "tool_choice",
