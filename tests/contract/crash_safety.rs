@@ -1330,3 +1330,91 @@ async fn file_025_other_fatal_signals_remove_the_temporary_file_too() {
         });
     }
 }
+
+/// The opens of paths under `root` in a trace made with `-e trace=openat -s 4096`, in order:
+/// the path below `root` (a temporary name's pid, random part and counter as placeholders)
+/// and the flags, sorted (`O_RDONLY|O_CLOEXEC|O_DIRECTORY` → `O_CLOEXEC|O_DIRECTORY|O_RDONLY`),
+/// one line each.
+fn opens_below(trace: &str, root: &Path) -> Vec<String> {
+    let root = format!("\"{}/", root.display());
+    let temp = Regex::new(r"\.tmp-[0-9]+-[0-9a-f]{8}-[0-9]+$").unwrap();
+    trace
+        .lines()
+        .filter(|l| is_call(l, "openat"))
+        .filter_map(|l| {
+            let start = l.find(&root)? + root.len();
+            let rest = &l[start..];
+            let (path, rest) = rest.split_once('"')?;
+            let flags = rest.trim_start_matches(", ");
+            let flags = flags.split([',', ')']).next()?;
+            let mut flags: Vec<&str> = flags.split('|').collect();
+            flags.sort_unstable();
+            let path = temp.replace_all(path, ".tmp-[PID]-[HEX]-[N]");
+            Some(format!("{path} {}", flags.join("|")))
+        })
+        .collect()
+}
+
+/// Every path the writer opens, seen in its system calls: the target without following a
+/// link or waiting on a FIFO, the temporary file created exclusively, each directory it
+/// creates reopened refusing a link, the directory locked and synced, a dead run's leftover
+/// inspected without following a link; every descriptor close-on-exec.
+#[tokio::test]
+async fn file_026_no_open_follows_a_link_or_waits_on_a_fifo() {
+    if !strace_usable("file_026_no_open_follows_a_link_or_waits_on_a_fifo") {
+        return;
+    }
+    let inf = serving().await;
+    let url = inf.url();
+    let wd = Workdir::new();
+    let out = wd.join("a/b/out.env");
+    let trace_of = |args: &[OsString]| {
+        let logs = Workdir::new();
+        let log = logs.join("trace.log");
+        let prefix: Vec<OsString> = [
+            "strace",
+            "-f",
+            "-qq",
+            "-s",
+            "4096",
+            "-e",
+            "trace=openat",
+            "-o",
+        ]
+        .iter()
+        .map(OsString::from)
+        .chain([log.as_os_str().to_owned()])
+        .collect();
+        run_wrapped(&prefix, args, None).success().no_leak();
+        opens_below(&std::fs::read_to_string(&log).unwrap(), wd.path())
+    };
+    // Created a/ and a/b/ (reopened to set owner and mode), locked a/b/, listed it for
+    // leftovers, looked at the target, created the temporary file, synced a/b/.
+    let first = trace_of(&write_args(&url, &out));
+    assert_eq!(
+        first.join("\n"),
+        "a O_CLOEXEC|O_DIRECTORY|O_NOFOLLOW|O_RDONLY
+a/b O_CLOEXEC|O_DIRECTORY|O_NOFOLLOW|O_RDONLY
+a/b O_CLOEXEC|O_DIRECTORY|O_RDONLY
+a/b O_CLOEXEC|O_DIRECTORY|O_NONBLOCK|O_RDONLY
+a/b/out.env O_CLOEXEC|O_NOFOLLOW|O_NONBLOCK|O_RDONLY
+a/b/.out.env.tmp-[PID]-[HEX]-[N] O_CLOEXEC|O_CREAT|O_EXCL|O_NOFOLLOW|O_WRONLY
+a/b O_CLOEXEC|O_DIRECTORY|O_RDONLY"
+    );
+    // A dead run's leftover is inspected (then removed) before the target is looked at.
+    let leftover = wd.join("a/b/.out.env.tmp-999999-0123abcd-1");
+    std::fs::write(&leftover, "left").unwrap();
+    let mut args = write_args(&url, &out);
+    args.extend(["--output-mode".into(), "0600".into()]);
+    let second = trace_of(&args);
+    assert_eq!(
+        second.join("\n"),
+        "a/b O_CLOEXEC|O_DIRECTORY|O_RDONLY
+a/b O_CLOEXEC|O_DIRECTORY|O_NONBLOCK|O_RDONLY
+a/b/.out.env.tmp-[PID]-[HEX]-[N] O_CLOEXEC|O_NOFOLLOW|O_NONBLOCK|O_RDONLY
+a/b/out.env O_CLOEXEC|O_NOFOLLOW|O_NONBLOCK|O_RDONLY
+a/b/.out.env.tmp-[PID]-[HEX]-[N] O_CLOEXEC|O_CREAT|O_EXCL|O_NOFOLLOW|O_WRONLY
+a/b O_CLOEXEC|O_DIRECTORY|O_RDONLY"
+    );
+    assert!(!leftover.exists(), "the leftover was not removed");
+}

@@ -1331,6 +1331,21 @@ async fn smk_030_tool_choice_forced_and_none() {
             "tool_choice=pass none=call_as_text",
             String::new(),
         ),
+        // Each sign alone is enough: the tool's name in a JSON text, or a bare tag.
+        (
+            call(),
+            content("{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}"),
+            0,
+            "tool_choice=pass none=call_as_text",
+            String::new(),
+        ),
+        (
+            call(),
+            content("<tool_call>\n{\"city\": \"Paris\"}\n</tool_call>"),
+            0,
+            "tool_choice=pass none=call_as_text",
+            String::new(),
+        ),
     ] {
         new_check(
             "tool_choice",
@@ -2122,3 +2137,64 @@ Options:
   -V, --version
           Print version
 "#;
+
+/// A tool-call stream that answers in prose without naming the tool: `reason=no_tool_call`
+/// and no `call_as_text=` (that token is only for a call written out as text, SMK-029).
+#[tokio::test]
+async fn smk_029_prose_without_the_tool_is_not_call_as_text() {
+    let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"It is sunny in Paris.\"},\"finish_reason\":null}]}\n\n\
+                data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n\
+                data: [DONE]\n\n";
+    new_check(
+        "stream_tool_call",
+        vec![(
+            Step::StreamTool,
+            ResponseTemplate::new(200).set_body_raw(body, "text/event-stream"),
+        )],
+        1,
+        "stream_tool_call=fail reason=no_tool_call ttft_ms=[MS]",
+        "stream_tool_call: the model answered without calling get_weather\n",
+    )
+    .await;
+}
+
+/// A stream the connection cuts after its first event (a chunked body never ended):
+/// `reason=stream_incomplete missing=finish_reason,done`, exit 1, and stderr says how the
+/// connection ended (SMK-027).
+#[test]
+fn smk_027_stream_cut_by_the_connection_says_so() {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut seen = Vec::new();
+        // A request that never ends would block here; the suite's watchdog bounds the binary.
+        let mut buf = [0u8; 4096];
+        // The request's head and its JSON body (it ends with `}`).
+        while !seen.ends_with(b"}") {
+            let n = conn.read(&mut buf).unwrap();
+            assert!(n > 0, "the request ended early");
+            seen.extend_from_slice(&buf[..n]);
+        }
+        let event = "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"pong\"},\"finish_reason\":null}]}\n\n";
+        write!(
+            conn,
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{event}\r\n",
+            event.len()
+        )
+        .unwrap();
+        // Closed here, without the last chunk.
+    });
+    let _ = Cli::smoke()
+        .args(["--check", "stream_chat", "--no-model-list", "--base-url"])
+        .arg(format!("http://127.0.0.1:{port}/v1"))
+        .secret_env("OLLAMA_CLOUD_API_KEY", crate::support::chat::KEY)
+        .exits(1)
+        .stdout("stream_chat=fail reason=stream_incomplete missing=finish_reason,done ttft_ms=[MS] latency_ms=[MS]\n")
+        .stderr(format!("{CONTEXT}stream_chat: the stream ended before its finish_reason and \"data: [DONE]\" (see missing=); connection failed: unexpected EOF during chunk size line\n"))
+        .run();
+    // Not joined: a binary that never connected would leave it in accept() for ever; the
+    // run's whole output is the check.
+    drop(server);
+}
