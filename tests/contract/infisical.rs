@@ -1066,7 +1066,6 @@ async fn inf_020_retry_after_honoured_up_to_cap() {
         ),
     )
     .await;
-
     assert!(took >= Duration::from_millis(950));
 }
 
@@ -1807,7 +1806,6 @@ write-canary-env: error: /api/v3/secrets/raw: unavailable after 1 attempt (gave 
     // starts (INF-046), then gives up.
     let inf = Infisical::start().await;
     inf.respond(rate_limited_for_1s(), 3).await;
-
     let _ = canary(&inf.url(), &wd.output())
         .exits(5)
         .stderr(str![[r#"
@@ -2132,7 +2130,6 @@ write-canary-env: error: refusing credential file [TMP]/credentials/infisical-to
 "#]])
         .tmp(wd.path())
         .run();
-
     assert_eq!(
         inf.requests().await.len(),
         before,
@@ -2318,7 +2315,6 @@ async fn inf_042_unknown_client_id_is_a_credentials_problem() {
         format!("write-canary-env: error: {UA_LOGIN}: refused with status 404 (the client ID is unknown to this instance: check --client-id (or $INFISICAL_UNIVERSAL_AUTH_CLIENT_ID) and that --api-url names the instance where the identity lives); the server said: NotFound: No identity with specified client ID was found\n"),
     )
     .await;
-
     login_answer(
         404,
         "infisical/593bda8b/error-404-v4-route.json",
@@ -2477,7 +2473,6 @@ async fn inf_046_a_wait_is_said_when_it_starts() {
     .await;
     inf.respond(ResponseTemplate::new(200).set_body_json(providers()), 1)
         .await;
-
     let _ = canary(&inf.url(), &wd.output())
         .secret(PROVIDER_VALUE)
         .exits(0)
@@ -2684,7 +2679,6 @@ written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project df
                 .stderr(format!("write-canary-env: error: {said}\n"))
                 .tmp(wd.path())
                 .run();
-
             assert!(!wd.output().exists());
         }
     }
