@@ -1288,7 +1288,7 @@ fn inf_026_help_shows_flags_variables_and_defaults() {
 }
 
 /// `write-canary-env --help`, each line's trailing blanks trimmed.
-const CANARY_HELP: &str = r#"Render secrets from Infisical into a dotenv file, atomically, with exact modes, never printing a
+pub(crate) const CANARY_HELP: &str = r#"Render secrets from Infisical into a dotenv file, atomically, with exact modes, never printing a
 value.
 
 Credentials come only from files, systemd's credentials or the environment (never from a flag

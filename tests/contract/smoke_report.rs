@@ -2010,7 +2010,7 @@ async fn smk_038_json_report_numbers_are_numbers() {
 }
 
 /// `ollama-compat-smoke --help`, each line without its trailing blanks.
-const SMOKE_HELP: &str = r#"Check an OpenAI-compatible chat endpoint for chat completion, JSON output and tool calls, never
+pub(crate) const SMOKE_HELP: &str = r#"Check an OpenAI-compatible chat endpoint for chat completion, JSON output and tool calls, never
 printing the API key.
 
 The key is read from the file given by --api-key-file, else $CREDENTIALS_DIRECTORY/ollama-api-key
