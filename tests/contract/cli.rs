@@ -66,7 +66,7 @@ fn cli_002_help_and_version() {
 
 /// The whole `--help` of `cli` (exit 0, nothing on stderr), each line's trailing blanks
 /// trimmed: clap pads the blank lines between a flag and its values with spaces.
-fn help_of(cli: Cli) -> String {
+pub(crate) fn help_of(cli: Cli) -> String {
     let help = cli
         .arg("--help")
         .exits(0)
