@@ -1449,7 +1449,7 @@ async fn file_026_no_open_follows_a_link_or_waits_on_a_fifo() {
     let url = inf.url();
     let wd = Workdir::new();
     let out = wd.join("a/b/out.env");
-    let trace_of = |args: &[OsString]| {
+    let trace_of = |args: &[OsString], stdout: &str, stderr: &str| {
         let logs = Workdir::new();
         let log = logs.join("trace.log");
         let prefix: Vec<OsString> = [
@@ -1466,12 +1466,21 @@ async fn file_026_no_open_follows_a_link_or_waits_on_a_fifo() {
         .map(OsString::from)
         .chain([log.as_os_str().to_owned()])
         .collect();
-        run_wrapped(&prefix, args, None).success().no_leak();
+        run_wrapped(&prefix, args, None)
+            .success()
+            .stdout_is(stdout)
+            .stderr_is(stderr)
+            .no_leak();
         opens_below(&std::fs::read_to_string(&log).unwrap(), wd.path())
     };
     // Created a/ and a/b/ (reopened to set owner and mode), locked a/b/, listed it for
     // leftovers, looked at the target, created the temporary file, synced a/b/.
-    let first = trace_of(&write_args(&url, &out));
+    let created = format!(
+        "created directory {a}\ncreated directory {a}/b\n",
+        a = wd.join("a").display()
+    );
+    let first_report = report(&out, "written", "").replacen("\n", &format!("\n{created}"), 1);
+    let first = trace_of(&write_args(&url, &out), &first_report, "");
     assert_eq!(
         first.join("\n"),
         "a O_CLOEXEC|O_DIRECTORY|O_NOFOLLOW|O_RDONLY
@@ -1485,9 +1494,15 @@ a/b O_CLOEXEC|O_DIRECTORY|O_RDONLY"
     // A dead run's leftover is inspected (then removed) before the target is looked at.
     let leftover = wd.join("a/b/.out.env.tmp-999999-0123abcd-1");
     std::fs::write(&leftover, "left").unwrap();
-    let mut args = write_args(&url, &out);
-    args.extend(["--output-mode".into(), "0600".into()]);
-    let second = trace_of(&args);
+    std::fs::remove_file(&out).unwrap();
+    let second = trace_of(
+        &write_args(&url, &out),
+        &report(&out, "written", ""),
+        &format!(
+            "write-canary-env: removed {}, a temporary file left by an interrupted run\n",
+            leftover.display()
+        ),
+    );
     assert_eq!(
         second.join("\n"),
         "a/b O_CLOEXEC|O_DIRECTORY|O_RDONLY
