@@ -11,7 +11,6 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::CommandFactory as _;
 use clap_complete::Shell;
 
 fn write(path: &Path, bytes: &[u8]) {
@@ -26,8 +25,8 @@ fn main() {
             .expect("usage: package-assets OUT_DIR"),
     );
     let commands = [
-        provider_bridge::canary::cli::Args::command(),
-        provider_bridge::smoke::cli::Args::command(),
+        provider_bridge::canary::cli::command(),
+        provider_bridge::smoke::cli::command(),
     ];
     for cmd in commands {
         let name = cmd.get_name().to_owned();

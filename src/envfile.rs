@@ -249,7 +249,7 @@ impl Lease {
         let (name, dir) = name_and_dir(&target.path)?;
         let missing = missing_dirs(&dir)?;
         let created_dirs = create_dirs(&missing, target)?;
-        let lock = match lock_dir(&dir, nix::libc::LOCK_EX | nix::libc::LOCK_NB) {
+        let lock = match lock_dir(&dir, LOCK_EX_NOW) {
             Some(lock) => Some(lock),
             None => {
                 waiting(&dir);
@@ -300,12 +300,7 @@ impl Lease {
         // Held until the descriptor closes, after the rename: the mark of a live writer for
         // a writer that does not take the directory's lock.
         // SAFETY: flock on a descriptor we own.
-        let _ = unsafe {
-            nix::libc::flock(
-                std::os::fd::AsRawFd::as_raw_fd(&file),
-                nix::libc::LOCK_EX | nix::libc::LOCK_NB,
-            )
-        };
+        let _ = unsafe { nix::libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), LOCK_EX_NOW) };
         let target = &self.target;
         // Owner, then mode (a chown may clear mode bits), on the descriptor, before any byte.
         if target.uid.is_some() || target.gid.is_some() {
@@ -366,7 +361,11 @@ impl Lease {
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir).and_then(|d| d.sync_all())
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(open_flags::DIR)
+        .open(dir)
+        .and_then(|d| d.sync_all())
 }
 
 /// The bytes of the regular file at `path` (never following a link, never blocking on a
@@ -375,7 +374,7 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 pub fn read_current(path: &Path, cap: u64) -> Option<zeroize::Zeroizing<Vec<u8>>> {
     let file = OpenOptions::new()
         .read(true)
-        .custom_flags(libc_flags::O_NOFOLLOW | libc_flags::O_NONBLOCK | libc_flags::O_CLOEXEC)
+        .custom_flags(open_flags::EXISTING_FILE)
         .open(path)
         .ok()?;
     let meta = file.metadata().ok()?;
@@ -422,7 +421,7 @@ fn create_dirs(missing: &[PathBuf], target: &Target) -> Result<Vec<PathBuf>, Fil
         }
         let handle = OpenOptions::new()
             .read(true)
-            .custom_flags(libc_flags::O_DIRECTORY | libc_flags::O_NOFOLLOW)
+            .custom_flags(open_flags::CREATED_DIR)
             .open(dir)
             .map_err(io("open directory", dir))?;
         if target.uid.is_some() || target.gid.is_some() {
@@ -437,13 +436,30 @@ fn create_dirs(missing: &[PathBuf], target: &Target) -> Result<Vec<PathBuf>, Fil
     Ok(created)
 }
 
-/// Open flags not in std, from nix's libc.
-mod libc_flags {
-    pub const O_DIRECTORY: i32 = nix::libc::O_DIRECTORY;
-    pub const O_NOFOLLOW: i32 = nix::libc::O_NOFOLLOW;
-    pub const O_CLOEXEC: i32 = nix::libc::O_CLOEXEC;
-    pub const O_NONBLOCK: i32 = nix::libc::O_NONBLOCK;
+/// The open flags (beyond std's) of each kind of open, named by what is opened and stated
+/// once (FILE-026 shows them in the system calls).
+mod open_flags {
+    use nix::fcntl::OFlag;
+    /// A file that may already be there (the target, a leftover): never through a link (a link
+    /// is `ELOOP`), never blocking on a FIFO.
+    pub const EXISTING_FILE: i32 = OFlag::O_NOFOLLOW
+        .union(OFlag::O_NONBLOCK)
+        .union(OFlag::O_CLOEXEC)
+        .bits();
+    /// The temporary file, created with `O_CREAT|O_EXCL`: never through a link.
+    pub const NEW_FILE: i32 = OFlag::O_NOFOLLOW.union(OFlag::O_CLOEXEC).bits();
+    /// A directory this run just created, opened to set its owner and mode: a link or a file
+    /// swapped in for it is refused.
+    pub const CREATED_DIR: i32 = OFlag::O_DIRECTORY
+        .union(OFlag::O_NOFOLLOW)
+        .union(OFlag::O_CLOEXEC)
+        .bits();
+    /// A directory opened to lock or to sync it.
+    pub const DIR: i32 = OFlag::O_DIRECTORY.union(OFlag::O_CLOEXEC).bits();
 }
+
+/// `flock` exclusively, without waiting.
+const LOCK_EX_NOW: i32 = nix::libc::LOCK_EX | nix::libc::LOCK_NB;
 
 /// `Some((uid, gid))` when the target is a regular file whose content, mode and owner are
 /// already what we would write. A symlink is refused; a missing file is `None`.
@@ -457,7 +473,7 @@ fn same_as_wanted(
     // between a check and a use.
     let mut file = match OpenOptions::new()
         .read(true)
-        .custom_flags(libc_flags::O_NOFOLLOW | libc_flags::O_NONBLOCK | libc_flags::O_CLOEXEC)
+        .custom_flags(open_flags::EXISTING_FILE)
         .open(path)
     {
         Ok(f) => f,
@@ -527,7 +543,7 @@ fn create_first_free(
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .custom_flags(libc_flags::O_NOFOLLOW | libc_flags::O_CLOEXEC)
+            .custom_flags(open_flags::NEW_FILE)
             .open(&tmp)
         {
             Ok(f) => return Ok((tmp, f, pending.created())),
@@ -578,7 +594,7 @@ impl Drop for TempGuard {
 fn lock_dir(dir: &Path, how: i32) -> Option<File> {
     let handle = OpenOptions::new()
         .read(true)
-        .custom_flags(libc_flags::O_DIRECTORY | libc_flags::O_CLOEXEC)
+        .custom_flags(open_flags::DIR)
         .open(dir)
         .ok()?;
     // SAFETY: flock on a descriptor we own; blocking, with SA_RESTART handlers.
@@ -625,7 +641,7 @@ fn sweep_leftovers(dir: &Path, name: &std::ffi::OsStr) -> Vec<PathBuf> {
         let path = dir.join(&file_name);
         let Ok(handle) = OpenOptions::new()
             .read(true)
-            .custom_flags(libc_flags::O_NOFOLLOW | libc_flags::O_NONBLOCK | libc_flags::O_CLOEXEC)
+            .custom_flags(open_flags::EXISTING_FILE)
             .open(&path)
         else {
             continue;
@@ -637,23 +653,23 @@ fn sweep_leftovers(dir: &Path, name: &std::ffi::OsStr) -> Vec<PathBuf> {
             continue;
         }
         // SAFETY: flock on a descriptor we own.
-        let free = unsafe {
-            nix::libc::flock(
-                std::os::fd::AsRawFd::as_raw_fd(&handle),
-                nix::libc::LOCK_EX | nix::libc::LOCK_NB,
-            )
-        } == 0;
+        let free =
+            unsafe { nix::libc::flock(std::os::fd::AsRawFd::as_raw_fd(&handle), LOCK_EX_NOW) } == 0;
         if !free {
             continue;
         }
-        let same = std::fs::symlink_metadata(&path)
-            .is_ok_and(|m| m.ino() == meta.ino() && m.dev() == meta.dev());
+        let same = std::fs::symlink_metadata(&path).is_ok_and(|m| same_file(&m, &meta));
         if same && std::fs::remove_file(&path).is_ok() {
             removed.push(path);
         }
     }
     removed.sort();
     removed
+}
+
+/// Whether two `stat`s are of one file (device and inode).
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
 }
 
 #[cfg(test)]
@@ -668,6 +684,76 @@ mod tests {
             uid: None,
             gid: None,
         }
+    }
+
+    /// A file whose content runs past the size `fstat` gave (one that grew meanwhile; a
+    /// procfs file, whose size is 0, shows it without a race): never `unchanged` (FILE-012).
+    #[test]
+    fn file_012_a_file_longer_than_its_stat_is_not_unchanged() {
+        let proc_file = Path::new("/proc/self/status");
+        let meta = std::fs::metadata(proc_file).unwrap();
+        assert_eq!(meta.len(), 0, "procfs reports no size");
+        let target = Target {
+            path: proc_file.to_owned(),
+            mode: meta.mode() & 0o7777,
+            parent_mode: 0o700,
+            uid: None,
+            gid: None,
+        };
+        let me = nix::unistd::geteuid().as_raw();
+        assert_eq!(same_as_wanted(&target, b"", me).unwrap(), None);
+        // What the same check says of an empty regular file with that mode and owner.
+        let tmp = tempfile::tempdir().unwrap();
+        let empty = tmp.path().join("empty");
+        std::fs::write(&empty, "").unwrap();
+        std::fs::set_permissions(&empty, Permissions::from_mode(target.mode)).unwrap();
+        let empty_target = Target {
+            path: empty,
+            ..target
+        };
+        assert!(same_as_wanted(&empty_target, b"", me).unwrap().is_some());
+    }
+
+    /// The old file read for the key diff: at most `cap` bytes, and a file with more than its
+    /// `fstat` size said, or more than `cap`, is not read at all (it counts as changed whole:
+    /// FMT-028).
+    #[test]
+    fn fmt_028_the_old_file_is_read_whole_or_not_at_all() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("old.env");
+        std::fs::write(&file, "0123456789").unwrap();
+        assert_eq!(
+            read_current(&file, 10).as_deref().map(Vec::as_slice),
+            Some(&b"0123456789"[..])
+        );
+        assert_eq!(read_current(&file, 9), None);
+        assert_eq!(read_current(Path::new("/proc/self/status"), 0), None);
+        assert_eq!(read_current(tmp.path(), 1 << 20), None, "a directory");
+    }
+
+    /// FILE-020's last guard: the sweep removes a name only if it still names the file whose
+    /// lock it took — the same device and inode, not a file renamed over it since.
+    #[test]
+    fn file_020_same_file_means_device_and_inode() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b, link) = (
+            tmp.path().join("a"),
+            tmp.path().join("b"),
+            tmp.path().join("l"),
+        );
+        std::fs::write(&a, "x").unwrap();
+        std::fs::write(&b, "x").unwrap();
+        std::fs::hard_link(&a, &link).unwrap();
+        let meta = |p: &Path| std::fs::symlink_metadata(p).unwrap();
+        let before = meta(&a);
+        assert!(same_file(&before, &meta(&a)));
+        assert!(same_file(&before, &meta(&link)));
+        assert!(!same_file(&before, &meta(&b)));
+        std::fs::rename(&b, &a).unwrap();
+        assert!(
+            !same_file(&before, &meta(&a)),
+            "a file renamed over the name"
+        );
     }
 
     /// FILE-006 under a race: a directory another writer created between the look and the

@@ -1382,7 +1382,10 @@ mod tests {
     /// Each body's meaning, by class first, message second.
     #[test]
     fn meanings() {
-        let f = |status: u16, name: &str| {
+        use Meaning::*;
+        // A fixture's name says the status it came with: `[593bda8b/]error-<status>-…`.
+        let answer = |name: &str| {
+            let status = name.rsplit_once("error-").unwrap().1[..3].parse().unwrap();
             let body = std::fs::read_to_string(format!(
                 "{}/fixtures/infisical/{name}.json",
                 env!("CARGO_MANIFEST_DIR")
@@ -1390,76 +1393,66 @@ mod tests {
             .unwrap();
             meaning(status, &body)
         };
-        assert_eq!(
-            f(404, "error-404-secret-path-not-found"),
-            Meaning::FolderNotFound
-        );
-        assert_eq!(
-            f(404, "error-404-environment"),
-            Meaning::EnvironmentNotFound
-        );
-        assert_eq!(f(404, "error-404-project"), Meaning::ProjectNotFound);
-        assert_eq!(f(403, "error-403-read-value"), Meaning::ReadValueDenied);
-        assert_eq!(f(403, "error-403-permission-denied"), Meaning::RoleDenied);
-        assert_eq!(
-            f(403, "error-403-read-value-forbidden"),
-            Meaning::ReadValueDenied
-        );
-        assert_eq!(f(403, "error-403-token-expired"), Meaning::TokenError);
-        assert_eq!(f(403, "error-403-not-member"), Meaning::NotMember);
-        assert_eq!(
-            f(404, "error-404-secret-path-not-found-name-only"),
-            Meaning::FolderNotFound
-        );
-        // The answers recorded from the real server at 593bda8b.
-        for (status, name, want) in [
-            (403, "error-403-permission-denied", Meaning::RoleDenied),
-            (403, "error-403-not-member", Meaning::NotMember),
-            (403, "error-403-token-malformed", Meaning::TokenError),
+        // Those under 593bda8b/ were recorded from the real server at 593bda8b.
+        for (name, want) in [
+            ("error-404-secret-path-not-found", FolderNotFound),
+            ("error-404-environment", EnvironmentNotFound),
+            ("error-404-project", ProjectNotFound),
+            ("error-403-read-value", ReadValueDenied),
+            ("error-403-permission-denied", RoleDenied),
+            ("error-403-read-value-forbidden", ReadValueDenied),
+            ("error-403-token-expired", TokenError),
+            ("error-403-not-member", NotMember),
+            ("error-404-secret-path-not-found-name-only", FolderNotFound),
+            ("593bda8b/error-403-permission-denied", RoleDenied),
+            ("593bda8b/error-403-not-member", NotMember),
+            ("593bda8b/error-403-token-malformed", TokenError),
+            ("593bda8b/error-403-token-invalid-signature", TokenError),
+            ("593bda8b/error-401-validation", ValidationFailure),
+            ("593bda8b/error-404-unknown-client-id", UnknownClientId),
+            ("593bda8b/error-404-project", ProjectNotFound),
+            ("593bda8b/error-401-token-missing", Plain),
+            ("593bda8b/error-401-invalid-credentials", Plain),
+            ("error-403-describe-denied", DescribeDenied),
+            ("error-400-identity-not-in-org", IdentityNotInOrg),
+            ("error-400", Plain),
+            ("error-401-token-use-limit", TokenUseLimit),
+            ("error-401-ua-locked", Locked),
+            ("error-403-ip-not-allowed", IpNotAllowed),
+        ] {
+            assert_eq!(answer(name), want, "{name}");
+        }
+        // Either wording of describe-but-not-read, whatever the class says; a validation
+        // failure is one on 401 and 403 alike, on 400 it stays plain (exit 2 by its status
+        // already); a 404 of another kind (an unknown route) names no project.
+        let validation = r#"{"error":"ValidationFailure","message":[]}"#;
+        for (status, body, want) in [
             (
                 403,
-                "error-403-token-invalid-signature",
-                Meaning::TokenError,
+                r#"{"error":"PermissionDenied","message":"You are not allowed to readValue on secrets"}"#,
+                ReadValueDenied,
             ),
-            (401, "error-401-validation", Meaning::ValidationFailure),
-            (404, "error-404-unknown-client-id", Meaning::UnknownClientId),
-            (404, "error-404-project", Meaning::ProjectNotFound),
-            (401, "error-401-token-missing", Meaning::Plain),
-            (401, "error-401-invalid-credentials", Meaning::Plain),
-        ] {
-            assert_eq!(f(status, &format!("593bda8b/{name}")), want, "{name}");
-        }
-        // Either wording of describe-but-not-read, whatever the class says.
-        for body in [
-            r#"{"error":"PermissionDenied","message":"You are not allowed to readValue on secrets"}"#,
-            r#"{"error":"ForbiddenError","message":"You do not have permission to read secret values"}"#,
-            r#"{"error":"Forbidden","message":"You do not have permission to read secret values."}"#,
-        ] {
-            assert_eq!(meaning(403, body), Meaning::ReadValueDenied, "{body}");
-        }
-        // A validation failure is one on 401 and 403 alike; on 400 it stays plain (exit 2 by
-        // its status already).
-        let validation = r#"{"error":"ValidationFailure","message":[]}"#;
-        assert_eq!(meaning(403, validation), Meaning::ValidationFailure);
-        assert_eq!(meaning(400, validation), Meaning::Plain);
-        assert_eq!(f(403, "error-403-describe-denied"), Meaning::DescribeDenied);
-        assert_eq!(
-            f(400, "error-400-identity-not-in-org"),
-            Meaning::IdentityNotInOrg
-        );
-        assert_eq!(f(400, "error-400"), Meaning::Plain);
-        assert_eq!(f(401, "error-401-token-use-limit"), Meaning::TokenUseLimit);
-        assert_eq!(f(401, "error-401-ua-locked"), Meaning::Locked);
-        assert_eq!(f(403, "error-403-ip-not-allowed"), Meaning::IpNotAllowed);
-        assert_eq!(meaning(404, "<html>"), Meaning::Plain);
-        // A 404 of another kind (an unknown route) names no project.
-        assert_eq!(
-            meaning(
+            (
+                403,
+                r#"{"error":"ForbiddenError","message":"You do not have permission to read secret values"}"#,
+                ReadValueDenied,
+            ),
+            (
+                403,
+                r#"{"error":"Forbidden","message":"You do not have permission to read secret values."}"#,
+                ReadValueDenied,
+            ),
+            (403, validation, ValidationFailure),
+            (400, validation, Plain),
+            (404, "<html>", Plain),
+            (
                 404,
-                r#"{"statusCode":404,"message":"Route GET:/api/v3/x not found","error":"NotFound"}"#
+                r#"{"statusCode":404,"message":"Route GET:/api/v3/x not found","error":"NotFound"}"#,
+                Plain,
             ),
-            Meaning::Plain
-        );
+        ] {
+            assert_eq!(meaning(status, body), want, "{body}");
+        }
     }
 
     /// The line said when a wait starts: its length, the status and who chose it, the next

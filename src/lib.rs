@@ -6,6 +6,7 @@
 //! `tests/contract/` proves it.
 
 pub mod canary;
+mod cli;
 pub mod dotenv;
 pub mod envfile;
 pub mod exit;
@@ -22,12 +23,31 @@ pub mod secret;
 mod signals;
 pub mod smoke;
 
-/// What both binaries do first: harden the process ([`hardening::harden`]), then parse the
-/// command line ([`output::parse_args`]: a usage error printed the one way, its exit code
-/// returned).
-pub fn start<T: clap::Parser>(binary: &str) -> Result<T, std::process::ExitCode> {
+/// Both binaries' `main`, one shape: harden the process ([`hardening::harden`]), parse the
+/// command line with their `command` into their settings ([`cli::parse`]: a usage error printed
+/// the one way, its exit code returned), `run` them, write the run's metrics
+/// ([`metrics::Recorder`]: every run past argument parsing, `contracts/metrics.md`), and exit
+/// with the run's code.
+pub fn main<A, S>(
+    binary: &str,
+    command: clap::Command,
+    run: impl FnOnce(S) -> (exit::Exit, Option<S::Report>),
+) -> std::process::ExitCode
+where
+    A: clap::FromArgMatches,
+    S: From<A> + Clone + metrics::Recorder,
+{
     hardening::harden();
-    output::parse_args(binary)
+    let args: A = match cli::parse(binary, command) {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    let settings = S::from(args);
+    let recorder = settings.clone();
+    let started = std::time::Instant::now();
+    let (exit, report) = run(settings);
+    recorder.record(binary, started.elapsed(), exit, report.as_ref());
+    exit.into()
 }
 
 /// The one async runtime of a run, built by each binary: current thread (the concurrent

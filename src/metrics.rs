@@ -10,8 +10,8 @@
 //! order and their values.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, prometheus_text};
@@ -209,20 +209,13 @@ pub fn reload_owed(output: &Path) -> bool {
 
 // ------------------------------------------------------------------------ write-canary-env
 
-/// `write_canary_env_last_run_timestamp_seconds`.
-pub const CANARY_LAST_RUN: &str = "write_canary_env_last_run_timestamp_seconds";
+// The gauges' names stand where each is defined (`canary_exposition`); these two are also read
+// back from the previous file, to be carried over by a failed run.
+
 /// `write_canary_env_last_success_timestamp_seconds`.
 pub const CANARY_LAST_SUCCESS: &str = "write_canary_env_last_success_timestamp_seconds";
-/// `write_canary_env_exit_code`.
-pub const CANARY_EXIT_CODE: &str = "write_canary_env_exit_code";
 /// `write_canary_env_keys`.
 pub const CANARY_KEYS: &str = "write_canary_env_keys";
-/// `write_canary_env_changed`.
-pub const CANARY_CHANGED: &str = "write_canary_env_changed";
-/// `write_canary_env_reload_owed`.
-pub const CANARY_RELOAD_OWED: &str = "write_canary_env_reload_owed";
-/// `write_canary_env_duration_seconds`.
-pub const CANARY_DURATION: &str = "write_canary_env_duration_seconds";
 
 /// What one `write-canary-env` run contributes to its metrics.
 #[derive(Debug, Clone, PartialEq)]
@@ -280,7 +273,7 @@ pub fn canary_exposition(output: &str, run: &CanaryOutcome, carried: Carried) ->
     Exposition {
         gauges: vec![
             one(
-                CANARY_LAST_RUN,
+                "write_canary_env_last_run_timestamp_seconds",
                 "Unix time the last run for this output ended, whatever its result.",
                 Value::Float(unix_seconds(run.ended)),
             ),
@@ -290,7 +283,7 @@ pub fn canary_exposition(output: &str, run: &CanaryOutcome, carried: Carried) ->
                 Value::Float(last_success),
             ),
             one(
-                CANARY_EXIT_CODE,
+                "write_canary_env_exit_code",
                 "Exit code of the last run for this output (see write-canary-env --help).",
                 Value::Int(i64::from(run.exit.code())),
             ),
@@ -300,17 +293,17 @@ pub fn canary_exposition(output: &str, run: &CanaryOutcome, carried: Carried) ->
                 keys,
             ),
             one(
-                CANARY_CHANGED,
+                "write_canary_env_changed",
                 "1 when the last run created the file or changed its bytes, else 0.",
                 int(run.changed),
             ),
             one(
-                CANARY_RELOAD_OWED,
+                "write_canary_env_reload_owed",
                 "1 when an --on-change command is owed for this output (its marker exists), else 0.",
                 int(run.reload_owed),
             ),
             one(
-                CANARY_DURATION,
+                "write_canary_env_duration_seconds",
                 "Wall time of the last run for this output, in seconds.",
                 Value::Float(run.duration.as_secs_f64()),
             ),
@@ -318,30 +311,43 @@ pub fn canary_exposition(output: &str, run: &CanaryOutcome, carried: Carried) ->
     }
 }
 
-/// One `write-canary-env` run, from the end of argument parsing: [`CanaryRun::end`] writes
-/// its metrics file when `--metrics-file` was given.
-#[derive(Debug)]
-pub struct CanaryRun {
-    metrics_file: Option<PathBuf>,
-    output: PathBuf,
-    started: Instant,
+/// What a binary's settings write to `--metrics-file` after a run ([`crate::main`]): on every
+/// run past argument parsing, success or failure.
+pub trait Recorder {
+    /// What a run that got far enough reports.
+    type Report;
+
+    /// Writes the metrics of a run with these settings that took `duration` and ended with
+    /// `exit` (and `report`, when it got that far) when `--metrics-file` was given; a file that
+    /// cannot be written, or that is the `--output` file, is a warning on stderr, never a
+    /// change of the exit code.
+    fn record(&self, binary: &str, duration: Duration, exit: Exit, report: Option<&Self::Report>);
 }
 
-impl CanaryRun {
-    /// Starts the clock for a run with these settings.
-    pub fn begin(settings: &crate::canary::Settings) -> CanaryRun {
-        CanaryRun {
-            metrics_file: settings.metrics_file.clone(),
-            output: settings.output.clone(),
-            started: Instant::now(),
-        }
+/// The `--metrics-file` to write, if one was given and it is not the `--output` file (never
+/// overwritten by the metrics: a warning then).
+fn metrics_path<'s>(
+    binary: &str,
+    metrics_file: Option<&'s Path>,
+    output: Option<&Path>,
+) -> Option<&'s Path> {
+    let path = metrics_file?;
+    if output.is_some_and(|output| same_file(path, output)) {
+        crate::output::errln(&format!(
+            "{binary}: warning: cannot write metrics file {}: it is the --output file",
+            path.display()
+        ));
+        return None;
     }
+    Some(path)
+}
 
-    /// Writes the metrics of a run that ended with `exit` (and, when it got that far, its
-    /// `report`); a file that cannot be written is a warning on stderr, never a change of the
-    /// exit code.
-    pub fn end(self, binary: &str, exit: Exit, report: Option<&crate::canary::Report>) {
-        let Some(path) = &self.metrics_file else {
+impl Recorder for crate::canary::Settings {
+    type Report = crate::canary::Report;
+
+    fn record(&self, binary: &str, duration: Duration, exit: Exit, report: Option<&Self::Report>) {
+        let Some(path) = metrics_path(binary, self.metrics_file.as_deref(), Some(&self.output))
+        else {
             return;
         };
         let output = self.output.display().to_string();
@@ -351,13 +357,6 @@ impl CanaryRun {
             last_success: value_in(&previous, CANARY_LAST_SUCCESS, &labels).unwrap_or(0.0),
             keys: value_in(&previous, CANARY_KEYS, &labels).map_or(0, |k| k as i64),
         };
-        if same_file(path, &self.output) {
-            crate::output::errln(&format!(
-                "{binary}: warning: cannot write metrics file {}: it is the --output file",
-                path.display()
-            ));
-            return;
-        }
         let refreshed = report.filter(|r| !r.dry_run);
         let run = CanaryOutcome {
             exit,
@@ -366,7 +365,7 @@ impl CanaryRun {
             success: exit == Exit::Success && refreshed.is_some(),
             reload_owed: reload_owed(&self.output),
             ended: SystemTime::now(),
-            duration: self.started.elapsed(),
+            duration,
         };
         write_or_warn(binary, path, &canary_exposition(&output, &run, carried));
     }
@@ -374,14 +373,9 @@ impl CanaryRun {
 
 // ------------------------------------------------------------------------ ollama-compat-smoke
 
-/// `ollama_compat_smoke_check_passed`.
-pub const SMOKE_CHECK_PASSED: &str = "ollama_compat_smoke_check_passed";
-/// `ollama_compat_smoke_check_latency_seconds`.
-pub const SMOKE_CHECK_LATENCY: &str = "ollama_compat_smoke_check_latency_seconds";
-/// `ollama_compat_smoke_exit_code`.
-pub const SMOKE_EXIT_CODE: &str = "ollama_compat_smoke_exit_code";
-/// `ollama_compat_smoke_last_run_timestamp_seconds`.
-pub const SMOKE_LAST_RUN: &str = "ollama_compat_smoke_last_run_timestamp_seconds";
+// The gauges' names stand where each is defined (`smoke_exposition`); this one is also read
+// back from the previous file, to be carried over by a failed run.
+
 /// `ollama_compat_smoke_last_success_timestamp_seconds`.
 pub const SMOKE_LAST_SUCCESS: &str = "ollama_compat_smoke_last_success_timestamp_seconds";
 
@@ -436,22 +430,22 @@ pub fn smoke_exposition(model: &str, run: &SmokeOutcome, carried_last_success: f
     Exposition {
         gauges: vec![
             Gauge {
-                name: SMOKE_CHECK_PASSED,
+                name: "ollama_compat_smoke_check_passed",
                 help: "1 when every run of the check passed in the last smoke of this model, else 0.",
                 samples: per_check(|c| int(c.passed)),
             },
             Gauge {
-                name: SMOKE_CHECK_LATENCY,
+                name: "ollama_compat_smoke_check_latency_seconds",
                 help: "Latency of the check's slowest run in the last smoke of this model, in seconds.",
                 samples: per_check(|c| Value::Float(c.latency.as_secs_f64())),
             },
             one(
-                SMOKE_EXIT_CODE,
+                "ollama_compat_smoke_exit_code",
                 "Exit code of the last smoke of this model (see ollama-compat-smoke --help).",
                 Value::Int(i64::from(run.exit.code())),
             ),
             one(
-                SMOKE_LAST_RUN,
+                "ollama_compat_smoke_last_run_timestamp_seconds",
                 "Unix time the last smoke of this model ended, whatever its result.",
                 Value::Float(unix_seconds(run.ended)),
             ),
@@ -464,44 +458,14 @@ pub fn smoke_exposition(model: &str, run: &SmokeOutcome, carried_last_success: f
     }
 }
 
-/// One `ollama-compat-smoke` run, from the end of argument parsing: [`SmokeRun::end`] writes
-/// its metrics file when `--metrics-file` was given.
-#[derive(Debug)]
-pub struct SmokeRun {
-    metrics_file: Option<PathBuf>,
-    model: String,
-    /// `--output`: the report file, never overwritten by the metrics.
-    report_file: Option<PathBuf>,
-}
+impl Recorder for crate::smoke::Settings {
+    type Report = crate::smoke::Report;
 
-impl SmokeRun {
-    /// A run with these settings.
-    pub fn begin(settings: &crate::smoke::Settings) -> SmokeRun {
-        SmokeRun {
-            metrics_file: settings.metrics_file.clone(),
-            model: settings.model.clone(),
-            report_file: settings.output.clone(),
-        }
-    }
-
-    /// Writes the metrics of a run that ended with `exit` (and, when the checks ran, its
-    /// `report`); a file that cannot be written is a warning on stderr, never a change of the
-    /// exit code.
-    pub fn end(self, binary: &str, exit: Exit, report: Option<&crate::smoke::Report>) {
-        let Some(path) = &self.metrics_file else {
+    fn record(&self, binary: &str, _: Duration, exit: Exit, report: Option<&Self::Report>) {
+        let Some(path) = metrics_path(binary, self.metrics_file.as_deref(), self.output.as_deref())
+        else {
             return;
         };
-        if self
-            .report_file
-            .as_deref()
-            .is_some_and(|r| same_file(path, r))
-        {
-            crate::output::errln(&format!(
-                "{binary}: warning: cannot write metrics file {}: it is the --output file",
-                path.display()
-            ));
-            return;
-        }
         let labels = [("model", self.model.clone())];
         let carried = previous_value(path, SMOKE_LAST_SUCCESS, &labels).unwrap_or(0.0);
         let checks = report.map_or_else(Vec::new, |r| {
@@ -526,6 +490,7 @@ impl SmokeRun {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn at(secs: u64, ms: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_millis(secs * 1000 + ms)

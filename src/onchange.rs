@@ -371,12 +371,44 @@ pub fn run(
     redactor: &Redactor,
     line: &mut dyn FnMut(&str),
 ) -> Result<(), Failure> {
+    let (mut child, reader) = start(cmd, event, output)?;
+    let pgid = child.id() as i32;
+    let _group = crate::signals::guard_group(pgid);
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<Option<String>>();
+    // std::thread::spawn would panic where the kernel refuses a thread (RLIMIT_NPROC).
+    let reading = std::thread::Builder::new()
+        .name("on-change output".into())
+        .spawn(move || read_lines(reader, &lines_tx));
+    if let Err(e) = reading {
+        kill_group(pgid, nix::libc::SIGKILL);
+        let _ = child.wait();
+        return Err(Failure::NotStarted(format!(
+            "cannot read its output: {}",
+            describe(&e)
+        )));
+    }
+    let ended = watch(&mut child, cmd.timeout, &lines_rx, &mut |text| {
+        line(&redactor.redact(text))
+    });
+    if ended.timed_out {
+        kill_group(pgid, nix::libc::SIGKILL);
+        return Err(Failure::TimedOut(cmd.timeout));
+    }
+    verdict(ended.status)
+}
+
+/// Starts `cmd` in a process group of its own, with the environment and standard streams
+/// [`run`] describes; returns it with the read end of its output.
+fn start(
+    cmd: &Command,
+    event: &Event,
+    output: &Path,
+) -> Result<(std::process::Child, std::fs::File), Failure> {
     let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| Failure::NotStarted(describe(&std::io::Error::from(e))))?;
     let writer2 = writer
         .try_clone()
         .map_err(|e| Failure::NotStarted(describe(&e)))?;
-    let reader = std::fs::File::from(reader);
     let mut command = std::process::Command::new(&cmd.program);
     command
         .arg0(&cmd.words[0])
@@ -401,29 +433,32 @@ pub fn run(
             Ok(())
         });
     }
-    let mut child = command
+    let child = command
         .spawn()
         .map_err(|e| Failure::NotStarted(describe(&e)))?;
     // The Command holds the pipe's write ends: drop them, or the output never closes.
     drop(command);
-    let pgid = child.id() as i32;
-    let _group = crate::signals::guard_group(pgid);
+    Ok((child, std::fs::File::from(reader)))
+}
 
-    let started = Instant::now();
-    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<Option<String>>();
-    // std::thread::spawn would panic where the kernel refuses a thread (RLIMIT_NPROC).
-    let reading = std::thread::Builder::new()
-        .name("on-change output".into())
-        .spawn(move || read_lines(reader, &lines_tx));
-    if let Err(e) = reading {
-        kill_group(pgid, nix::libc::SIGKILL);
-        let _ = child.wait();
-        return Err(Failure::NotStarted(format!(
-            "cannot read its output: {}",
-            describe(&e)
-        )));
-    }
-    let mut deadline = started + cmd.timeout;
+/// How a watched command ended: its status (`None` if it could not be read) and whether its
+/// timeout ran out first.
+struct Ended {
+    status: Option<std::process::ExitStatus>,
+    timed_out: bool,
+}
+
+/// Watches `child` until it has exited and its output is closed (or [`DRAIN`] after its exit,
+/// whichever is first), handing each line of `lines` to `line`; past `timeout` its group gets
+/// SIGTERM, and SIGKILL [`KILL_AFTER`] later.
+fn watch(
+    child: &mut std::process::Child,
+    timeout: Duration,
+    lines: &std::sync::mpsc::Receiver<Option<String>>,
+    line: &mut dyn FnMut(&str),
+) -> Ended {
+    let pgid = child.id() as i32;
+    let mut deadline = Instant::now() + timeout;
     let mut timed_out = false;
     let mut output_open = true;
     let mut status = None;
@@ -459,8 +494,8 @@ pub fn run(
         let wait = until
             .saturating_duration_since(now)
             .min(Duration::from_millis(20));
-        match lines_rx.recv_timeout(wait) {
-            Ok(Some(text)) => line(&redactor.redact(&text)),
+        match lines.recv_timeout(wait) {
+            Ok(Some(text)) => line(&text),
             Ok(None) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => output_open = false,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
         }
@@ -473,10 +508,11 @@ pub fn run(
             );
         }
     }
-    if timed_out {
-        kill_group(pgid, nix::libc::SIGKILL);
-        return Err(Failure::TimedOut(cmd.timeout));
-    }
+    Ended { status, timed_out }
+}
+
+/// What the exit status of a command that ended in time means.
+fn verdict(status: Option<std::process::ExitStatus>) -> Result<(), Failure> {
     match status {
         Some(s) if s.success() => Ok(()),
         Some(s) => match (s.code(), s.signal()) {

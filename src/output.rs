@@ -58,20 +58,3 @@ macro_rules! eprintln {
 pub fn error(binary: &str, message: &dyn std::fmt::Display) {
     errln(&format!("{binary}: error: {message}"));
 }
-
-/// Parses the command line with clap, printing a usage error the one way
-/// (`<binary>: error: …`, clap's hint below it) and returning its exit code (2); `--help` and
-/// `--version` print on stdout and return 0.
-pub fn parse_args<T: clap::Parser>(binary: &str) -> Result<T, std::process::ExitCode> {
-    T::try_parse().map_err(|e| {
-        let code = u8::try_from(e.exit_code()).unwrap_or(2);
-        if e.use_stderr() {
-            let rendered = e.render().to_string();
-            let message = rendered.strip_prefix("error: ").unwrap_or(&rendered);
-            err(&format!("{binary}: error: {message}"));
-        } else {
-            out(&e.render().to_string());
-        }
-        std::process::ExitCode::from(code)
-    })
-}

@@ -1,14 +1,14 @@
 //! `ollama-compat-smoke`: check what an OpenAI-compatible chat endpoint really supports.
-//! Thin, and the same shape as `write-canary-env`: parse the arguments
-//! ([`smoke::cli::Args`]), check them into a [`Config`], print its warnings, start one
-//! runtime, [`smoke::run`], render, exit.
+//! Thin, and the same shape as `write-canary-env`: [`provider_bridge::main`] hardens,
+//! parses the arguments ([`smoke::cli::command`]) and records the metrics around [`run`],
+//! which checks them into a [`Config`], prints its warnings, starts one runtime,
+//! [`smoke::run`]s and renders.
 
 #[allow(unused_imports)] // never panic on EPIPE: these replace the standard print macros
 use provider_bridge::{eprint, eprintln, print, println};
 use std::process::ExitCode;
 
 use provider_bridge::exit::Exit;
-use provider_bridge::metrics::SmokeRun;
 use provider_bridge::smoke::cli::{Args, NAME};
 use provider_bridge::smoke::{self, Config, Report, Settings};
 
@@ -19,16 +19,7 @@ fn fail(err: &smoke::Error) -> (Exit, Option<Report>) {
 }
 
 fn main() -> ExitCode {
-    let args = match provider_bridge::start::<Args>(NAME) {
-        Ok(args) => args,
-        Err(code) => return code,
-    };
-    let settings = Settings::from(args);
-    // --metrics-file (contracts/metrics.md): every run past argument parsing writes them.
-    let metrics = SmokeRun::begin(&settings);
-    let (exit, report) = run(settings);
-    metrics.end(NAME, exit, report.as_ref());
-    exit.into()
+    provider_bridge::main::<Args, Settings>(NAME, smoke::cli::command(), run)
 }
 
 /// The run after argument parsing: its exit code, and its report when the checks ran.

@@ -1,16 +1,16 @@
 //! `write-canary-env`: render secrets from Infisical into a dotenv file with exact modes.
-//! Thin, and the same shape as `ollama-compat-smoke`: parse the arguments
-//! ([`canary::cli::Args`]), check them into a [`Config`], print its warnings, start one
-//! runtime, [`canary::run`], render, exit.
+//! Thin, and the same shape as `ollama-compat-smoke`: [`provider_bridge::main`] hardens,
+//! parses the arguments ([`canary::cli::command`]) and records the metrics around [`run`],
+//! which checks them into a [`Config`], prints its warnings, starts one runtime,
+//! [`canary::run`]s and renders.
 
 #[allow(unused_imports)] // never panic on EPIPE: these replace the standard print macros
 use provider_bridge::{eprint, eprintln, print, println};
 use std::process::ExitCode;
 
-use provider_bridge::canary::cli::{Args, NAME};
+use provider_bridge::canary::cli::NAME;
 use provider_bridge::canary::{self, Config, Report, Settings};
 use provider_bridge::exit::Exit;
-use provider_bridge::metrics::CanaryRun;
 
 /// Prints a failure: the message on stderr, and under `--json` the error document on stdout.
 /// A failed on-change command comes after a complete write: its report is printed too, and
@@ -36,16 +36,7 @@ fn fail(err: &canary::Error, json: bool) -> (Exit, Option<Report>) {
 }
 
 fn main() -> ExitCode {
-    let args = match provider_bridge::start::<Args>(NAME) {
-        Ok(args) => args,
-        Err(code) => return code,
-    };
-    let settings = Settings::from(args);
-    // --metrics-file (contracts/metrics.md): every run past argument parsing writes them.
-    let metrics = CanaryRun::begin(&settings);
-    let (exit, report) = run(settings);
-    metrics.end(NAME, exit, report.as_ref());
-    exit.into()
+    provider_bridge::main::<Settings, Settings>(NAME, canary::cli::command(), run)
 }
 
 /// The run after argument parsing: its exit code, and its report when it got that far.

@@ -1,5 +1,5 @@
 //! `write-canary-env`'s front door: the clap definitions (flags, their environment variables,
-//! `--help`) and their translation into [`Settings`]. The binary parses these; the package's
+//! `--help`) which are the run's [`Settings`]. The binary parses these; the package's
 //! man page and completions are generated from them (`examples/package-assets.rs`).
 //!
 //! Every flag an operator sets in a unit has an environment variable (`CLI-014`), so a
@@ -9,10 +9,9 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
-use clap::builder::BoolishValueParser;
+use clap::{CommandFactory as _, Parser};
 
-use super::{AuthMethod, Settings};
+use super::AuthMethod;
 use crate::format::Format;
 use crate::http::{self, Seconds, SecondsRange};
 use crate::names;
@@ -37,7 +36,10 @@ pub const NAME: &str = "write-canary-env";
 /// Exit codes: 0 success, 2 usage or configuration, 3 refused (401/403), 4 not found (404,
 /// missing key, empty result), 5 unavailable (after retries), 6 unsafe write, 7 invalid data,
 /// 8 the file is written and in place but the --on-change command failed.
-#[derive(Parser, Debug)]
+// Everything one run needs, as given by flags and environment; checked by
+// `Config::try_from`. Parse with `command()`, which adds the flags' variables:
+// `Settings::command()` alone has none.
+#[derive(Parser, Debug, Clone)]
 #[command(
     name = "write-canary-env",
     version,
@@ -45,34 +47,23 @@ pub const NAME: &str = "write-canary-env";
     long_about,
     args_override_self = true
 )]
-pub struct Args {
+pub struct Settings {
     /// Infisical project (workspace) ID.
-    #[arg(
-        long,
-        value_name = "ID",
-        env = "INFISICAL_PROJECT_ID",
-        hide_env_values = true
-    )]
-    project_id: String,
+    #[arg(long, value_name = "ID", env = "INFISICAL_PROJECT_ID")]
+    pub project_id: String,
 
     /// Environment slug, e.g. prod.
-    #[arg(
-        long = "env",
-        value_name = "SLUG",
-        env = "INFISICAL_ENVIRONMENT",
-        hide_env_values = true
-    )]
-    environment: String,
+    #[arg(long = "env", value_name = "SLUG", env = "INFISICAL_ENVIRONMENT")]
+    pub environment: String,
 
     /// Folder path to read; repeat for several (fetched concurrently).
     #[arg(
         long = "path",
         value_name = "P",
         env = "INFISICAL_SECRET_PATH",
-        hide_env_values = true,
         default_value = "/"
     )]
-    paths: Vec<String>,
+    pub paths: Vec<String>,
 
     /// Keep only this key; repeat for several (the variable takes a comma-separated list).
     /// A named key that is missing is exit 4.
@@ -80,178 +71,122 @@ pub struct Args {
         long = "key",
         value_name = "K",
         env = "WRITE_CANARY_ENV_KEYS",
-        hide_env_values = true,
         value_delimiter = ','
     )]
-    keys: Vec<String>,
+    pub keys: Vec<String>,
 
     /// The env file to write.
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "WRITE_CANARY_ENV_OUTPUT",
-        hide_env_values = true
-    )]
-    output: PathBuf,
+    #[arg(long, value_name = "FILE")]
+    pub output: PathBuf,
 
     /// Authentication method.
     #[arg(
         long,
         value_name = "METHOD",
         env = "INFISICAL_AUTH_METHOD",
-        hide_env_values = true,
         default_value_t = AuthMethod::TokenAuth,
         value_parser = names::parser::<AuthMethod>()
     )]
-    auth: AuthMethod,
+    pub auth: AuthMethod,
 
     /// File holding the Token Auth access token (must not be readable by others)
     /// [default: $CREDENTIALS_DIRECTORY/infisical-token, else
     /// $INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN, else $INFISICAL_TOKEN].
-    #[arg(
-        long,
-        value_name = "F",
-        env = "WRITE_CANARY_ENV_TOKEN_FILE",
-        hide_env_values = true
-    )]
-    token_file: Option<PathBuf>,
+    #[arg(long, value_name = "F")]
+    pub token_file: Option<PathBuf>,
 
     /// Universal Auth client ID (an identifier, not a secret).
-    #[arg(
-        long,
-        value_name = "ID",
-        env = "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID",
-        hide_env_values = true
-    )]
-    client_id: Option<String>,
+    #[arg(long, value_name = "ID", env = "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID")]
+    pub client_id: Option<String>,
 
     /// File holding the Universal Auth client secret (must not be readable by others)
     /// [default: $CREDENTIALS_DIRECTORY/infisical-client-secret, else
     /// $INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET].
-    #[arg(
-        long,
-        value_name = "F",
-        env = "WRITE_CANARY_ENV_CLIENT_SECRET_FILE",
-        hide_env_values = true
-    )]
-    client_secret_file: Option<PathBuf>,
+    #[arg(long, value_name = "F")]
+    pub client_secret_file: Option<PathBuf>,
 
     /// Infisical URL, with or without a trailing /api [env: INFISICAL_DOMAIN, then
     /// INFISICAL_API_URL, the official CLI's order] [default: https://app.infisical.com].
+    // Its variables are resolved in `config` (`command`).
     #[arg(long, value_name = "URL")]
-    api_url: Option<String>,
+    pub api_url: Option<String>,
 
     /// Include secrets imported into the folders (local secrets win).
-    #[arg(long, env = "WRITE_CANARY_ENV_INCLUDE_IMPORTS", hide_env_values = true,
-        value_parser = BoolishValueParser::new())]
-    include_imports: bool,
+    #[arg(long)]
+    pub include_imports: bool,
 
     /// Include the secrets of sub-folders.
-    #[arg(long, env = "WRITE_CANARY_ENV_RECURSIVE", hide_env_values = true,
-        value_parser = BoolishValueParser::new())]
-    recursive: bool,
+    #[arg(long)]
+    pub recursive: bool,
 
     /// Exact mode of the file, whatever the umask.
-    #[arg(long, value_name = "OCTAL", default_value = "0600", value_parser = super::parse_mode,
-          env = "WRITE_CANARY_ENV_OUTPUT_MODE", hide_env_values = true)]
-    output_mode: u32,
+    #[arg(long, value_name = "OCTAL", default_value = "0600", value_parser = super::parse_mode)]
+    pub output_mode: u32,
 
     /// Exact mode of every directory created; existing ones are left alone.
-    #[arg(long, value_name = "OCTAL", default_value = "0700", value_parser = super::parse_mode,
-          env = "WRITE_CANARY_ENV_PARENT_MODE", hide_env_values = true)]
-    parent_mode: u32,
+    #[arg(long, value_name = "OCTAL", default_value = "0700", value_parser = super::parse_mode)]
+    pub parent_mode: u32,
 
     /// Owner of the file and the directories created (user name or uid) [default: the
     /// running user].
-    #[arg(
-        long,
-        value_name = "USER|UID",
-        env = "WRITE_CANARY_ENV_OWNER",
-        hide_env_values = true
-    )]
-    owner: Option<String>,
+    #[arg(long, value_name = "USER|UID")]
+    pub owner: Option<String>,
 
     /// Group of the file and the directories created (group name or gid) [default: the
     /// system's choice].
-    #[arg(
-        long,
-        value_name = "GROUP|GID",
-        env = "WRITE_CANARY_ENV_GROUP",
-        hide_env_values = true
-    )]
-    group: Option<String>,
+    #[arg(long, value_name = "GROUP|GID")]
+    pub group: Option<String>,
 
     /// Allow an --output-mode with "other" bits.
-    #[arg(
-        long,
-        env = "WRITE_CANARY_ENV_ALLOW_WORLD_READABLE",
-        hide_env_values = true,
-        value_parser = BoolishValueParser::new()
-    )]
-    allow_world_readable: bool,
+    #[arg(long)]
+    pub allow_world_readable: bool,
 
     /// Write a file even when no secret is found (otherwise exit 4).
-    #[arg(long, env = "WRITE_CANARY_ENV_ALLOW_EMPTY", hide_env_values = true,
-        value_parser = BoolishValueParser::new())]
-    allow_empty: bool,
+    #[arg(long)]
+    pub allow_empty: bool,
 
     /// Allow plain http:// to a host other than loopback (prints a warning).
-    #[arg(
-        long,
-        env = "WRITE_CANARY_ENV_ALLOW_INSECURE_HTTP",
-        hide_env_values = true,
-        value_parser = BoolishValueParser::new()
-    )]
-    allow_insecure_http: bool,
+    #[arg(long)]
+    pub allow_insecure_http: bool,
 
     /// Fetch and validate, write nothing; report the keys and whether the file would change.
+    // No variable: it changes what a run is (`command`).
     #[arg(long)]
-    dry_run: bool,
+    pub dry_run: bool,
 
     /// Print a machine-readable JSON report on stdout (never values).
+    // No variable: it changes what a run is (`command`).
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 
     /// Time limit for each request, in seconds (fractions allowed).
     #[arg(long, value_name = "SECS", default_value_t = super::DEFAULT_TIMEOUT,
-          value_parser = |raw: &str| http::parse_timeout(raw, super::MAX_TIMEOUT),
-          env = "WRITE_CANARY_ENV_TIMEOUT", hide_env_values = true)]
-    timeout: Seconds,
+          value_parser = |raw: &str| http::parse_timeout(raw, super::MAX_TIMEOUT))]
+    pub timeout: Seconds,
 
     /// Extra PEM CA certificate to trust.
-    #[arg(
-        long,
-        value_name = "PEM",
-        env = "WRITE_CANARY_ENV_CA_CERT",
-        hide_env_values = true
-    )]
-    ca_cert: Option<PathBuf>,
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Option<PathBuf>,
 
     /// Output format: dotenv (portable quoting), docker (`docker run --env-file`, literal),
     /// systemd (`EnvironmentFile=`), shell (`export KEY='…'`) or json (one object). A value the
     /// format cannot carry is exit 7, naming the key and the format.
-    #[arg(long, value_name = "FORMAT", default_value = "dotenv", value_parser = names::parser::<Format>(),
-          env = "WRITE_CANARY_ENV_FORMAT", hide_env_values = true)]
-    format: Format,
+    #[arg(long, value_name = "FORMAT", default_value = "dotenv",
+          value_parser = names::parser::<Format>())]
+    pub format: Format,
 
     /// Longest wait honoured when the server asks for one (Retry-After, or a 429's "try again
     /// in N seconds"); a longer one gives up at once (exit 5). Infisical's rate-limit window
     /// is 60 s.
     #[arg(long, value_name = "SECS", default_value_t = super::DEFAULT_MAX_RETRY_WAIT,
-          value_parser = |raw: &str| http::parse_seconds(raw, SecondsRange::from_zero(super::MAX_RETRY_WAIT)),
-          env = "WRITE_CANARY_ENV_MAX_RETRY_WAIT", hide_env_values = true)]
-    max_retry_wait: Seconds,
+          value_parser = |raw: &str| http::parse_seconds(raw, SecondsRange::from_zero(super::MAX_RETRY_WAIT)))]
+    pub max_retry_wait: Seconds,
 
     /// Also write this run's Prometheus metrics (text format, mode 0644: no secret, no key
     /// name) atomically to FILE on every run, success or failure — e.g. a *.prom file in
     /// node_exporter's textfile directory.
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "WRITE_CANARY_ENV_METRICS_FILE",
-        hide_env_values = true
-    )]
-    metrics_file: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
 
     /// A command run after a run put a new file in place (created or changed bytes), or
     /// that an earlier run still owes. Split into words like systemd's ExecStart= (quotes and
@@ -259,53 +194,25 @@ pub struct Args {
     /// PATH. It gets PB_OUTPUT, PB_CHANGE (created, changed or owed) and PB_KEYS_ADDED,
     /// PB_KEYS_CHANGED, PB_KEYS_REMOVED, never a credential variable; its output is redacted
     /// onto stderr. If it fails, the exit code is 8 and it stays owed for the next run.
-    #[arg(
-        long,
-        value_name = "CMD",
-        env = "WRITE_CANARY_ENV_ON_CHANGE",
-        hide_env_values = true
-    )]
-    on_change: Option<String>,
+    #[arg(long, value_name = "CMD")]
+    pub on_change: Option<String>,
 
     /// How long the --on-change command may run; then its process group gets SIGTERM, and
     /// SIGKILL 5 s later.
     #[arg(long, value_name = "SECS", default_value_t = Seconds(crate::onchange::DEFAULT_TIMEOUT),
-          value_parser = |raw: &str| http::parse_timeout(raw, super::MAX_TIMEOUT),
-          env = "WRITE_CANARY_ENV_ON_CHANGE_TIMEOUT", hide_env_values = true)]
-    on_change_timeout: Seconds,
+          value_parser = |raw: &str| http::parse_timeout(raw, super::MAX_TIMEOUT))]
+    pub on_change_timeout: Seconds,
 }
 
-impl From<Args> for Settings {
-    fn from(args: Args) -> Settings {
-        Settings {
-            project_id: args.project_id,
-            environment: args.environment,
-            paths: args.paths,
-            keys: args.keys,
-            output: args.output,
-            auth: args.auth,
-            token_file: args.token_file,
-            client_id: args.client_id,
-            client_secret_file: args.client_secret_file,
-            api_url: args.api_url,
-            include_imports: args.include_imports,
-            recursive: args.recursive,
-            output_mode: args.output_mode,
-            parent_mode: args.parent_mode,
-            owner: args.owner,
-            group: args.group,
-            allow_world_readable: args.allow_world_readable,
-            allow_empty: args.allow_empty,
-            allow_insecure_http: args.allow_insecure_http,
-            dry_run: args.dry_run,
-            json: args.json,
-            timeout: args.timeout.0,
-            ca_cert: args.ca_cert,
-            format: args.format,
-            max_retry_wait: args.max_retry_wait.0,
-            on_change: args.on_change,
-            on_change_timeout: args.on_change_timeout.0,
-            metrics_file: args.metrics_file,
-        }
+/// The command line the [`Settings`] are parsed from (and the man page and completions generated from):
+/// every flag has its variable `WRITE_CANARY_ENV_<FLAG>` unless it names an Infisical one,
+/// but for `--api-url` (whose variables `config` resolves) and `--dry-run` and `--json`, which
+/// change what a run is rather than configure it (`CLI-014`).
+pub fn command() -> clap::Command {
+    crate::cli::Variables {
+        prefix: "WRITE_CANARY_ENV",
+        none: &["api_url", "dry_run", "json"],
+        shown: &[],
     }
+    .apply(Settings::command())
 }

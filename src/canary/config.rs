@@ -3,11 +3,10 @@
 //! read, the URL checked. Nothing is sent here.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::Error;
+use super::{Error, Settings};
 use crate::dotenv;
 use crate::envfile::Target;
 use crate::http::{self, Seconds, Url, UrlVerdict};
@@ -52,70 +51,6 @@ impl AuthMethod {
 }
 
 crate::names::named!(AuthMethod);
-
-/// Everything one run needs, as given by flags and environment; checked by
-/// [`Config::try_from`].
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// `--project-id`: the Infisical project (workspace) ID.
-    pub project_id: String,
-    /// `--env`: the environment slug.
-    pub environment: String,
-    /// `--path`, repeated: the folders to read.
-    pub paths: Vec<String>,
-    /// `--key`, repeated: the only keys to keep (none: all).
-    pub keys: Vec<String>,
-    /// `--output`: the env file to write.
-    pub output: PathBuf,
-    /// `--auth`.
-    pub auth: AuthMethod,
-    /// `--token-file` (else `$INFISICAL_TOKEN`).
-    pub token_file: Option<PathBuf>,
-    /// `--client-id` or its variable.
-    pub client_id: Option<String>,
-    /// `--client-secret-file` (else `$INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET`).
-    pub client_secret_file: Option<PathBuf>,
-    /// `--api-url`, with or without a trailing `/api` (`None`: `$INFISICAL_DOMAIN`, else
-    /// `$INFISICAL_API_URL`, else [`DEFAULT_API_URL`]).
-    pub api_url: Option<String>,
-    /// `--include-imports`.
-    pub include_imports: bool,
-    /// `--recursive`.
-    pub recursive: bool,
-    /// `--output-mode`: the file's exact permission bits.
-    pub output_mode: u32,
-    /// `--parent-mode`: the exact permission bits of every directory created.
-    pub parent_mode: u32,
-    /// `--owner`: a user name or uid.
-    pub owner: Option<String>,
-    /// `--group`: a group name or gid.
-    pub group: Option<String>,
-    /// `--allow-world-readable`.
-    pub allow_world_readable: bool,
-    /// `--allow-empty`.
-    pub allow_empty: bool,
-    /// `--allow-insecure-http`.
-    pub allow_insecure_http: bool,
-    /// `--dry-run`: fetch and check, write nothing.
-    pub dry_run: bool,
-    /// `--json`: the report as JSON on stdout.
-    pub json: bool,
-    /// `--timeout`: the time allowed for each request.
-    pub timeout: Duration,
-    /// `--ca-cert`: an extra PEM CA certificate to trust.
-    pub ca_cert: Option<PathBuf>,
-    /// `--format`: the output format (default dotenv).
-    pub format: crate::format::Format,
-    /// `--max-retry-wait`: the longest wait a server may ask for that is still honoured.
-    pub max_retry_wait: Duration,
-    /// `--on-change`: the command line run after a change (split later, like `ExecStart=`).
-    pub on_change: Option<String>,
-    /// `--on-change-timeout`.
-    pub on_change_timeout: Duration,
-    /// `--metrics-file`: the run's Prometheus metrics, written on every run
-    /// (`contracts/metrics.md`, [`crate::metrics`]).
-    pub metrics_file: Option<PathBuf>,
-}
 
 /// A checked run: the settings, and what was derived from them before any request.
 #[derive(Debug)]
@@ -368,7 +303,7 @@ impl TryFrom<Settings> for Config {
         let on_change = cfg
             .on_change
             .as_deref()
-            .map(|line| crate::onchange::Command::parse(line, cfg.on_change_timeout))
+            .map(|line| crate::onchange::Command::parse(line, cfg.on_change_timeout.0))
             .transpose()
             .map_err(Error::Config)?;
         Ok(Config {

@@ -3,8 +3,9 @@
 //! variant knows its exit code, and every message names keys, paths and statuses, never a
 //! value.
 //!
-//! - [`cli`]: the clap definitions, the front door of the binary and its man page;
-//! - [`config`]: the settings, their validation (modes, owner and group, paths, keys) and the
+//! - [`cli`]: the clap definitions, which are the settings: the front door of the binary and
+//!   its man page;
+//! - [`config`]: the settings' validation (modes, owner and group, paths, keys) and the
 //!   credentials;
 //! - [`run`](mod@run): fetching every path, the choice rules, the write;
 //! - [`report`]: the text and JSON reports of a run and of a failure.
@@ -22,9 +23,10 @@ use crate::exit::Exit;
 use crate::http::SetupError;
 use crate::secret::CredentialError;
 
+pub use cli::Settings;
 pub use config::{
     AuthMethod, Config, DEFAULT_API_URL, DEFAULT_MAX_RETRY_WAIT, DEFAULT_TIMEOUT, ENV_ACCESS_TOKEN,
-    ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_TOKEN, MAX_RETRY_WAIT, MAX_TIMEOUT, Settings, parse_mode,
+    ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_TOKEN, MAX_RETRY_WAIT, MAX_TIMEOUT, parse_mode,
 };
 pub use report::{Report, error_json};
 pub use run::run;

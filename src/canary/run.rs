@@ -33,12 +33,51 @@ pub async fn run(
     say: infisical::Say,
 ) -> Result<Report, Error> {
     let s = &cfg.settings;
+    let mut redactor = Redactor::new();
+    let folders = fetch(cfg, &say, &mut redactor).await?;
+    let chosen = choose(cfg, &folders)?;
+    if chosen.is_empty() {
+        warnings.push(format!(
+            "warning: no secrets found at {} in environment {}; writing a file with only the header because --allow-empty was given (an empty answer can also mean a missing folder or an identity not allowed to see it)",
+            cfg.paths.join(", "),
+            s.environment
+        ));
+    }
+    let new_entries: BTreeMap<&str, &str> = chosen
+        .iter()
+        .map(|(k, v)| (*k, v.expose_secret()))
+        .collect();
+    let content = render(cfg, &new_entries)?;
+    let report = planned(cfg, &new_entries);
+    let bytes = content.expose_secret().as_bytes();
+    if s.dry_run {
+        return preview(cfg, report, bytes, &new_entries);
+    }
+    write(
+        cfg,
+        report,
+        bytes,
+        &new_entries,
+        &mut redactor,
+        warnings,
+        &say,
+    )
+}
+
+/// Builds the HTTP client (a bad `--ca-cert` is reported here, before any request), logs in
+/// when asked and fetches every path; the credentials and the access token are registered
+/// with `redactor`.
+async fn fetch(
+    cfg: &Config,
+    say: &infisical::Say,
+    redactor: &mut Redactor,
+) -> Result<Vec<Folder>, Error> {
+    let s = &cfg.settings;
     let http = http::client(&ClientOptions {
-        timeout: s.timeout,
+        timeout: s.timeout.0,
         ca_cert: s.ca_cert.clone(),
     })?;
-    let client = Client::new(http, cfg.base.clone(), s.max_retry_wait).say_waits(say.clone());
-    let mut redactor = Redactor::new();
+    let client = Client::new(http, cfg.base.clone(), s.max_retry_wait.0).say_waits(say.clone());
     match &cfg.auth {
         Auth::Token(t) => redactor.add(t),
         Auth::Universal { client_secret, .. } => redactor.add(client_secret),
@@ -46,7 +85,7 @@ pub async fn run(
 
     let token = match client.access_token(&cfg.auth).await {
         Ok(t) => t,
-        Err(e) => return Err(fetch_error(&e, &redactor)),
+        Err(e) => return Err(fetch_error(&e, redactor)),
     };
     redactor.add(&token);
 
@@ -56,40 +95,32 @@ pub async fn run(
         recursive: s.recursive,
         include_imports: s.include_imports,
     };
-    let folders = fetch_all(&client, &cfg.paths, &token, &query, &mut redactor).await?;
+    fetch_all(&client, &cfg.paths, &token, &query, redactor).await
+}
 
-    let chosen = choose(cfg, &folders)?;
-    if chosen.is_empty() {
-        warnings.push(format!(
-            "warning: no secrets found at {} in environment {}; writing a file with only the header because --allow-empty was given (an empty answer can also mean a missing folder or an identity not allowed to see it)",
-            cfg.paths.join(", "),
-            s.environment
-        ));
-    }
+/// The file's content in `--format`, header first.
+fn render(cfg: &Config, entries: &BTreeMap<&str, &str>) -> Result<SecretString, Error> {
+    let s = &cfg.settings;
     let header = Header {
         project_id: &s.project_id,
         environment: &s.environment,
         paths: &cfg.paths,
     };
-    let content = crate::format::render(
-        s.format,
-        &header,
-        chosen.iter().map(|(k, v)| (*k, v.expose_secret())),
-    )
-    .map_err(Error::Render)?;
-    let content = SecretString::from(content);
+    crate::format::render(s.format, &header, entries.iter().map(|(k, v)| (*k, *v)))
+        .map(SecretString::from)
+        .map_err(Error::Render)
+}
 
-    let new_entries: BTreeMap<&str, &str> = chosen
-        .iter()
-        .map(|(k, v)| (*k, v.expose_secret()))
-        .collect();
-    let mut report = Report {
+/// The report of a run that has chosen `entries`, before anything is written or compared.
+fn planned(cfg: &Config, entries: &BTreeMap<&str, &str>) -> Report {
+    let s = &cfg.settings;
+    Report {
         status: envfile::Status::Unchanged,
         path: s.output.clone(),
         mode: cfg.target.mode,
         uid: 0,
         gid: None,
-        keys: chosen.keys().map(|k| (*k).to_owned()).collect(),
+        keys: entries.keys().map(|k| (*k).to_owned()).collect(),
         project_id: s.project_id.clone(),
         environment: s.environment.clone(),
         paths: cfg.paths.clone(),
@@ -98,11 +129,22 @@ pub async fn run(
         diff: None,
         on_change: None,
         owed: false,
-    };
-    let bytes = content.expose_secret().as_bytes();
-    if s.dry_run {
-        return preview(cfg, report, bytes, &new_entries);
     }
+}
+
+/// The write under the directory's lease: the file alone without `--on-change`; with it, the
+/// obligation recorded, the command run (its output redacted against every value this run
+/// knows, printed through `say`) and paid.
+fn write(
+    cfg: &Config,
+    mut report: Report,
+    bytes: &[u8],
+    new_entries: &BTreeMap<&str, &str>,
+    redactor: &mut Redactor,
+    warnings: &mut Vec<String>,
+    say: &infisical::Say,
+) -> Result<Report, Error> {
+    let s = &cfg.settings;
     let mut notice = |n: &str| warnings.push(n.to_owned());
     // Said at once, not after the run: a run waiting for another one must not look hung.
     let mut waiting = |dir: &std::path::Path| {
@@ -123,16 +165,16 @@ pub async fn run(
         report.owed = onchange::owed(&s.output);
         return Ok(report);
     };
-    let (outcome, event) = write_owing(cfg, &lease, bytes, &new_entries, &mut redactor)?;
+    let (outcome, event) = write_owing(cfg, &lease, bytes, new_entries, redactor)?;
     report.set_outcome(outcome);
     let Some(event) = event else {
         return Ok(report);
     };
     // The command's output is redacted against every value this run knows.
-    for v in chosen.values() {
-        redactor.add(v);
+    for v in new_entries.values() {
+        redactor.add_str(v);
     }
-    let result = onchange::run(command, &event, &s.output, &redactor, &mut |line| {
+    let result = onchange::run(command, &event, &s.output, redactor, &mut |line| {
         say(&format!("on-change: {line}"));
     });
     pay(command, &lease, event.change, result, report, warnings)

@@ -17,43 +17,35 @@
 //! and fits, with its key and `=`, in 65,535 bytes. A NUL passes the CLI but no process
 //! environment can hold it (`execve` takes C strings): refused too.
 
-use super::{Format, push_assignments, refuse};
+use super::{Format, Limit, check_limits, push_assignments};
 use crate::dotenv::{Header, RenderError, render_header};
 
 /// The longest `KEY=value` line docker reads (its scanner's 64 KiB buffer holds the newline).
 pub const MAX_LINE: usize = 64 * 1024 - 1;
 
+/// What docker's env-file reader cannot give back, in the order they are checked.
+const LIMITS: [Limit; 4] = [
+    (
+        |_, v| v.contains('\n'),
+        "a newline (docker reads one line per variable)",
+    ),
+    (
+        |_, v| v.ends_with('\r'),
+        "a carriage return at its end (docker drops it)",
+    ),
+    (
+        |_, v| v.contains('\0'),
+        "a NUL byte (no process environment carries it)",
+    ),
+    (
+        |k, v| k.len() + 1 + v.len() > MAX_LINE,
+        "more than docker's line limit (65535 bytes for KEY=value)",
+    ),
+];
+
 /// Whether docker's env-file reader gives back exactly `value` for `key`.
 pub fn check(key: &str, value: &str) -> Result<(), RenderError> {
-    if value.contains('\n') {
-        return Err(refuse(
-            key,
-            Format::Docker,
-            "a newline (docker reads one line per variable)",
-        ));
-    }
-    if value.ends_with('\r') {
-        return Err(refuse(
-            key,
-            Format::Docker,
-            "a carriage return at its end (docker drops it)",
-        ));
-    }
-    if value.contains('\0') {
-        return Err(refuse(
-            key,
-            Format::Docker,
-            "a NUL byte (no process environment carries it)",
-        ));
-    }
-    if key.len() + 1 + value.len() > MAX_LINE {
-        return Err(refuse(
-            key,
-            Format::Docker,
-            "more than docker's line limit (65535 bytes for KEY=value)",
-        ));
-    }
-    Ok(())
+    check_limits(Format::Docker, &LIMITS, key, value)
 }
 
 /// The header comment, then `KEY=value` per checked entry (already sorted).

@@ -69,6 +69,24 @@ pub(crate) fn refuse(key: &str, format: Format, why: &'static str) -> RenderErro
     }
 }
 
+/// A value a format cannot carry: the test (on the key and the value) and the reason a refusal
+/// names ([`refuse`]).
+pub(crate) type Limit = (fn(&str, &str) -> bool, &'static str);
+
+/// Whether `format`'s reader gives back exactly `value` for `key`: refused by the first of its
+/// `limits` the entry breaks.
+pub(crate) fn check_limits(
+    format: Format,
+    limits: &[Limit],
+    key: &str,
+    value: &str,
+) -> Result<(), RenderError> {
+    match limits.iter().find(|(breaks, _)| breaks(key, value)) {
+        Some(&(_, why)) => Err(refuse(key, format, why)),
+        None => Ok(()),
+    }
+}
+
 /// Appends one `{prefix}KEY=quoted` line per entry, `quote` being the format's rule (docker:
 /// the value as is; systemd: its quoting; shell: `export ` and its quoting).
 pub(crate) fn push_assignments(

@@ -256,13 +256,7 @@ fn double_quoted(text: &str, pos: usize, escaped: &[u8]) -> Result<(String, usiz
 
 /// One line of [`crate::dotenv`]: `KEY='…'` or `KEY="…"` escaping `\` and `"`.
 fn dotenv_line(text: &str, pos: usize) -> Result<(&str, String, usize), &'static str> {
-    let (key, pos) = assignment(text, pos, "")?;
-    let (value, pos) = if text.as_bytes().get(pos) == Some(&b'"') {
-        double_quoted(text, pos, b"\\\"")?
-    } else {
-        single_quoted(text, pos)?
-    };
-    Ok((key, value, line_end(text, pos)?))
+    quoted_line(text, pos, b"\\\"")
 }
 
 /// One line of [`super::docker`]: `KEY=value`, the value literal to the end of the line.
@@ -274,9 +268,19 @@ fn docker_line(text: &str, pos: usize) -> Result<(&str, String, usize), &'static
 
 /// One line of [`super::systemd`]: `KEY='…'` or `KEY="…"` escaping `"`, `\`, `` ` `` and `$`.
 fn systemd_line(text: &str, pos: usize) -> Result<(&str, String, usize), &'static str> {
+    quoted_line(text, pos, b"\"\\`$")
+}
+
+/// `KEY='…'` or `KEY="…"`, the double-quoted value escaping the bytes of `escaped` with `\`
+/// (the dotenv and systemd lines).
+fn quoted_line<'t>(
+    text: &'t str,
+    pos: usize,
+    escaped: &[u8],
+) -> Result<(&'t str, String, usize), &'static str> {
     let (key, pos) = assignment(text, pos, "")?;
     let (value, pos) = if text.as_bytes().get(pos) == Some(&b'"') {
-        double_quoted(text, pos, b"\"\\`$")?
+        double_quoted(text, pos, escaped)?
     } else {
         single_quoted(text, pos)?
     };

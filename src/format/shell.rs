@@ -7,19 +7,18 @@
 //! internal quoting bytes) and UTF-8 whose bytes are dash's internal markers (0x81–0x88).
 //! A shell variable is a C string: a NUL cannot be carried and is refused.
 
-use super::{Format, push_assignments, refuse};
+use super::{Format, Limit, check_limits, push_assignments};
 use crate::dotenv::{Header, RenderError, render_header};
+
+/// What a shell variable cannot hold.
+const LIMITS: [Limit; 1] = [(
+    |_, v| v.contains('\0'),
+    "a NUL byte (a shell variable cannot hold it)",
+)];
 
 /// Whether sourcing the line gives back exactly `value` for `key`.
 pub fn check(key: &str, value: &str) -> Result<(), RenderError> {
-    if value.contains('\0') {
-        return Err(refuse(
-            key,
-            Format::Shell,
-            "a NUL byte (a shell variable cannot hold it)",
-        ));
-    }
-    Ok(())
+    check_limits(Format::Shell, &LIMITS, key, value)
 }
 
 /// The single-quoted form: `'` written as `'\''`.

@@ -23,36 +23,32 @@
 //! character than TAB and newline (refused so that the file means the same on every systemd
 //! a Debian host runs, old ones included).
 
-use super::{Format, push_assignments, refuse};
+use super::{Format, Limit, check_limits, push_assignments};
 use crate::dotenv::{Header, RenderError, render_header};
+
+/// What systemd's `EnvironmentFile=` cannot give back (on every systemd a Debian host runs),
+/// in the order they are checked.
+const LIMITS: [Limit; 3] = [
+    (
+        |_, v| v.contains('\0'),
+        "a NUL byte (systemd refuses a file holding one)",
+    ),
+    (
+        |_, v| v.contains('\r'),
+        "a carriage return (systemd before v248 drops the variable)",
+    ),
+    (
+        |_, v| {
+            v.chars()
+                .any(|c| c.is_ascii_control() && c != '\t' && c != '\n')
+        },
+        "a control character other than TAB and newline (systemd before v248 drops the variable)",
+    ),
+];
 
 /// Whether systemd's `EnvironmentFile=` gives back exactly `value` for `key`.
 pub fn check(key: &str, value: &str) -> Result<(), RenderError> {
-    if value.contains('\0') {
-        return Err(refuse(
-            key,
-            Format::Systemd,
-            "a NUL byte (systemd refuses a file holding one)",
-        ));
-    }
-    if value.contains('\r') {
-        return Err(refuse(
-            key,
-            Format::Systemd,
-            "a carriage return (systemd before v248 drops the variable)",
-        ));
-    }
-    if value
-        .chars()
-        .any(|c| c.is_ascii_control() && c != '\t' && c != '\n')
-    {
-        return Err(refuse(
-            key,
-            Format::Systemd,
-            "a control character other than TAB and newline (systemd before v248 drops the variable)",
-        ));
-    }
-    Ok(())
+    check_limits(Format::Systemd, &LIMITS, key, value)
 }
 
 /// The quoted form of a checked value.

@@ -163,10 +163,11 @@ impl Failure {
         }
     }
 
-    /// The same failure, with the server's `Retry-After` (rounded up to whole seconds).
+    /// The same failure, with the server's `Retry-After` (read in whole seconds only:
+    /// `http::parse_retry_after`).
     pub(crate) fn with_retry_after(mut self, retry_after: Option<std::time::Duration>) -> Self {
         if self.status.is_some() {
-            self.retry_after = retry_after.map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0));
+            self.retry_after = retry_after.map(|d| d.as_secs());
         }
         self
     }
@@ -501,6 +502,22 @@ mod tests {
         serde_json::json!({"choices": [{"finish_reason": "stop",
             "message": {"role": "assistant", "content": content}}]})
         .to_string()
+    }
+
+    /// SMK-021's hint only for a 403 that says cloud is disabled: any other 403 is a refused
+    /// key, with no hint.
+    #[test]
+    fn smk_021_only_the_cloud_disabled_403_has_the_hint() {
+        let disabled = http_failure(
+            403,
+            r#"{"error":"ollama cloud is disabled: remote model is unavailable"}"#,
+        );
+        assert_eq!(
+            (disabled.reason, disabled.hint),
+            (Reason::Auth, Some(Hint::CloudDisabled))
+        );
+        let refused = http_failure(403, r#"{"error":{"message":"forbidden"}}"#);
+        assert_eq!((refused.reason, refused.hint), (Reason::Auth, None));
     }
 
     /// Only 400/422 with format words is a rejection; a missing model or a generic "JSON

@@ -6,8 +6,7 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
-use clap::builder::BoolishValueParser;
+use clap::{CommandFactory as _, Parser};
 
 use super::{
     Check, CheckChoice, DEFAULT_BASE_URL, DEFAULT_MODEL, JsonMode, KeySource, ReasoningEffort,
@@ -30,6 +29,7 @@ pub const NAME: &str = "ollama-compat-smoke";
 /// variable named in [env: …]; a flag wins over its variable. Without a key, no
 /// Authorization header is sent (auth=none). Exit codes: 0 all pass, 1 a check failed, 2 usage,
 /// 3 refused (401/403), 4 not found, 5 unavailable or timed out.
+// Parse with `command()`, which adds the flags' variables: `Args::command()` alone has none.
 #[derive(Parser, Debug)]
 #[command(name = "ollama-compat-smoke", version)]
 pub struct Args {
@@ -44,100 +44,77 @@ pub struct Args {
 
     /// Read the API key from the environment variable named VAR (it must be set)
     /// [default: OLLAMA_CLOUD_API_KEY, optional]
-    #[arg(
-        long,
-        value_name = "VAR",
-        conflicts_with = "api_key_file",
-        env = "OLLAMA_COMPAT_SMOKE_API_KEY_ENV",
-        hide_env_values = true
-    )]
+    #[arg(long, value_name = "VAR", conflicts_with = "api_key_file")]
     api_key_env: Option<String>,
 
     /// Read the API key from file F (refused when other users can read it)
-    #[arg(
-        long,
-        value_name = "F",
-        env = "OLLAMA_COMPAT_SMOKE_API_KEY_FILE",
-        hide_env_values = true
-    )]
+    #[arg(long, value_name = "F")]
     api_key_file: Option<PathBuf>,
 
     /// A check to run; repeat the flag for several; `all` runs every check (the stream checks
     /// and tool_choice only run when named or with `all`)
-    #[arg(
-        long = "check",
-        value_name = "CHECK",
-        value_parser = names::parser::<CheckChoice>(),
-        env = "OLLAMA_COMPAT_SMOKE_CHECK",
-        hide_env_values = true,
-        value_delimiter = ',',
-        default_values_t = Check::DEFAULT.map(CheckChoice::One)
-    )]
+    #[arg(long = "check", value_name = "CHECK", value_parser = names::parser::<CheckChoice>(),
+          value_delimiter = ',', default_values_t = Check::DEFAULT.map(CheckChoice::One))]
     checks: Vec<CheckChoice>,
 
     /// JSON mode: auto falls back json_schema -> json_object -> plain_prompt on format errors
     /// only; any other value pins one step and never falls back
     #[arg(long, value_name = "MODE", value_parser = names::parser::<JsonMode>(),
-          default_value_t = JsonMode::Auto, env = "OLLAMA_COMPAT_SMOKE_JSON_MODE", hide_env_values = true)]
+          default_value_t = JsonMode::Auto)]
     json_mode: JsonMode,
 
     /// Run each check N times and report passes=k/N; a check passes only at N/N
     #[arg(long, value_name = "N", default_value_t = 1,
-          value_parser = clap::value_parser!(u32).range(1..=i64::from(smoke::MAX_REPEAT)),
-          env = "OLLAMA_COMPAT_SMOKE_REPEAT", hide_env_values = true)]
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(smoke::MAX_REPEAT)))]
     repeat: u32,
 
     /// Total time allowed for one request, in seconds (fractions allowed, e.g. 0.5)
     #[arg(long, value_name = "SECS", default_value_t = smoke::DEFAULT_TIMEOUT,
-          value_parser = |raw: &str| http::parse_timeout(raw, smoke::MAX_TIMEOUT),
-          env = "OLLAMA_COMPAT_SMOKE_TIMEOUT", hide_env_values = true)]
+          value_parser = |raw: &str| http::parse_timeout(raw, smoke::MAX_TIMEOUT))]
     timeout: Seconds,
 
     /// max_tokens sent in every request (thinking models need room for their reasoning)
     #[arg(long, value_name = "N", default_value_t = smoke::DEFAULT_MAX_TOKENS,
-          value_parser = clap::value_parser!(u32).range(1..),
-          env = "OLLAMA_COMPAT_SMOKE_MAX_TOKENS", hide_env_values = true)]
+          value_parser = clap::value_parser!(u32).range(1..))]
     max_tokens: u32,
 
     /// Output format on stdout
     #[arg(long, value_name = "FORMAT", value_parser = names::parser::<ReportFormat>(),
-          default_value_t = ReportFormat::Text, env = "OLLAMA_COMPAT_SMOKE_FORMAT", hide_env_values = true)]
+          default_value_t = ReportFormat::Text)]
     format: ReportFormat,
 
     /// Allow plain http:// to a host that is not loopback (prints a warning)
-    #[arg(long, env = "OLLAMA_COMPAT_SMOKE_ALLOW_INSECURE_HTTP", hide_env_values = true,
-        value_parser = BoolishValueParser::new())]
+    #[arg(long)]
     allow_insecure_http: bool,
 
     /// Do not ask <URL>/models which models the endpoint lists
-    #[arg(long, env = "OLLAMA_COMPAT_SMOKE_NO_MODEL_LIST", hide_env_values = true,
-        value_parser = BoolishValueParser::new())]
+    #[arg(long)]
     no_model_list: bool,
 
     /// reasoning_effort sent in every request (not sent when not given)
-    #[arg(long, value_name = "EFFORT",
-          value_parser = names::parser::<ReasoningEffort>(),
-          env = "OLLAMA_COMPAT_SMOKE_REASONING_EFFORT", hide_env_values = true)]
+    #[arg(long, value_name = "EFFORT", value_parser = names::parser::<ReasoningEffort>())]
     reasoning_effort: Option<ReasoningEffort>,
 
     /// Also write the report (in --format) atomically to FILE; stdout keeps the text lines
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "OLLAMA_COMPAT_SMOKE_OUTPUT",
-        hide_env_values = true
-    )]
+    #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
 
     /// Also write this run's Prometheus metrics (text format, mode 0644) atomically to FILE on
     /// every run, success or failure, e.g. a *.prom file in node_exporter's textfile directory
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "OLLAMA_COMPAT_SMOKE_METRICS_FILE",
-        hide_env_values = true
-    )]
+    #[arg(long, value_name = "FILE")]
     metrics_file: Option<PathBuf>,
+}
+
+/// The command line [`Args`] are parsed from (and the man page and completions generated from):
+/// every flag has its variable, `OLLAMA_COMPAT_SMOKE_<FLAG>` unless it names an `OLLAMA_` one
+/// (`CLI-014`).
+pub fn command() -> clap::Command {
+    crate::cli::Variables {
+        prefix: "OLLAMA_COMPAT_SMOKE",
+        none: &[],
+        shown: &["base_url", "model"],
+    }
+    .apply(Args::command())
 }
 
 impl From<Args> for Settings {

@@ -210,8 +210,11 @@ fn clean_trace(url: &str, dir: &Path) -> Vec<String> {
         .map(OsString::from)
         .chain([log.as_os_str().to_owned()])
         .collect();
+    // stdout: the write report, whose keys are the stand-in's (1 or 2,000); the callers
+    // compare what the trace shows
     run_wrapped(&prefix, &write_args(url, &out), None)
         .success()
+        .stderr_is("")
         .no_leak();
     let text = std::fs::read_to_string(&log).unwrap();
     std::fs::remove_file(&log).unwrap();
@@ -250,8 +253,27 @@ fn listing(dir: &Path) -> Vec<String> {
 fn new_version(url: &str) -> Vec<u8> {
     let wd = Workdir::new();
     let out = wd.output();
-    run_wrapped(&[], &write_args(url, &out), None).success();
+    // stdout: the write report, whose keys are the stand-in's (1 or 2,000); the bytes are
+    // what the callers compare
+    run_wrapped(&[], &write_args(url, &out), None)
+        .success()
+        .stderr_is("")
+        .no_leak();
     std::fs::read(&out).unwrap()
+}
+
+/// The text report of a run that put the providers' key into `out` with `write_args`'s mode
+/// and owner: `verb` (`written`, `unchanged`, `would-change`), then `tail`. These runs start
+/// under strace, outside the runner: their screens are stated whole after the run, with the
+/// real path and ids.
+fn report(out: &Path, verb: &str, tail: &str) -> String {
+    format!(
+        "{verb}: {} (mode {NEW_MODE:04o}, owner {}:{}) with 1 key from project {PROJECT}, \
+         environment {ENV}, paths /\n  {PROVIDER_KEY}\n{tail}",
+        out.display(),
+        nix::unistd::geteuid(),
+        nix::unistd::getegid()
+    )
 }
 
 /// What the target is after an interrupted run.
@@ -417,7 +439,11 @@ async fn file_019_sigkill_leftover_removed_by_the_next_run() {
         let wd = Workdir::new();
         let out = wd.output();
         if already_new {
-            run_wrapped(&[], &write_args(&url, &out), None).success();
+            run_wrapped(&[], &write_args(&url, &out), None)
+                .success()
+                .stdout_is(&report(&out, "written", ""))
+                .stderr_is("")
+                .no_leak();
         } else {
             std::fs::write(&out, OLD).unwrap();
         }
@@ -443,9 +469,22 @@ async fn file_019_sigkill_leftover_removed_by_the_next_run() {
         let leftover = wd.join(&left[0]);
         let mut dry = write_args(&url, &out);
         dry.push("--dry-run".into());
+        // a dry run sweeps nothing and says nothing about the leftover
+        let dry_report = if already_new {
+            report(&out, "unchanged", "keys: unchanged\n")
+        } else {
+            report(
+                &out,
+                "would-change",
+                "the file on disk is not one write-canary-env wrote in this format (it does not \
+                 start with the header write-canary-env writes): it counts as changed whole\nkeys \
+                 changed: OLLAMA_CLOUD_API_KEY\n",
+            )
+        };
         run_wrapped(&[], &dry, None)
             .success()
-            .stderr_lacks("removed")
+            .stdout_is(&dry_report)
+            .stderr_is("")
             .no_leak();
         assert!(leftover.exists(), "a dry run removed the leftover");
         let run = run_wrapped(&[], &write_args(&url, &out), None);
@@ -454,11 +493,11 @@ async fn file_019_sigkill_leftover_removed_by_the_next_run() {
                 "write-canary-env: removed {}, a temporary file left by an interrupted run\n",
                 leftover.display()
             ))
-            .stdout_has(if already_new {
-                "unchanged: "
-            } else {
-                "written: "
-            })
+            .stdout_is(&report(
+                &out,
+                if already_new { "unchanged" } else { "written" },
+                "",
+            ))
             .no_leak();
         assert_eq!(listing(wd.path()), ["out.env"]);
         assert_eq!(std::fs::read(&out).unwrap(), new);
@@ -503,7 +542,10 @@ async fn file_020_live_and_foreign_files_are_left_alone() {
     }
     let before = listing(wd.path());
     let run = run_wrapped(&[], &write_args(&url, &out), None);
-    run.success().stderr_is("").no_leak();
+    run.success()
+        .stdout_is(&report(&out, "written", ""))
+        .stderr_is("")
+        .no_leak();
     assert_eq!(listing(wd.path()), before);
     assert_eq!(
         std::fs::read_to_string(&live).unwrap(),
@@ -524,10 +566,12 @@ async fn file_020_live_and_foreign_files_are_left_alone() {
     drop(held);
     run_wrapped(&[], &write_args(&url, &out), None)
         .success()
+        .stdout_is(&report(&out, "unchanged", ""))
         .stderr_is(&format!(
             "write-canary-env: removed {}, a temporary file left by an interrupted run\n",
             live.display()
-        ));
+        ))
+        .no_leak();
 }
 
 /// One injected fault: the injection, whether the target's parent is missing, and the
@@ -722,8 +766,10 @@ async fn file_023_interrupted_write_is_retried() {
     let inject = format!("inject=write:error=EINTR:when={data_write}");
     run_wrapped(&strace(&[&inject]), &write_args(&url, &out), None)
         .success()
-        .stdout_has("written: ")
+        .stdout_is(&report(&out, "written", ""))
+        .stderr_is("")
         .no_leak();
+
     assert_eq!(std::fs::read(&out).unwrap(), new);
     assert_eq!(listing(wd.path()), ["out.env"]);
 }
@@ -753,8 +799,32 @@ async fn file_024_readers_under_load_see_only_complete_versions() {
         servers.push(inf);
         versions.push(values);
     }
+    // The report of writer `w` (3 + w % 5 keys), with the real path and ids.
+    let report = |w: usize| {
+        let n = 3 + w % 5;
+        let mut text = format!(
+            "written: {} (mode 0600, owner {}:{}) with {n} keys from project {PROJECT}, \
+             environment {ENV}, paths /\n",
+            out.display(),
+            nix::unistd::geteuid(),
+            nix::unistd::getegid()
+        );
+        for k in 0..n {
+            text.push_str(&format!("  KEY_{k}\n"));
+        }
+        text
+    };
+    let waited = format!(
+        "write-canary-env: waiting for another run writing into {} (one run at a time per \
+         directory)\n",
+        wd.path().display()
+    );
     // Version 0 first, so the reader always finds a file.
-    canary(&servers[0].url(), &out).run().success().no_leak();
+    let run = canary(&servers[0].url(), &out)
+        .exits(0)
+        .stdout_checked_elsewhere("the whole report with the owner's numbers, compared below")
+        .run();
+    assert_eq!(run.stdout, report(0), "{}", run.report());
     let done = std::sync::atomic::AtomicBool::new(false);
     let (reads, seen) = std::thread::scope(|s| {
         let reader = s.spawn(|| {
@@ -779,11 +849,22 @@ async fn file_024_readers_under_load_see_only_complete_versions() {
             (reads, seen)
         });
         std::thread::scope(|w| {
-            for inf in &servers[1..] {
+            for (i, inf) in servers.iter().enumerate().skip(1) {
                 let url = inf.url();
                 let out = out.clone();
+                let (report, waited) = (&report, &waited);
                 w.spawn(move || {
-                    canary(&url, &out).run().success().no_leak();
+                    // Which writers wait for another's lock is the race's: stderr is empty
+                    // or the one waiting line. The report names the owner by number (the
+                    // runner's placeholders would hide it), so it is compared raw.
+                    let run = canary(&url, &out)
+                        .exits(0)
+                        .stdout_checked_elsewhere("the writer's whole report, compared below")
+                        .stderr_checked_elsewhere("empty, or the waiting line, compared below")
+                        .run();
+                    if run.stdout != report(i) || !["", waited.as_str()].contains(&&*run.stderr) {
+                        run.fail(&format!("not writer {i}'s whole report and stderr"));
+                    }
                 });
             }
         });
@@ -1329,4 +1410,107 @@ async fn file_025_other_fatal_signals_remove_the_temporary_file_too() {
             }
         });
     }
+}
+
+/// The opens of paths under `root` in a trace made with `-e trace=openat -s 4096`, in order:
+/// the path below `root` (a temporary name's pid, random part and counter as placeholders)
+/// and the flags, sorted (`O_RDONLY|O_CLOEXEC|O_DIRECTORY` → `O_CLOEXEC|O_DIRECTORY|O_RDONLY`),
+/// one line each.
+fn opens_below(trace: &str, root: &Path) -> Vec<String> {
+    let root = format!("\"{}/", root.display());
+    let temp = Regex::new(r"\.tmp-[0-9]+-[0-9a-f]{8}-[0-9]+$").unwrap();
+    trace
+        .lines()
+        .filter(|l| is_call(l, "openat"))
+        .filter_map(|l| {
+            let start = l.find(&root)? + root.len();
+            let rest = &l[start..];
+            let (path, rest) = rest.split_once('"')?;
+            let flags = rest.trim_start_matches(", ");
+            let flags = flags.split([',', ')']).next()?;
+            let mut flags: Vec<&str> = flags.split('|').collect();
+            flags.sort_unstable();
+            let path = temp.replace_all(path, ".tmp-[PID]-[HEX]-[N]");
+            Some(format!("{path} {}", flags.join("|")))
+        })
+        .collect()
+}
+
+/// Every path the writer opens, seen in its system calls: the target without following a
+/// link or waiting on a FIFO, the temporary file created exclusively, each directory it
+/// creates reopened refusing a link, the directory locked and synced, a dead run's leftover
+/// inspected without following a link; every descriptor close-on-exec.
+#[tokio::test]
+async fn file_026_no_open_follows_a_link_or_waits_on_a_fifo() {
+    if !strace_usable("file_026_no_open_follows_a_link_or_waits_on_a_fifo") {
+        return;
+    }
+    let inf = serving().await;
+    let url = inf.url();
+    let wd = Workdir::new();
+    let out = wd.join("a/b/out.env");
+    let trace_of = |args: &[OsString], stdout: &str, stderr: &str| {
+        let logs = Workdir::new();
+        let log = logs.join("trace.log");
+        let prefix: Vec<OsString> = [
+            "strace",
+            "-f",
+            "-qq",
+            "-s",
+            "4096",
+            "-e",
+            "trace=openat",
+            "-o",
+        ]
+        .iter()
+        .map(OsString::from)
+        .chain([log.as_os_str().to_owned()])
+        .collect();
+        run_wrapped(&prefix, args, None)
+            .success()
+            .stdout_is(stdout)
+            .stderr_is(stderr)
+            .no_leak();
+        opens_below(&std::fs::read_to_string(&log).unwrap(), wd.path())
+    };
+    // Created a/ and a/b/ (reopened to set owner and mode), locked a/b/, listed it for
+    // leftovers, looked at the target, created the temporary file, synced a/b/.
+    let created = format!(
+        "created directory {a}\ncreated directory {a}/b\n",
+        a = wd.join("a").display()
+    );
+    let first_report = report(&out, "written", "").replacen("\n", &format!("\n{created}"), 1);
+    let first = trace_of(&write_args(&url, &out), &first_report, "");
+    assert_eq!(
+        first.join("\n"),
+        "a O_CLOEXEC|O_DIRECTORY|O_NOFOLLOW|O_RDONLY
+a/b O_CLOEXEC|O_DIRECTORY|O_NOFOLLOW|O_RDONLY
+a/b O_CLOEXEC|O_DIRECTORY|O_RDONLY
+a/b O_CLOEXEC|O_DIRECTORY|O_NONBLOCK|O_RDONLY
+a/b/out.env O_CLOEXEC|O_NOFOLLOW|O_NONBLOCK|O_RDONLY
+a/b/.out.env.tmp-[PID]-[HEX]-[N] O_CLOEXEC|O_CREAT|O_EXCL|O_NOFOLLOW|O_WRONLY
+a/b O_CLOEXEC|O_DIRECTORY|O_RDONLY"
+    );
+    // A dead run's leftover is inspected (then removed) before the target is looked at.
+    let leftover = wd.join("a/b/.out.env.tmp-999999-0123abcd-1");
+    std::fs::write(&leftover, "left").unwrap();
+    std::fs::remove_file(&out).unwrap();
+    let second = trace_of(
+        &write_args(&url, &out),
+        &report(&out, "written", ""),
+        &format!(
+            "write-canary-env: removed {}, a temporary file left by an interrupted run\n",
+            leftover.display()
+        ),
+    );
+    assert_eq!(
+        second.join("\n"),
+        "a/b O_CLOEXEC|O_DIRECTORY|O_RDONLY
+a/b O_CLOEXEC|O_DIRECTORY|O_NONBLOCK|O_RDONLY
+a/b/.out.env.tmp-[PID]-[HEX]-[N] O_CLOEXEC|O_NOFOLLOW|O_NONBLOCK|O_RDONLY
+a/b/out.env O_CLOEXEC|O_NOFOLLOW|O_NONBLOCK|O_RDONLY
+a/b/.out.env.tmp-[PID]-[HEX]-[N] O_CLOEXEC|O_CREAT|O_EXCL|O_NOFOLLOW|O_WRONLY
+a/b O_CLOEXEC|O_DIRECTORY|O_RDONLY"
+    );
+    assert!(!leftover.exists(), "the leftover was not removed");
 }

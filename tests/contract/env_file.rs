@@ -5,6 +5,7 @@
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
+use snapbox::{IntoData, str};
 use wiremock::ResponseTemplate;
 
 use crate::support::cli::Run;
@@ -35,11 +36,34 @@ fn write(url: &str, out: &Path) -> crate::support::Cli {
     canary(url, out).secret(PROVIDER_VALUE)
 }
 
-/// `write` with `args`, which must succeed and print no secret; the run, for more checks.
-fn write_ok(url: &str, out: &Path, args: &[&str]) -> Run {
-    let run = write(url, out).args(args).run();
-    run.success().no_leak();
-    run
+/// `write` with `args`, which must succeed printing `stdout` (`[TMP]` standing for `tmp`) and
+/// nothing on stderr.
+fn write_ok(url: &str, out: &Path, args: &[&str], tmp: &Path, stdout: impl IntoData) {
+    let _ = write(url, out)
+        .args(args)
+        .exits(0)
+        .stdout(stdout)
+        .tmp(tmp)
+        .run();
+}
+
+/// What a run that put the providers' key into `[TMP]/<rel>` with `mode` prints; `verb` is
+/// `written` or `unchanged`.
+fn report(verb: &str, rel: &str, mode: &str) -> String {
+    report_created(verb, rel, mode, &[])
+}
+
+/// The same when the run created the directories `created` (under `[TMP]`, top first).
+fn report_created(verb: &str, rel: &str, mode: &str, created: &[&str]) -> String {
+    let mut out = format!(
+        "{verb}: [TMP]/{rel} (mode {mode}, owner [UID]:[GID]) with 1 key from project {PROJECT}, \
+         environment {ENV}, paths /\n"
+    );
+    for dir in created {
+        out.push_str(&format!("created directory [TMP]/{dir}\n"));
+    }
+    out.push_str(&format!("  {PROVIDER_KEY}\n"));
+    out
 }
 
 fn set_mode(p: &Path, mode: u32) {
@@ -61,20 +85,28 @@ async fn file_001_file_005_mode_matrix_exact_whatever_the_umask() {
         }
     }
     // Four at a time: 36 runs of the binary, each a fresh process with its own umask.
+    let tmp = wd.path();
     for chunk in cases.chunks(4) {
         std::thread::scope(|s| {
             for &(umask, parent, mode) in chunk {
-                let top = wd.join(&format!("u{umask:03o}-p{parent:04o}-m{mode:04o}"));
+                let rel = format!("u{umask:03o}-p{parent:04o}-m{mode:04o}");
+                let top = wd.join(&rel);
                 let url = url.clone();
                 s.spawn(move || {
                     let out = top.join("a/b/out.env");
-                    write(&url, &out)
+                    let _ = write(&url, &out)
                         .args(["--output-mode", &format!("{mode:04o}")])
                         .args(["--parent-mode", &format!("{parent:04o}")])
                         .umask(umask)
-                        .run()
-                        .success()
-                        .no_leak();
+                        .exits(0)
+                        .stdout(report_created(
+                            "written",
+                            &format!("{rel}/a/b/out.env"),
+                            &format!("{mode:04o}"),
+                            &[&rel, &format!("{rel}/a"), &format!("{rel}/a/b")],
+                        ))
+                        .tmp(tmp)
+                        .run();
                     assert_eq!(mode_of(&out), mode, "file, umask {umask:03o}");
                     for dir in [top.clone(), top.join("a"), top.join("a/b")] {
                         assert_eq!(
@@ -90,7 +122,17 @@ async fn file_001_file_005_mode_matrix_exact_whatever_the_umask() {
     }
     // The default: 0600 in 0700 directories, under the most permissive umask.
     let out = wd.join("default/x/out.env");
-    write(&url, &out).umask(0).run().success().no_leak();
+    let _ = write(&url, &out)
+        .umask(0)
+        .exits(0)
+        .stdout(report_created(
+            "written",
+            "default/x/out.env",
+            "0600",
+            &["default", "default/x"],
+        ))
+        .tmp(wd.path())
+        .run();
     assert_eq!(mode_of(&out), 0o600);
     assert_eq!(mode_of(&wd.join("default")), 0o700);
     assert_eq!(mode_of(&wd.join("default/x")), 0o700);
@@ -102,30 +144,46 @@ async fn file_001_file_005_mode_matrix_exact_whatever_the_umask() {
 async fn file_002_other_bits_need_allow_world_readable() {
     let (inf, wd) = stage_counted(1).await;
     for mode in ["0644", "0604", "0601", "0666"] {
-        write(&inf.url(), &wd.output())
+        let _ = write(&inf.url(), &wd.output())
             .args(["--output-mode", mode])
-            .run()
-            .code(2)
-            .stderr_has("--output-mode")
-            .stderr_has("--allow-world-readable")
-            .no_leak();
+            .exits(2)
+            .stderr(format!(
+                "write-canary-env: error: --output-mode {mode} lets other users (\"other\") access \
+                 the secrets; use a mode without other bits, or pass --allow-world-readable\n"
+            ))
+            .tmp(wd.path())
+            .run();
     }
     assert!(!wd.output().exists());
-    write(&inf.url(), &wd.output())
+    let _ = write(&inf.url(), &wd.output())
         .args(["--output-mode", "0644", "--allow-world-readable"])
         .umask(0o077)
-        .run()
-        .success()
-        .no_leak();
+        .exits(0)
+        .stdout(report("written", "out.env", "0644"))
+        .tmp(wd.path())
+        .run();
     assert_eq!(mode_of(&wd.output()), 0o644);
-    for bad in ["0800", "4600", "1600", "abc", "", "06000"] {
+    let not_octal = "is not an octal mode such as 0600";
+    let special = "sets setuid, setgid or sticky bits; only permission bits (at most 0777) are \
+                   accepted";
+    for (bad, why) in [
+        ("0800", not_octal),
+        ("4600", special),
+        ("1600", special),
+        ("abc", not_octal),
+        ("", not_octal),
+        ("06000", not_octal),
+    ] {
         for flag in ["--output-mode", "--parent-mode"] {
-            write(&inf.url(), &wd.join("bad.env"))
+            let _ = write(&inf.url(), &wd.join("bad.env"))
                 .arg(format!("{flag}={bad}"))
-                .run()
-                .code(2)
-                .stderr_has(flag)
-                .no_leak();
+                .exits(2)
+                .stderr(format!(
+                    "write-canary-env: error: invalid value '{bad}' for '{flag} <OCTAL>': \
+                     \"{bad}\" {why}\n\nFor more information, try '--help'.\n"
+                ))
+                .tmp(wd.path())
+                .run();
         }
     }
 }
@@ -193,7 +251,15 @@ async fn file_008_file_003_sec_016_syscall_order() {
         &out,
         &["--output-mode", "0640", "--owner", &uid, "--group", &gid],
     );
-    run.success().no_leak();
+    // started under strace, not through the runner: stated whole after the run
+    run.success()
+        .stdout_is(&format!(
+            "written: {}/out.env (mode 0640, owner {uid}:{gid}) with 1 key from project \
+             {PROJECT}, environment {ENV}, paths /\n  {PROVIDER_KEY}\n",
+            wd.path().display()
+        ))
+        .stderr_is("")
+        .no_leak();
     let dir = wd.path().display().to_string();
     let open = find_from(&lines, 0, "temporary openat", |l| {
         l.contains("openat(") && l.contains(&format!("\"{dir}/.out.env.tmp-"))
@@ -263,15 +329,36 @@ async fn file_003_file_007_owner_and_group_by_name_and_id() {
     let group = nix::unistd::Group::from_gid(nobody.gid)
         .unwrap()
         .expect("nobody's group");
+    // The report names the owner by number: stated whole with the numbers (the runner's
+    // [UID]/[GID] placeholders would hide them); each output is in a folder the run creates.
+    let owned = |args: &[&str], out: &Path, uid: u32, gid: u32| {
+        let run = write(&inf.url(), out)
+            .args(args)
+            .exits(0)
+            .stdout_checked_elsewhere("the report with the owner's numbers, compared below")
+            .run();
+        let folder = out.parent().unwrap();
+        assert_eq!(
+            run.stdout,
+            format!(
+                "written: {} (mode 0600, owner {uid}:{gid}) with 1 key from project {PROJECT}, \
+                 environment {ENV}, paths /\ncreated directory {}\n  {PROVIDER_KEY}\n",
+                out.display(),
+                folder.display()
+            ),
+            "{}",
+            run.report()
+        );
+    };
     let by_name = wd.join("named/out.env");
-    write_ok(
-        &inf.url(),
-        &by_name,
+    owned(
         &["--owner", "nobody", "--group", &group.name],
-    )
-    .stdout_has(&format!("owner {}:{}", nobody.uid, group.gid));
+        &by_name,
+        nobody.uid.as_raw(),
+        group.gid.as_raw(),
+    );
     let by_id = wd.join("numbered/out.env");
-    write_ok(&inf.url(), &by_id, &["--owner", "4242", "--group", "4343"]);
+    owned(&["--owner", "4242", "--group", "4343"], &by_id, 4242, 4343);
     let m = std::fs::metadata(&by_name).unwrap();
     assert_eq!(
         (m.uid(), m.gid()),
@@ -287,7 +374,13 @@ async fn file_003_file_007_owner_and_group_by_name_and_id() {
     assert_eq!(mode_of(&by_id), 0o600);
     // The owner alone: the group stays the system's choice.
     let owner_only = wd.join("owner-only.env");
-    write_ok(&inf.url(), &owner_only, &["--owner", "4242"]);
+    write_ok(
+        &inf.url(),
+        &owner_only,
+        &["--owner", "4242"],
+        wd.path(),
+        report("written", "owner-only.env", "0600"),
+    );
     assert_eq!(std::fs::metadata(&owner_only).unwrap().uid(), 4242);
 }
 
@@ -295,19 +388,24 @@ async fn file_003_file_007_owner_and_group_by_name_and_id() {
 #[tokio::test]
 async fn file_004_unknown_owner_or_group_is_usage_error() {
     let (inf, wd) = stage_counted(0).await;
-    write(&inf.url(), &wd.output())
+    let _ = write(&inf.url(), &wd.output())
         .args(["--owner", "no-such-user-zz9"])
-        .run()
-        .code(2)
-        .stderr_has("--owner")
-        .stderr_has("no-such-user-zz9")
-        .no_leak();
-    write(&inf.url(), &wd.output())
+        .exits(2)
+        .stderr(str![[r#"
+write-canary-env: error: --owner: no such user "no-such-user-zz9" on this machine
+
+"#]])
+        .tmp(wd.path())
+        .run();
+    let _ = write(&inf.url(), &wd.output())
         .args(["--group", "no-such-group-zz9"])
-        .run()
-        .code(2)
-        .stderr_has("--group")
-        .no_leak();
+        .exits(2)
+        .stderr(str![[r#"
+write-canary-env: error: --group: no such group "no-such-group-zz9" on this machine
+
+"#]])
+        .tmp(wd.path())
+        .run();
     assert!(!wd.output().exists());
 }
 
@@ -325,6 +423,8 @@ async fn file_006_existing_directories_keep_their_mode() {
         &inf.url(),
         &existing.join("new/out.env"),
         &["--parent-mode", "0700"],
+        wd.path(),
+        report_created("written", "existing/new/out.env", "0600", &["existing/new"]),
     );
     let after = std::fs::metadata(&existing).unwrap();
     assert_eq!(mode_of(&existing), 0o751);
@@ -351,11 +451,15 @@ async fn file_009_symlink_target_refused() {
         if dry {
             cli = cli.arg("--dry-run");
         }
-        cli.run()
-            .code(6)
-            .stderr_has(&out.display().to_string())
-            .stderr_has("symbolic link")
-            .no_leak();
+        let name = out.file_name().unwrap().to_string_lossy();
+        let _ = cli
+            .exits(6)
+            .stderr(format!(
+                "write-canary-env: error: refusing to write [TMP]/{name}: it is a symbolic link \
+                 (remove it, or point --output at the real file)\n"
+            ))
+            .tmp(wd.path())
+            .run();
         assert!(
             std::fs::symlink_metadata(out)
                 .unwrap()
@@ -377,12 +481,14 @@ async fn file_010_failed_rename_leaves_no_temporary() {
     let out = wd.join("out.env");
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("inside"), "x").unwrap();
-    write(&inf.url(), &out)
-        .run()
-        .code(6)
-        .stderr_has("rename")
-        .stderr_has(&out.display().to_string())
-        .no_leak();
+    let _ = write(&inf.url(), &out)
+        .exits(6)
+        .stderr(str![[r#"
+write-canary-env: error: cannot rename over [TMP]/out.env: Is a directory (EISDIR)
+
+"#]])
+        .tmp(wd.path())
+        .run();
     assert!(out.is_dir());
     assert_eq!(std::fs::read_to_string(out.join("inside")).unwrap(), "x");
     Workdir::assert_no_temp(wd.path());
@@ -417,6 +523,7 @@ async fn file_011_concurrent_writers_leave_one_complete_version() {
         inf.serve_values(&values, 1).await;
         servers.push((inf, values));
     }
+    let tmp = wd.path();
     std::thread::scope(|s| {
         for (inf, values) in &servers {
             let url = inf.url();
@@ -426,7 +533,34 @@ async fn file_011_concurrent_writers_leave_one_complete_version() {
                 for (_, v) in values {
                     cli = cli.secret(v.clone());
                 }
-                cli.run().success().no_leak();
+                // Which writer creates the folder, and which wait for another's lock, is the
+                // race's: each stream is one of two whole texts, compared below.
+                let run = cli
+                    .exits(0)
+                    .stdout_checked_elsewhere("one of two whole reports, compared below")
+                    .stderr_checked_elsewhere("empty, or the one waiting line, compared below")
+                    .tmp(tmp)
+                    .run();
+                let shared = tmp.join("shared");
+                let head = format!(
+                    "written: {} (mode 0600, owner {}:{}) with 3 keys from project {PROJECT}, \
+                     environment {ENV}, paths /\n",
+                    out.display(),
+                    nix::unistd::geteuid(),
+                    std::fs::metadata(&out).unwrap().gid()
+                );
+                let keys = "  A_KEY\n  B_KEY\n  C_KEY\n";
+                let created = format!("created directory {}\n", shared.display());
+                let reports = [format!("{head}{keys}"), format!("{head}{created}{keys}")];
+                let waited = format!(
+                    "write-canary-env: waiting for another run writing into {} (one run at a \
+                     time per directory)\n",
+                    shared.display()
+                );
+                if !reports.contains(&run.stdout) || !["", waited.as_str()].contains(&&*run.stderr)
+                {
+                    run.fail("not one of the whole reports and stderr texts a writer may show");
+                }
             });
         }
     });
@@ -451,22 +585,50 @@ async fn file_011_concurrent_writers_leave_one_complete_version() {
 async fn file_012_unchanged_is_not_rewritten() {
     let (inf, wd) = stage().await;
     let out = wd.output();
-    write_ok(&inf.url(), &out, &[]).stdout_has("written:");
+    let tmp = wd.path();
+    write_ok(
+        &inf.url(),
+        &out,
+        &[],
+        tmp,
+        report("written", "out.env", "0600"),
+    );
     let first = snapshot(&out);
-    write_ok(&inf.url(), &out, &[]).stdout_has("unchanged:");
+    write_ok(
+        &inf.url(),
+        &out,
+        &[],
+        tmp,
+        report("unchanged", "out.env", "0600"),
+    );
     assert_eq!(snapshot(&out), first);
-    let json = write(&inf.url(), &out).arg("--json").run();
-    json.success().no_leak();
+    let json = write(&inf.url(), &out)
+        .arg("--json")
+        .exits(0)
+        .stdout_checked_elsewhere("the JSON report, read below")
+        .run();
     assert_eq!(json.stdout_json()["status"], "unchanged");
     assert_eq!(snapshot(&out), first);
     set_mode(&out, 0o644);
-    write_ok(&inf.url(), &out, &[]).stdout_has("written:");
+    write_ok(
+        &inf.url(),
+        &out,
+        &[],
+        tmp,
+        report("written", "out.env", "0600"),
+    );
     let after = snapshot(&out);
     assert_eq!(after.1, 0o600);
     assert_eq!(after.0, first.0);
     assert_ne!(after.2, first.2, "a new inode: the file was replaced");
     // Another output mode is a change too.
-    write_ok(&inf.url(), &out, &["--output-mode", "0640"]).stdout_has("written:");
+    write_ok(
+        &inf.url(),
+        &out,
+        &["--output-mode", "0640"],
+        tmp,
+        report("written", "out.env", "0640"),
+    );
     assert_eq!(mode_of(&out), 0o640);
 }
 
@@ -476,18 +638,48 @@ async fn file_012_unchanged_is_not_rewritten() {
 async fn file_013_dry_run_writes_nothing() {
     let (inf, wd) = stage().await;
     let out = wd.join("new/dir/out.env");
-    write_ok(&inf.url(), &out, &["--dry-run"])
-        .stdout_has("would-change")
-        .stdout_has(PROVIDER_KEY);
+    let tmp = wd.path();
+    write_ok(
+        &inf.url(),
+        &out,
+        &["--dry-run"],
+        tmp,
+        str![[r#"
+would-change: [TMP]/new/dir/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
+  OLLAMA_CLOUD_API_KEY
+keys added: OLLAMA_CLOUD_API_KEY
+
+"#]],
+    );
     assert!(!wd.join("new").exists());
-    write(&inf.url(), &out).run().success().no_leak();
+    write_ok(
+        &inf.url(),
+        &out,
+        &[],
+        tmp,
+        report_created("written", "new/dir/out.env", "0600", &["new", "new/dir"]),
+    );
     let before = snapshot(&out);
-    let json = write(&inf.url(), &out).args(["--dry-run", "--json"]).run();
-    json.success().no_leak();
+    let json = write(&inf.url(), &out)
+        .args(["--dry-run", "--json"])
+        .exits(0)
+        .stdout_checked_elsewhere("the JSON report, read below")
+        .run();
     assert_eq!(json.stdout_json()["status"], "unchanged");
     assert_eq!(json.stdout_json()["dry_run"], true);
     set_mode(&out, 0o640);
-    write_ok(&inf.url(), &out, &["--dry-run"]).stdout_has("would-change");
+    write_ok(
+        &inf.url(),
+        &out,
+        &["--dry-run"],
+        tmp,
+        str![[r#"
+would-change: [TMP]/new/dir/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
+  OLLAMA_CLOUD_API_KEY
+keys: unchanged
+
+"#]],
+    );
     assert_eq!(mode_of(&out), 0o640);
     assert_eq!(snapshot(&out).0, before.0);
     let hidden = Infisical::start().await;
@@ -497,12 +689,16 @@ async fn file_013_dry_run_writes_nothing() {
             1,
         )
         .await;
-    canary(&hidden.url(), &wd.join("h.env"))
+    let _ = canary(&hidden.url(), &wd.join("h.env"))
         .arg("--dry-run")
         .secret("synthetic-visible-value-Pp0")
-        .run()
-        .code(7)
-        .no_leak();
+        .exits(7)
+        .stderr(str![[r#"
+write-canary-env: error: the identity may not read the value of OLLAMA_CLOUD_API_KEY (secretValueHidden): grant it read access to secret values
+
+"#]])
+        .tmp(wd.path())
+        .run();
 }
 
 /// The text report: status, path, mode, owner, one line per key, no value.
@@ -511,15 +707,23 @@ async fn file_014_text_report() {
     let (inf, wd) = stage().await;
     let out = wd.output();
     let uid = nix::unistd::geteuid().as_raw();
-    let run = write(&inf.url(), &out).run();
-    run.success()
-        .stdout_has(&format!("written: {}", out.display()))
-        .stdout_has("mode 0600")
-        .stdout_has(&format!("owner {uid}:"))
-        .stdout_has(&format!("\n  {PROVIDER_KEY}\n"))
-        .stdout_has(PROJECT)
-        .stderr_is("")
-        .no_leak();
+    // The owner's numbers are part of the report: stated whole with them (the runner's
+    // [UID]/[GID] placeholders would hide them); the group is the file's.
+    let run = write(&inf.url(), &out)
+        .exits(0)
+        .stdout_checked_elsewhere("the report with the owner's numbers, compared below")
+        .run();
+    let gid = std::fs::metadata(&out).unwrap().gid();
+    assert_eq!(
+        run.stdout,
+        format!(
+            "written: {} (mode 0600, owner {uid}:{gid}) with 1 key from project {PROJECT}, \
+             environment {ENV}, paths /\n  {PROVIDER_KEY}\n",
+            out.display()
+        ),
+        "{}",
+        run.report()
+    );
 }
 
 /// The JSON report has every field and no value; a failed run prints an error document.
@@ -527,8 +731,11 @@ async fn file_014_text_report() {
 async fn file_015_json_report() {
     let (inf, wd) = stage().await;
     let out = wd.output();
-    let run = write(&inf.url(), &out).arg("--json").run();
-    run.success().no_leak();
+    let run = write(&inf.url(), &out)
+        .arg("--json")
+        .exits(0)
+        .stdout_checked_elsewhere("the JSON report, read below")
+        .run();
     let j = run.stdout_json();
     assert_eq!(j["status"], "written");
     assert_eq!(j["path"], out.display().to_string());
@@ -546,25 +753,45 @@ async fn file_015_json_report() {
         .await;
     let run = canary(&failing.url(), &wd.join("f.env"))
         .arg("--json")
+        .exits(3)
+        .stdout_checked_elsewhere("the JSON error document, read below")
+        .stderr(str![[r#"
+write-canary-env: error: /api/v3/secrets/raw: refused with status 403 (the identity can see the secrets at / in environment prod but lacks the read-value permission there (readValue): grant it read access to secret values on that path and environment); the server said: PermissionDenied: You are not allowed to readValue on secrets
+
+"#]])
+        .tmp(wd.path())
         .run();
-    run.code(3).no_leak();
     let j = run.stdout_json();
     assert_eq!(j["status"], "error");
     assert_eq!(j["exit_code"], 3);
     assert!(j["error"].as_str().unwrap().contains("403"));
 }
 
-/// One fault of the matrix: how to provoke it, the exit code, the exact request count.
+/// One fault of the matrix: how to provoke it, the exit code, the exact request count, what
+/// the run says.
 struct Fault {
     name: &'static str,
     response: Option<ResponseTemplate>,
     code: i32,
     requests: u64,
+    /// The whole stderr.
+    stderr: String,
 }
 
 fn faults() -> Vec<Fault> {
     let err = |status: u16, fixture: &str| {
         Some(ResponseTemplate::new(status).set_body_json(fixture_json(fixture)))
+    };
+    let error = |said: &str| format!("write-canary-env: error: {SECRETS_RAW}: {said}\n");
+    let generic = "check the credentials and the identity's access to this project, environment \
+                   and path";
+    // the two waits before the second and the third attempt
+    let waits = |first: &str, second: &str, why: &str| {
+        format!(
+            "write-canary-env: waiting {first} s: {why}; then attempt 2 of 3 of {SECRETS_RAW} for \
+             --path /\nwrite-canary-env: waiting {second} s: {why}; then attempt 3 of 3 of \
+             {SECRETS_RAW} for --path /\n"
+        )
     };
     let mut oversized = b"{\"secrets\": [], \"pad\": \"".to_vec();
     oversized.resize(16 * 1024 * 1024 + 1, b'x');
@@ -574,30 +801,45 @@ fn faults() -> Vec<Fault> {
             response: err(401, "infisical/error-401-token-missing.json"),
             code: 3,
             requests: 1,
+            stderr: error(&format!(
+                "refused with status 401 ({generic}); the server said: UnauthorizedError: Token missing"
+            )),
         },
         Fault {
             name: "403 token expired",
             response: err(403, "infisical/error-403-token-expired.json"),
             code: 3,
             requests: 1,
+            stderr: error(
+                "refused with status 403 (the access token is malformed, expired or not issued by this instance: check the token file (or variable) and that --api-url names the instance that issued it); the server said: TokenError: Your token has expired. Please re-authenticate.",
+            ),
         },
         Fault {
             name: "403 permission denied",
             response: err(403, "infisical/error-403-permission-denied.json"),
             code: 3,
             requests: 1,
+            stderr: error(&format!(
+                "refused with status 403 (the credentials worked, but the identity's role does not allow reading secrets at / in environment prod of project {PROJECT}: grant its role read access to that path and environment); the server said: PermissionDenied: You are not allowed to read on secrets"
+            )),
         },
         Fault {
             name: "403 forbidden",
             response: err(403, "infisical/error-403-read-value.json"),
             code: 3,
             requests: 1,
+            stderr: error(
+                "refused with status 403 (the identity can see the secrets at / in environment prod but lacks the read-value permission there (readValue): grant it read access to secret values on that path and environment); the server said: PermissionDenied: You are not allowed to readValue on secrets",
+            ),
         },
         Fault {
             name: "404",
             response: err(404, "infisical/error-404-environment.json"),
             code: 4,
             requests: 1,
+            stderr: error(&format!(
+                "not found (status 404: no environment prod in project {PROJECT}: check --env against the project's environment slugs); the server said: NotFound: Environment with slug 'prod' in project with ID {PROJECT} not found"
+            )),
         },
         Fault {
             name: "429",
@@ -608,18 +850,35 @@ fn faults() -> Vec<Fault> {
             ),
             code: 5,
             requests: 3,
+            stderr: format!(
+                "{}{}",
+                waits("0", "0", "the server's rate limit (429, retry-after)"),
+                error(
+                    "unavailable after 3 attempts (gave up: no attempt left; 0.0 s spent waiting): status 429; the server said: RateLimitExceeded: Rate limit exceeded. Please try again in 1 seconds"
+                )
+            ),
         },
         Fault {
             name: "500",
             response: err(500, "infisical/error-500.json"),
             code: 5,
             requests: 1,
+            stderr: error(
+                "unavailable after 1 attempt: status 500 (not retried); the server said: InternalServerError: Something went wrong",
+            ),
         },
         Fault {
             name: "503",
             response: err(503, "infisical/error-503-proxy.json"),
             code: 5,
             requests: 3,
+            stderr: format!(
+                "{}{}",
+                waits("0.1", "0.2", "the server is unavailable (503), backing off"),
+                error(
+                    "unavailable after 3 attempts (gave up: no attempt left; 0.3 s spent waiting): status 503; the server said: failure to get a peer from the ring-balancer"
+                )
+            ),
         },
         Fault {
             name: "timeout",
@@ -630,12 +889,26 @@ fn faults() -> Vec<Fault> {
             ),
             code: 5,
             requests: 3,
+            stderr: format!(
+                "{}{}",
+                waits("0.1", "0.2", "no answer within --timeout, backing off"),
+                error(
+                    "unavailable after 3 attempts (gave up: no attempt left; 0.3 s spent waiting): timed out after 300ms"
+                )
+            ),
         },
         Fault {
             name: "refused connection",
             response: None,
             code: 5,
             requests: 0,
+            stderr: format!(
+                "{}{}",
+                waits("0.1", "0.2", "the connection failed, backing off"),
+                error(
+                    "unavailable after 3 attempts (gave up: no attempt left; 0.3 s spent waiting): connection failed (refused or unreachable)"
+                )
+            ),
         },
         Fault {
             name: "truncated JSON",
@@ -645,12 +918,14 @@ fn faults() -> Vec<Fault> {
             )),
             code: 7,
             requests: 1,
+            stderr: error("the answer is not the JSON expected: invalid JSON at line 2 column 0"),
         },
         Fault {
             name: "oversized answer",
             response: Some(ResponseTemplate::new(200).set_body_raw(oversized, "application/json")),
             code: 7,
             requests: 1,
+            stderr: error("the answer is larger than 16 MiB; refused"),
         },
         Fault {
             name: "redirect",
@@ -659,6 +934,9 @@ fn faults() -> Vec<Fault> {
             ),
             code: 2,
             requests: 1,
+            stderr: error(
+                "the server answered with a redirect (status 302), which is not followed: point --api-url at the API itself",
+            ),
         },
     ]
 }
@@ -694,16 +972,15 @@ async fn file_010_sec_011_fault_matrix() {
                 // Only the timeout case needs a short limit; the others get room, so a loaded
                 // machine cannot turn a slow 16 MiB answer into a timeout and a retry.
                 let timeout = if f.name == "timeout" { "0.3" } else { "10" };
-                let run = canary(url, out)
+                let _ = canary(url, out)
                     .args(["--timeout", timeout])
                     .secret("synthetic-old-value-0001")
                     .secret("synthetic-truncated-value-Uu9")
                     .secret(PROVIDER_VALUE)
+                    .exits(f.code)
+                    .stderr(f.stderr.clone())
+                    .tmp(wd.path())
                     .run();
-                run.no_leak();
-                if run.code != Some(f.code) {
-                    run.fail(&format!("{}: expected exit {}", f.name, f.code));
-                }
                 assert_eq!(snapshot(out), before, "{}: the old file changed", f.name);
                 Workdir::assert_no_temp(wd.path());
             });
@@ -722,19 +999,31 @@ async fn file_010_sec_011_fault_matrix() {
 #[tokio::test]
 async fn file_016_file_005_relative_output_paths() {
     let (inf, wd) = stage().await;
-    write(&inf.url(), Path::new("bare.env"))
+    let _ = write(&inf.url(), Path::new("bare.env"))
         .current_dir(wd.path())
-        .run()
-        .success()
-        .no_leak();
+        .exits(0)
+        .stdout(str![[r#"
+written: bare.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
+  OLLAMA_CLOUD_API_KEY
+
+"#]])
+        .tmp(wd.path())
+        .run();
     assert_eq!(mode_of(&wd.join("bare.env")), 0o600);
-    write(&inf.url(), Path::new("new/deeper/out.env"))
+    let _ = write(&inf.url(), Path::new("new/deeper/out.env"))
         .current_dir(wd.path())
         .args(["--parent-mode", "0750"])
         .umask(0o077)
-        .run()
-        .success()
-        .no_leak();
+        .exits(0)
+        .stdout(str![[r#"
+written: new/deeper/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
+created directory new
+created directory new/deeper
+  OLLAMA_CLOUD_API_KEY
+
+"#]])
+        .tmp(wd.path())
+        .run();
     assert_eq!(mode_of(&wd.join("new")), 0o750);
     assert_eq!(mode_of(&wd.join("new/deeper")), 0o750);
     assert_eq!(mode_of(&wd.join("new/deeper/out.env")), 0o600);
@@ -747,14 +1036,22 @@ async fn file_017_path_through_a_file_is_refused() {
     let (inf, wd) = stage().await;
     let file = wd.join("plain");
     std::fs::write(&file, "not a directory").unwrap();
-    let run = write(&inf.url(), &file.join("out.env")).run();
-    run.code(6)
-        .stderr_has(&format!("{} exists and is not a directory", file.display()))
-        .no_leak();
-    let run = write(&inf.url(), &file.join("sub/out.env")).run();
-    run.code(6)
-        .stderr_has(&format!("{}", file.join("sub").display()))
-        .no_leak();
+    let _ = write(&inf.url(), &file.join("out.env"))
+        .exits(6)
+        .stderr(str![[r#"
+write-canary-env: error: [TMP]/plain exists and is not a directory
+
+"#]])
+        .tmp(wd.path())
+        .run();
+    let _ = write(&inf.url(), &file.join("sub/out.env"))
+        .exits(6)
+        .stderr(str![[r#"
+write-canary-env: error: cannot inspect [TMP]/plain/sub: Not a directory (ENOTDIR)
+
+"#]])
+        .tmp(wd.path())
+        .run();
     assert_eq!(std::fs::read(&file).unwrap(), b"not a directory");
     Workdir::assert_no_temp(wd.path());
 }
@@ -766,9 +1063,23 @@ async fn file_012_unchanged_with_group() {
     let (inf, wd) = stage().await;
     let out = wd.output();
     let gid = nix::unistd::getegid().as_raw().to_string();
-    write_ok(&inf.url(), &out, &["--group", &gid]).stdout_has("written:");
+    let tmp = wd.path();
+    let args = ["--group", gid.as_str()];
+    write_ok(
+        &inf.url(),
+        &out,
+        &args,
+        tmp,
+        report("written", "out.env", "0600"),
+    );
     let first = snapshot(&out);
-    write_ok(&inf.url(), &out, &["--group", &gid]).stdout_has("unchanged:");
+    write_ok(
+        &inf.url(),
+        &out,
+        &args,
+        tmp,
+        report("unchanged", "out.env", "0600"),
+    );
     assert_eq!(snapshot(&out), first);
 }
 
@@ -787,6 +1098,13 @@ async fn file_007_group_alone_reaches_created_parents() {
         &inf.url(),
         &out,
         &["--group", "4343", "--parent-mode", "0750"],
+        wd.path(),
+        report_created(
+            "written",
+            "grp/inner/out.env",
+            "0600",
+            &["grp", "grp/inner"],
+        ),
     );
     for p in [wd.join("grp"), wd.join("grp/inner"), out.clone()] {
         let m = std::fs::metadata(&p).unwrap();
@@ -801,7 +1119,13 @@ async fn file_009_fifo_target_does_not_hang() {
     let (inf, wd) = stage().await;
     let out = wd.output();
     nix::unistd::mkfifo(&out, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-    write_ok(&inf.url(), &out, &[]).stdout_has("written:");
+    write_ok(
+        &inf.url(),
+        &out,
+        &[],
+        wd.path(),
+        report("written", "out.env", "0600"),
+    );
     let meta = std::fs::symlink_metadata(&out).unwrap();
     assert!(
         meta.file_type().is_file(),

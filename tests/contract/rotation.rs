@@ -6,6 +6,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use snapbox::str;
+
 use crate::support::infisical::{ENV, Infisical, PROJECT, TOKEN, barrier_server};
 use crate::support::{Cli, Workdir, canary};
 
@@ -42,18 +44,13 @@ fn run_with(inf: &Infisical, out: &Path, cmd: &str, values: &[(&str, &str)]) -> 
     cli
 }
 
-/// The text report of a run on `out` (mode 0600, the test's owner; a dry run that would
-/// change the file does not know its group yet: `-`).
+/// The text report of a run on `out` in the test's folder (`[TMP]`), mode 0600, owned by
+/// `[UID]:[GID]` (a dry run that would change the file does not know its group yet: `-`,
+/// which `[GID]` stands for too).
 fn report(out: &Path, status: &str, keys: &[&str], tail: &str) -> String {
-    let gid = if status == "would-change" {
-        "-".to_owned()
-    } else {
-        nix::unistd::getegid().to_string()
-    };
     let mut text = format!(
-        "{status}: {} (mode 0600, owner {}:{gid}) with {} key{} from project {PROJECT}, environment {ENV}, paths /\n",
-        out.display(),
-        nix::unistd::geteuid(),
+        "{status}: [TMP]/{} (mode 0600, owner [UID]:[GID]) with {} key{} from project {PROJECT}, environment {ENV}, paths /\n",
+        out.file_name().expect("a file").to_string_lossy(),
         keys.len(),
         if keys.len() == 1 { "" } else { "s" },
     );
@@ -82,36 +79,33 @@ async fn rot_001_runs_after_a_created_or_changed_file_only() {
     let log = wd.join("reloads.log");
     let cmd = logging_command(&log);
     let inf = serving(&V1, 3).await;
-    run_with(&inf, &out, &cmd, &V1)
-        .run()
-        .success()
-        .stdout_is(&report(
+    let _ = run_with(&inf, &out, &cmd, &V1)
+        .exits(0)
+        .stdout(report(
             &out,
             "written",
             &["ALPHA_KEY", "BETA_KEY"],
             "on-change: ran (created)\n",
         ))
-        .stderr_is("")
-        .no_leak();
+        .tmp(wd.path())
+        .run();
     assert_eq!(read(&log), "created ALPHA_KEY,BETA_KEY||\n");
-    run_with(&inf, &out, &cmd, &V1)
-        .run()
-        .success()
-        .stdout_is(&report(&out, "unchanged", &["ALPHA_KEY", "BETA_KEY"], ""))
-        .stderr_is("")
-        .no_leak();
-    run_with(&inf, &out, &cmd, &V1)
+    let _ = run_with(&inf, &out, &cmd, &V1)
+        .exits(0)
+        .stdout(report(&out, "unchanged", &["ALPHA_KEY", "BETA_KEY"], ""))
+        .tmp(wd.path())
+        .run();
+    let _ = run_with(&inf, &out, &cmd, &V1)
         .arg("--dry-run")
-        .run()
-        .success()
-        .stdout_is(&report(
+        .exits(0)
+        .stdout(report(
             &out,
             "unchanged",
             &["ALPHA_KEY", "BETA_KEY"],
             "keys: unchanged\non-change: would not run (nothing changed, nothing owed)\n",
         ))
-        .stderr_is("")
-        .no_leak();
+        .tmp(wd.path())
+        .run();
     assert_eq!(
         read(&log),
         "created ALPHA_KEY,BETA_KEY||\n",
@@ -120,28 +114,36 @@ async fn rot_001_runs_after_a_created_or_changed_file_only() {
     Workdir::assert_no_temp(wd.path());
 
     let changed = serving(&V2, 2).await;
-    run_with(&changed, &out, &cmd, &V2)
+    let _ = run_with(&changed, &out, &cmd, &V2)
         .arg("--dry-run")
-        .run()
-        .success()
-        .stderr_is("")
-        .no_leak();
+        .exits(0)
+        .stdout(str![[r#"
+would-change: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 2 keys from project proj-synthetic-0001, environment prod, paths /
+  ALPHA_KEY
+  GAMMA_KEY
+keys added: GAMMA_KEY
+keys changed: ALPHA_KEY
+keys removed: BETA_KEY
+on-change: would run (changed)
+
+"#]])
+        .tmp(wd.path())
+        .run();
     assert_eq!(
         read(&log),
         "created ALPHA_KEY,BETA_KEY||\n",
         "a dry run runs nothing"
     );
-    run_with(&changed, &out, &cmd, &V2)
-        .run()
-        .success()
-        .stdout_is(&report(
+    let _ = run_with(&changed, &out, &cmd, &V2)
+        .exits(0)
+        .stdout(report(
             &out,
             "written",
             &["ALPHA_KEY", "GAMMA_KEY"],
             "on-change: ran (changed)\n",
         ))
-        .stderr_is("")
-        .no_leak();
+        .tmp(wd.path())
+        .run();
     let lines: Vec<String> = read(&log).lines().map(str::to_owned).collect();
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(lines[1].starts_with("changed "), "{lines:?}");
@@ -159,11 +161,17 @@ async fn rot_002_words_reach_the_program_as_systemd_splits_them() {
         r#"sh -c 'for a in "$@"; do printf "[%s]\n" "$a"; done > {}' argv0 "two words" \x41\tb '$PB_CHANGE' a"b c"d"#,
         args.display()
     );
-    run_with(&inf, &out, &cmd, &V1)
-        .run()
-        .success()
-        .stderr_is("")
-        .no_leak();
+    let _ = run_with(&inf, &out, &cmd, &V1)
+        .exits(0)
+        .stdout(str![[r#"
+written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 2 keys from project proj-synthetic-0001, environment prod, paths /
+  ALPHA_KEY
+  BETA_KEY
+on-change: ran (created)
+
+"#]])
+        .tmp(wd.path())
+        .run();
     assert_eq!(read(&args), "[two words]\n[A\tb]\n[$PB_CHANGE]\n[ab cd]\n");
 }
 
@@ -188,13 +196,12 @@ async fn rot_003_bad_command_is_usage_error_before_any_request() {
             "--on-change: ./not/here is not an executable file",
         ),
     ] {
-        canary(&inf.url(), &wd.output())
+        let _ = canary(&inf.url(), &wd.output())
             .args(["--on-change", cmd])
-            .run()
-            .code(2)
-            .stdout_is("")
-            .stderr_is(&format!("write-canary-env: error: {message}\n"))
-            .no_leak();
+            .exits(2)
+            .stderr(format!("write-canary-env: error: {message}\n"))
+            .tmp(wd.path())
+            .run();
     }
     assert_eq!(inf.requests().await.len(), 0, "nothing fetched");
     assert!(!wd.output().exists());
@@ -209,20 +216,19 @@ async fn rot_004_rot_006_failed_command_stays_owed_and_next_run_pays_it() {
     let log = wd.join("reloads.log");
     let inf = serving(&V1, 2).await;
     let failing = "sh -c 'exit 3'";
-    run_with(&inf, &out, failing, &V1)
-        .run()
-        .code(8)
-        .stdout_is(&report(
+    let _ = run_with(&inf, &out, failing, &V1)
+        .exits(8)
+        .stdout(report(
             &out,
             "written",
             &["ALPHA_KEY", "BETA_KEY"],
             "on-change: failed (created); it stays owed\n",
         ))
-        .stderr_is(&format!(
-            "write-canary-env: error: the on-change command sh exited with status 3; {} is written and in place, and the reload stays owed for the next run\n",
-            out.display()
-        ))
-        .no_leak();
+        .stderr(
+            "write-canary-env: error: the on-change command sh exited with status 3; [TMP]/out.env is written and in place, and the reload stays owed for the next run\n",
+        )
+        .tmp(wd.path())
+        .run();
     assert!(read(&out).contains("ALPHA_KEY="), "the file is in place");
     let marker = wd.join(".out.env.on-change-owed");
     assert_eq!(
@@ -230,17 +236,16 @@ async fn rot_004_rot_006_failed_command_stays_owed_and_next_run_pays_it() {
         "change=created\nadded=ALPHA_KEY,BETA_KEY\nchanged=\nremoved=\n"
     );
     assert_eq!(crate::support::workdir::mode_of(&marker), 0o600);
-    run_with(&inf, &out, &logging_command(&log), &V1)
-        .run()
-        .success()
-        .stdout_is(&report(
+    let _ = run_with(&inf, &out, &logging_command(&log), &V1)
+        .exits(0)
+        .stdout(report(
             &out,
             "unchanged",
             &["ALPHA_KEY", "BETA_KEY"],
             "on-change: ran (owed)\n",
         ))
-        .stderr_is("")
-        .no_leak();
+        .tmp(wd.path())
+        .run();
     assert_eq!(read(&log), "owed ALPHA_KEY,BETA_KEY||\n");
     assert!(!marker.exists(), "paid: the marker is gone");
 }
@@ -258,11 +263,17 @@ async fn rot_005_sigkill_after_the_rename_leaves_the_obligation() {
     run.no_leak();
     assert!(read(&out).contains("BETA_KEY="), "the new file is in place");
     assert!(wd.join(".out.env.on-change-owed").exists());
-    run_with(&inf, &out, &logging_command(&log), &V1)
-        .run()
-        .success()
-        .stderr_is("")
-        .no_leak();
+    let _ = run_with(&inf, &out, &logging_command(&log), &V1)
+        .exits(0)
+        .stdout(str![[r#"
+unchanged: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 2 keys from project proj-synthetic-0001, environment prod, paths /
+  ALPHA_KEY
+  BETA_KEY
+on-change: ran (owed)
+
+"#]])
+        .tmp(wd.path())
+        .run();
     assert_eq!(read(&log), "owed ALPHA_KEY,BETA_KEY||\n");
 
     if !strace_usable() {
@@ -291,11 +302,17 @@ async fn rot_005_sigkill_after_the_rename_leaves_the_obligation() {
         "the obligation stays"
     );
     assert_eq!(read(&log), "", "the command never ran");
-    run_with(&inf, &out, &logging_command(&log), &V1)
-        .run()
-        .success()
-        .stderr_is("")
-        .no_leak();
+    let _ = run_with(&inf, &out, &logging_command(&log), &V1)
+        .exits(0)
+        .stdout(str![[r#"
+unchanged: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 2 keys from project proj-synthetic-0001, environment prod, paths /
+  ALPHA_KEY
+  BETA_KEY
+on-change: ran (owed)
+
+"#]])
+        .tmp(wd.path())
+        .run();
     assert_eq!(read(&log), "owed ALPHA_KEY,BETA_KEY||\n");
 }
 
@@ -388,7 +405,7 @@ async fn rot_008_environment_holds_no_credential() {
     let inf = serving(&V1, 1).await;
     let creds = wd.join("creds");
     std::fs::create_dir(&creds).unwrap();
-    run_with(
+    let _ = run_with(
         &inf,
         &out,
         &format!(
@@ -404,10 +421,16 @@ async fn rot_008_environment_holds_no_credential() {
     )
     .env("CREDENTIALS_DIRECTORY", creds.display().to_string())
     .env("SOME_OPERATOR_SETTING", "kept")
-    .run()
-    .success()
-    .stderr_is("")
-    .no_leak();
+    .exits(0)
+    .stdout(str![[r#"
+written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 2 keys from project proj-synthetic-0001, environment prod, paths /
+  ALPHA_KEY
+  BETA_KEY
+on-change: ran (created)
+
+"#]])
+    .tmp(wd.path())
+    .run();
     let env = read(&dump);
     let vars: Vec<&str> = env
         .lines()
@@ -445,22 +468,29 @@ async fn rot_009_output_is_redacted_line_by_line() {
     let wd = Workdir::new();
     let out = wd.output();
     let inf = serving(&V1, 1).await;
-    let run = run_with(
+    let _ = run_with(
         &inf,
         &out,
         "sh -c 'grep -v \"^#\" \"$PB_OUTPUT\"; echo \"reloaded with $(grep -c = \"$PB_OUTPUT\") lines\" >&2; printf %s synthetic-beta-one-Bb2 | base64'",
         &V1,
     )
-    .run();
-    run.success().no_leak();
-    assert_eq!(
-        run.stderr,
+    .exits(0)
+    .stdout(str![[r#"
+written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 2 keys from project proj-synthetic-0001, environment prod, paths /
+  ALPHA_KEY
+  BETA_KEY
+on-change: ran (created)
+
+"#]])
+    .stderr(
         // The base64 form is cut where it stops depending on what follows the value (SEC).
         "write-canary-env: on-change: ALPHA_KEY='[REDACTED]'\n\
          write-canary-env: on-change: BETA_KEY='[REDACTED]'\n\
          write-canary-env: on-change: reloaded with 2 lines\n\
-         write-canary-env: on-change: [REDACTED]g==\n"
-    );
+         write-canary-env: on-change: [REDACTED]g==\n",
+    )
+    .tmp(wd.path())
+    .run();
 }
 
 /// A run whose `--on-change` (`script`, with `{pid}` standing for a file where it writes the
@@ -472,21 +502,20 @@ async fn assert_timed_out(script: &str, timeout: &str) {
     let pid_file = wd.join("watched.pid");
     let inf = serving(&V1, 1).await;
     let command = script.replace("{pid}", &pid_file.display().to_string());
-    run_with(&inf, &out, &command, &V1)
+    let _ = run_with(&inf, &out, &command, &V1)
         .args(["--on-change-timeout", timeout])
-        .run()
-        .code(8)
-        .stdout_is(&report(
+        .exits(8)
+        .stdout(report(
             &out,
             "written",
             &["ALPHA_KEY", "BETA_KEY"],
             "on-change: failed (created); it stays owed\n",
         ))
-        .stderr_is(&format!(
-            "write-canary-env: error: the on-change command sh timed out after {timeout} s (its process group got SIGTERM, then SIGKILL); {} is written and in place, and the reload stays owed for the next run\n",
-            out.display()
+        .stderr(format!(
+            "write-canary-env: error: the on-change command sh timed out after {timeout} s (its process group got SIGTERM, then SIGKILL); [TMP]/out.env is written and in place, and the reload stays owed for the next run\n",
         ))
-        .no_leak();
+        .tmp(wd.path())
+        .run();
     let pid: i32 = read(&pid_file).trim().parse().unwrap();
     assert!(
         gone_within(pid, Duration::from_secs(10)),
@@ -539,10 +568,17 @@ async fn rot_014_what_the_command_left_running_is_left_alone() {
         ),
         &V1,
     )
-    .run()
-    .success()
-    .stderr_is("write-canary-env: on-change: started\n")
-    .no_leak();
+    .exits(0)
+    .stdout(str![[r#"
+written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 2 keys from project proj-synthetic-0001, environment prod, paths /
+  ALPHA_KEY
+  BETA_KEY
+on-change: ran (created)
+
+"#]])
+    .stderr("write-canary-env: on-change: started\n")
+    .tmp(wd.path())
+    .run();
     assert!(!wd.join(".out.env.on-change-owed").exists(), "paid");
     let pid: i32 = read(&pid_file).trim().parse().unwrap();
     let alive = !gone_within(pid, Duration::ZERO);
@@ -624,17 +660,57 @@ fn rot_012_two_runs_at_once_run_the_command_once() {
     let log = wd.join("reloads.log");
     let url = barrier_server(2);
     let cmd = logging_command(&log);
+    // Which run writes and which finds the file unchanged (having waited for the other's
+    // lock, or not, as the scheduler decides) is the race's: the two screens are compared as
+    // a pair below.
     let runs: Vec<_> = (0..2)
         .map(|_| {
-            let cli = canary(&url, &out).args(["--on-change", &cmd]);
-            std::thread::spawn(move || cli.run())
+            let expect = canary(&url, &out)
+                .args(["--on-change", &cmd])
+                .exits(0)
+                .stdout_checked_elsewhere("one of the pair's two reports, compared below")
+                .stderr_checked_elsewhere("empty, or the waiting line, compared below")
+                .tmp(wd.path());
+            std::thread::spawn(move || expect.run())
         })
         .collect();
-    for run in runs {
-        let run = run.join().unwrap();
-        run.success().no_leak();
-    }
-    assert_eq!(read(&log), "created _KEY||\n", "one reload for one change");
+    let mut screens: Vec<(String, String)> = runs
+        .into_iter()
+        .map(|run| {
+            let run = run.join().unwrap();
+            (run.stdout.clone(), run.stderr.clone())
+        })
+        .collect();
+    screens.sort();
+    let waited = format!(
+        "write-canary-env: waiting for another run writing into {} (one run at a time per \
+         directory)\n",
+        wd.path().display()
+    );
+    // sorted: "unchanged: …" before "written: …"; the placeholders filled in, the screens
+    // having been read raw
+    let report = |status: &str, tail: &str| {
+        report(&out, status, &["_KEY"], tail)
+            .replace("[TMP]", &wd.path().display().to_string())
+            .replace("[UID]", &nix::unistd::geteuid().to_string())
+            .replace(
+                "[GID]",
+                &std::os::unix::fs::MetadataExt::gid(&std::fs::metadata(&out).unwrap()).to_string(),
+            )
+    };
+    assert_eq!(
+        screens[1],
+        (
+            report("written", "on-change: ran (created)\n"),
+            String::new()
+        ),
+        "{screens:?}"
+    );
+    assert_eq!(screens[0].0, report("unchanged", ""), "{screens:?}");
+    assert!(
+        screens[0].1.is_empty() || screens[0].1 == waited,
+        "{screens:?}"
+    );
 }
 
 /// The dry run's key diff against the file on disk, text and JSON.
@@ -643,29 +719,37 @@ async fn rot_013_dry_run_names_the_keys_that_would_change() {
     let wd = Workdir::new();
     let out = wd.output();
     let first = serving(&V1, 1).await;
-    run_with(&first, &out, "true", &V1)
-        .run()
-        .success()
-        .no_leak();
+    let _ = run_with(&first, &out, "true", &V1)
+        .exits(0)
+        .stdout(str![[r#"
+written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 2 keys from project proj-synthetic-0001, environment prod, paths /
+  ALPHA_KEY
+  BETA_KEY
+on-change: ran (created)
+
+"#]])
+        .stderr(str![])
+        .tmp(wd.path())
+        .run();
     let inf = serving(&V2, 2).await;
     let mut all: Vec<(&str, &str)> = V1.to_vec();
     all.extend(V2);
-    run_with(&inf, &out, "true", &all)
+    let _ = run_with(&inf, &out, "true", &all)
         .arg("--dry-run")
-        .run()
-        .success()
-        .stdout_is(&report(
+        .exits(0)
+        .stdout(report(
             &out,
             "would-change",
             &["ALPHA_KEY", "GAMMA_KEY"],
             "keys added: GAMMA_KEY\nkeys changed: ALPHA_KEY\nkeys removed: BETA_KEY\non-change: would run (changed)\n",
         ))
-        .stderr_is("")
-        .no_leak();
+        .tmp(wd.path())
+        .run();
     let json = run_with(&inf, &out, "true", &all)
         .args(["--dry-run", "--json"])
+        .exits(0)
+        .stdout_checked_elsewhere("the JSON report, read below")
         .run();
-    json.success().stderr_is("").no_leak();
     let doc = json.stdout_json();
     assert_eq!(
         doc["diff"],

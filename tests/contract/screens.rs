@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use snapbox::str;
 use wiremock::ResponseTemplate;
 
 use crate::support::chat::{Chat, Step, reply};
@@ -676,13 +677,20 @@ async fn rot_013_canary_dry_run_key_diff() {
             1,
         )
         .await;
-    canary(&first.url(), &wd.output())
+    let _ = canary(&first.url(), &wd.output())
         .secret("synthetic-old-Gg7")
         .secret("synthetic-kept-Hh8")
         .secret("synthetic-rotated-one-Ii9")
-        .run()
-        .success()
-        .no_leak();
+        .exits(0)
+        .stdout(str![[r#"
+written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 3 keys from project proj-synthetic-0001, environment prod, paths /
+  KEPT_KEY
+  OLD_KEY
+  ROTATED_KEY
+
+"#]])
+        .tmp(wd.path())
+        .run();
     let second = Infisical::start().await;
     second
         .serve_values(

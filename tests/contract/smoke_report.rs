@@ -1331,6 +1331,21 @@ async fn smk_030_tool_choice_forced_and_none() {
             "tool_choice=pass none=call_as_text",
             String::new(),
         ),
+        // Each sign alone is enough: the tool's name in a JSON text, or a bare tag.
+        (
+            call(),
+            content("{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}"),
+            0,
+            "tool_choice=pass none=call_as_text",
+            String::new(),
+        ),
+        (
+            call(),
+            content("<tool_call>\n{\"city\": \"Paris\"}\n</tool_call>"),
+            0,
+            "tool_choice=pass none=call_as_text",
+            String::new(),
+        ),
     ] {
         new_check(
             "tool_choice",
@@ -1897,35 +1912,43 @@ async fn smk_046_api_key_from_systemd_credentials_directory() {
         std::os::unix::fs::PermissionsExt::from_mode(0o400),
     )
     .unwrap();
-    let run = chat
+    let _ = chat
         .smoke()
         .env("CREDENTIALS_DIRECTORY", creds.display().to_string())
         .secret(cred_key)
+        .exits(0)
+        .stdout(str![[r#"
+chat_completion=pass latency_ms=[MS]
+json_response=pass json_mode=response_format response_format=json_schema structured=json_schema:enforced latency_ms=[MS]
+tool_call=pass latency_ms=[MS]
+
+"#]])
+        .stderr(CONTEXT)
         .run();
-    run.code(0)
-        .stderr_is(&format!(
-            "ollama-compat-smoke: endpoint={} model=gemma4:31b-cloud auth=bearer\n",
-            chat.base_url()
-        ))
-        .no_leak();
-    assert_eq!(
-        lines(&run),
-        [
-            "chat_completion=pass",
-            "json_response=pass json_mode=response_format response_format=json_schema structured=json_schema:enforced",
-            "tool_call=pass",
-        ]
-    );
     let other = wd.credential_file("other-key", "synthetic-other-key-Uu6Vv7", 0o600);
-    chat.smoke()
+    let _ = chat
+        .smoke()
         .arg("--api-key-file")
         .path_arg(&other)
         .env("CREDENTIALS_DIRECTORY", creds.display().to_string())
         .secret(cred_key)
         .secret("synthetic-other-key-Uu6Vv7")
-        .run()
-        .code(3)
-        .no_leak();
+        .exits(3)
+        .stdout(str![[r#"
+chat_completion=fail reason=auth status=401 auth=bearer latency_ms=[MS]
+json_response=fail reason=auth status=401 auth=bearer json_mode=response_format response_format=json_schema latency_ms=[MS]
+tool_call=fail reason=auth status=401 auth=bearer latency_ms=[MS]
+
+"#]])
+        .stderr(str![[r#"
+ollama-compat-smoke: endpoint=http://127.0.0.1:[PORT]/v1 model=gemma4:31b-cloud auth=bearer
+chat_completion: the server refused the API key (HTTP 401); the server said: "unauthorized"
+json_response: the server refused the API key (HTTP 401); the server said: "unauthorized"
+tool_call: the server refused the API key (HTTP 401); the server said: "unauthorized"
+
+"#]])
+        .tmp(wd.path())
+        .run();
 }
 
 /// Every string in a JSON document (its path, for the message) that reads as a decimal
@@ -1957,7 +1980,7 @@ fn numeric_strings(v: &Value, at: &str, out: &mut Vec<String>) {
 #[tokio::test]
 async fn smk_038_json_report_numbers_are_numbers() {
     use crate::support::chat::answer;
-    for (check, step, response, exit, want) in [
+    for (check, step, response, exit, want, explained) in [
         (
             "chat_completion",
             Step::Chat,
@@ -1969,6 +1992,8 @@ async fn smk_038_json_report_numbers_are_numbers() {
                 ("/passes", Some(0)),
                 ("/runs", Some(1)),
             ][..],
+            "chat_completion: the content is empty and the text is in reasoning (a known gemma4 \
+             behaviour): raise --max-tokens (now 1024)\n",
         ),
         (
             "stream_chat",
@@ -1976,6 +2001,7 @@ async fn smk_038_json_report_numbers_are_numbers() {
             answer(200, "openai/stream-ollama-chat.sse"),
             0,
             &[("/details/ttft_ms", None), ("/latency_ms", None)][..],
+            "",
         ),
         (
             "chat_completion",
@@ -1983,6 +2009,8 @@ async fn smk_038_json_report_numbers_are_numbers() {
             reply(429, "openai/error-429.json").insert_header("retry-after", "7"),
             5,
             &[("/retry_after_s", Some(7)), ("/status", Some(429))][..],
+            "chat_completion: the endpoint is rate-limiting requests (HTTP 429): it asks to wait \
+             7s (Retry-After); the server said: \"Rate limit reached for requests\"\n",
         ),
     ] {
         let chat = Chat::start().await;
@@ -1990,8 +2018,10 @@ async fn smk_038_json_report_numbers_are_numbers() {
         let run = chat
             .smoke()
             .args(["--check", check, "--format", "json", "--repeat", "1"])
+            .exits(exit)
+            .stdout_checked_elsewhere("the JSON document, read below")
+            .stderr(format!("{CONTEXT}{explained}"))
             .run();
-        run.code(exit).no_leak();
         let doc = run.stdout_json();
         let c = &doc["checks"][0];
         for (pointer, value) in want {
@@ -2010,7 +2040,7 @@ async fn smk_038_json_report_numbers_are_numbers() {
 }
 
 /// `ollama-compat-smoke --help`, each line without its trailing blanks.
-const SMOKE_HELP: &str = r#"Check an OpenAI-compatible chat endpoint for chat completion, JSON output and tool calls, never
+pub(crate) const SMOKE_HELP: &str = r#"Check an OpenAI-compatible chat endpoint for chat completion, JSON output and tool calls, never
 printing the API key.
 
 The key is read from the file given by --api-key-file, else $CREDENTIALS_DIRECTORY/ollama-api-key
@@ -2122,3 +2152,64 @@ Options:
   -V, --version
           Print version
 "#;
+
+/// A tool-call stream that answers in prose without naming the tool: `reason=no_tool_call`
+/// and no `call_as_text=` (that token is only for a call written out as text, SMK-029).
+#[tokio::test]
+async fn smk_029_prose_without_the_tool_is_not_call_as_text() {
+    let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"It is sunny in Paris.\"},\"finish_reason\":null}]}\n\n\
+                data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n\
+                data: [DONE]\n\n";
+    new_check(
+        "stream_tool_call",
+        vec![(
+            Step::StreamTool,
+            ResponseTemplate::new(200).set_body_raw(body, "text/event-stream"),
+        )],
+        1,
+        "stream_tool_call=fail reason=no_tool_call ttft_ms=[MS]",
+        "stream_tool_call: the model answered without calling get_weather\n",
+    )
+    .await;
+}
+
+/// A stream the connection cuts after its first event (a chunked body never ended):
+/// `reason=stream_incomplete missing=finish_reason,done`, exit 1, and stderr says how the
+/// connection ended (SMK-027).
+#[test]
+fn smk_027_stream_cut_by_the_connection_says_so() {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut seen = Vec::new();
+        // A request that never ends would block here; the suite's watchdog bounds the binary.
+        let mut buf = [0u8; 4096];
+        // The request's head and its JSON body (it ends with `}`).
+        while !seen.ends_with(b"}") {
+            let n = conn.read(&mut buf).unwrap();
+            assert!(n > 0, "the request ended early");
+            seen.extend_from_slice(&buf[..n]);
+        }
+        let event = "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"pong\"},\"finish_reason\":null}]}\n\n";
+        write!(
+            conn,
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{event}\r\n",
+            event.len()
+        )
+        .unwrap();
+        // Closed here, without the last chunk.
+    });
+    let _ = Cli::smoke()
+        .args(["--check", "stream_chat", "--no-model-list", "--base-url"])
+        .arg(format!("http://127.0.0.1:{port}/v1"))
+        .secret_env("OLLAMA_CLOUD_API_KEY", crate::support::chat::KEY)
+        .exits(1)
+        .stdout("stream_chat=fail reason=stream_incomplete missing=finish_reason,done ttft_ms=[MS] latency_ms=[MS]\n")
+        .stderr(format!("{CONTEXT}stream_chat: the stream ended before its finish_reason and \"data: [DONE]\" (see missing=); connection failed: unexpected EOF during chunk size line\n"))
+        .run();
+    // Not joined: a binary that never connected would leave it in accept() for ever; the
+    // run's whole output is the check.
+    drop(server);
+}

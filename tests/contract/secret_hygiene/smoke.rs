@@ -12,7 +12,6 @@ use wiremock::{Mock, Request, ResponseTemplate};
 use crate::support::Cli;
 use crate::support::Smoke as _;
 use crate::support::chat::{CHAT, Chat, KEY, Step, reply};
-use crate::support::cli::Run;
 
 /// The context line against a stand-in with the key set, and one passing chat line.
 const CONTEXT_BEARER: &str =
@@ -252,15 +251,21 @@ async fn echoing(status: u16, how: Echo) -> Chat {
 }
 
 /// The smoke against `chat` with `--format format`, sending `key` (registered as a secret).
-/// Its output is read after the run: over five echo shapes, three formats and random keys
-/// the whole text is not the clause — the absence of every form of the key is.
-fn smoke_in(chat: &Chat, format: &str, key: &str) -> Run {
+fn smoke_in(chat: &Chat, format: &str, key: &str) -> Cli {
     Cli::smoke()
         .arg("--base-url")
         .arg(chat.base_url())
         .args(["--format", format])
         .secret_env("OLLAMA_CLOUD_API_KEY", key)
-        .run()
+}
+
+/// The text report's three lines: `tail` after each check's name (`=fail reason=… status=…`),
+/// the JSON check's mode words before its latency.
+fn three_lines(tail: &str) -> String {
+    format!(
+        "chat_completion{tail} latency_ms=[MS]\njson_response{tail} json_mode=response_format \
+         response_format=json_schema latency_ms=[MS]\ntool_call{tail} latency_ms=[MS]\n"
+    )
 }
 
 /// A server echoing the `Authorization` header (raw, base64, JSON-escaped, URL-encoded; in an
@@ -268,20 +273,95 @@ fn smoke_in(chat: &Chat, format: &str, key: &str) -> Run {
 /// stderr, in any format; the quoted message shows `[REDACTED]` where the key was.
 #[tokio::test]
 async fn sec_034_key_never_reaches_output_even_when_echoed() {
-    for (status, how) in [
-        (401, Echo::Envelope),
-        (400, Echo::Envelope),
-        (500, Echo::Text),
-        (403, Echo::Bare),
-        (200, Echo::Completion),
+    // the quoted server words, the same for the three checks
+    let each = |what: &str| -> String {
+        ["chat_completion", "json_response", "tool_call"]
+            .iter()
+            .map(|check| format!("{check}: {what}\n"))
+            .collect()
+    };
+    // the header, raw, in base64 (its first bytes and last group stay: SEC-001's forms) and
+    // URL-encoded, each redacted
+    let envelope = "the server said: \"invalid request headers: Authorization: Bearer [REDACTED]; \
+                    b64=QmVhcmVyIHN5[REDACTED]A==; url=Bearer%20[REDACTED]\"";
+    for (status, how, exit, stdout, stderr) in [
+        (
+            401,
+            Echo::Envelope,
+            3,
+            three_lines("=fail reason=auth status=401 auth=bearer"),
+            each(&format!(
+                "the server refused the API key (HTTP 401); {envelope}"
+            )),
+        ),
+        (
+            400,
+            Echo::Envelope,
+            1,
+            three_lines("=fail reason=bad_request status=400"),
+            each(&format!(
+                "the server rejected the request (HTTP 400); {envelope}"
+            )),
+        ),
+        (
+            500,
+            Echo::Text,
+            5,
+            three_lines("=fail reason=unavailable status=500"),
+            each(
+                "the endpoint is unavailable (HTTP 500); the server said: \"denied for Bearer \
+                 [REDACTED]\\nheaders: {\"Bearer [REDACTED]\"}\"",
+            ),
+        ),
+        (
+            403,
+            Echo::Bare,
+            3,
+            three_lines("=fail reason=auth status=403 auth=bearer"),
+            each(
+                "the server refused the API key (HTTP 403); the server said: \"bad key [REDACTED]\"",
+            ),
+        ),
+        (
+            200,
+            Echo::Completion,
+            1,
+            "chat_completion=pass latency_ms=[MS]\njson_response=fail reason=not_json \
+             json_mode=plain_prompt fallback=ignored \
+             steps=json_schema:ignored,json_object:ignored,plain_prompt:ignored \
+             structured=json_schema:ignored,json_object:ignored latency_ms=[MS]\ntool_call=fail \
+             reason=wrong_function latency_ms=[MS]\n"
+                .to_owned(),
+            "json_response: the content is not a JSON object\ntool_call: tool_calls[0] names \
+             another function than get_weather\n"
+                .to_owned(),
+        ),
     ] {
         for format in ["text", "json", "junit"] {
             let chat = echoing(status, how).await;
-            let run = smoke_in(&chat, format, ODD_KEY);
-            run.no_leak();
-            if status != 200 {
-                // each echo shape quotes the server differently; the marker is the clause
-                run.stderr_has("[REDACTED]");
+            let expect = smoke_in(&chat, format, ODD_KEY)
+                .exits(exit)
+                .stderr(format!("{CONTEXT_BEARER}{stderr}"));
+            match format {
+                "text" => {
+                    let _ = expect.stdout(stdout.clone()).run();
+                }
+                "json" => {
+                    let run = expect
+                        .stdout_checked_elsewhere("the JSON document, read below")
+                        .run();
+                    assert_eq!(run.stdout_json()["exit_code"], exit, "{}", run.report());
+                }
+                _ => {
+                    // the JUnit document carries run times (`time="…"`) no placeholder
+                    // stands for; its opening is stated
+                    let _ = expect
+                        .stdout_contains(
+                            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites \
+                             name=\"ollama-compat-smoke\" tests=\"3\"",
+                        )
+                        .run();
+                }
             }
             let requests = chat.requests().await;
             assert!(
@@ -349,7 +429,9 @@ proptest! {
     ) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let chat = rt.block_on(echoing(status, how));
-        let run = smoke_in(&chat, format, &key);
+        // a random key and answer: what is printed is not stated; the key's absence (every
+        // form) and a documented exit code are
+        let run = smoke_in(&chat, format, &key).run();
         run.no_leak();
         prop_assert!(run.code.is_some_and(|c| [0, 1, 3, 4, 5].contains(&c)), "{}", run.report());
         drop(chat);
