@@ -729,6 +729,44 @@ mod tests {
         assert_eq!(read_current(&file, 9), None);
         assert_eq!(read_current(Path::new("/proc/self/status"), 0), None);
         assert_eq!(read_current(tmp.path(), 1 << 20), None, "a directory");
+        assert_eq!(
+            read_current(Path::new("/dev/null"), 1 << 20),
+            None,
+            "a device"
+        );
+    }
+
+    /// FILE-003's owner: `--owner` when given (whoever runs), else the process's own.
+    #[test]
+    fn file_003_the_owner_wanted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut t = target(tmp.path());
+        assert_eq!(wanted_uid(&t), nix::unistd::geteuid().as_raw());
+        t.uid = Some(4242);
+        assert_eq!(wanted_uid(&t), 4242);
+    }
+
+    /// ROT-004's marker removed after a reload that succeeded: a marker already gone is
+    /// fine; a name that cannot be removed (here a directory) is an error naming it.
+    #[test]
+    fn rot_004_removing_the_marker() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lease = Lease::acquire(&target(tmp.path()), &mut |_| {}, &mut |_| {}).unwrap();
+        std::fs::write(tmp.path().join(".out.env.on-change-owed"), "x").unwrap();
+        lease
+            .remove_beside(".out.env.on-change-owed".as_ref())
+            .unwrap();
+        assert!(!tmp.path().join(".out.env.on-change-owed").exists());
+        lease.remove_beside("absent".as_ref()).unwrap();
+        std::fs::create_dir(tmp.path().join("a-directory")).unwrap();
+        let err = lease.remove_beside("a-directory".as_ref()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot remove {}/a-directory: Is a directory (EISDIR)",
+                tmp.path().display()
+            )
+        );
     }
 
     /// FILE-020's last guard: the sweep removes a name only if it still names the file whose
