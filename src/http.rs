@@ -188,6 +188,10 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// An extra PEM CA certificate to trust (a private Infisical, a corporate proxy).
     pub ca_cert: Option<PathBuf>,
+    /// Whether a URL this client reaches is `https://`: only then (or through an `https://`
+    /// proxy) are the certificates of `SSL_CERT_FILE`/`SSL_CERT_DIR` decoded and trusted; a
+    /// plain `http://` run only checks the variables (`netenv::configure`).
+    pub https: bool,
 }
 
 /// The project's HTTP client: total timeout, redirects never followed, an identifying user
@@ -209,7 +213,7 @@ pub fn client(opts: &ClientOptions) -> Result<Client, SetupError> {
     if let Some(path) = &opts.ca_cert {
         builder = builder.add_root_certificate(read_ca(path)?);
     }
-    let builder = crate::netenv::configure(builder)?; // proxies, SSL_CERT_FILE/DIR
+    let builder = crate::netenv::configure(builder, opts.https)?; // proxies, SSL_CERT_FILE/DIR
     let inner = builder.build().map_err(|e| match &opts.ca_cert {
         Some(path) => SetupError::CaCert {
             path: path.clone(),
@@ -1230,6 +1234,7 @@ mod tests {
         client(&ClientOptions {
             timeout,
             ca_cert: None,
+            https: false,
         })
         .unwrap()
     }

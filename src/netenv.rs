@@ -53,8 +53,15 @@ fn var(names: &[&'static str]) -> Option<(&'static str, String)> {
 }
 
 /// Applies the proxy and CA variables to `builder` (reqwest's own reading of the proxy
-/// variables is replaced, so loopback is never proxied).
-pub(crate) fn configure(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, Error> {
+/// variables is replaced, so loopback is never proxied). `tls`: whether a URL the client will
+/// reach is `https://`. The CA variables are checked on every run (a missing file, one without
+/// a certificate block, a directory that cannot be read: `CLI-012`), but the certificates are
+/// decoded and trusted only when the client may speak TLS — `tls`, or a proxy variable naming
+/// an `https://` proxy: a plain `http://` run reads no more of them than that check.
+pub(crate) fn configure(
+    builder: reqwest::ClientBuilder,
+    tls: bool,
+) -> Result<reqwest::ClientBuilder, Error> {
     let mut builder = builder.no_proxy();
     let direct = match var(&["NO_PROXY", "no_proxy"]) {
         Some((_, list)) => format!("{LOOPBACK},{list}"),
@@ -62,13 +69,21 @@ pub(crate) fn configure(builder: reqwest::ClientBuilder) -> Result<reqwest::Clie
     };
     let all = var(&["ALL_PROXY", "all_proxy"]);
     let bad = |var: &'static str| Error::BadProxy { var };
+    // A proxy reached over TLS needs the roots whatever the URL's scheme.
+    let mut tls = tls;
     if let Some((name, url)) = var(&["HTTPS_PROXY", "https_proxy"]).or_else(|| all.clone()) {
         let proxy = reqwest::Proxy::https(url.as_str()).map_err(|_| bad(name))?;
         builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_string(&direct)));
+        tls |= names_https(&url);
     }
     if let Some((name, url)) = var(&["http_proxy", "HTTP_PROXY"]).or(all) {
         let proxy = reqwest::Proxy::http(url.as_str()).map_err(|_| bad(name))?;
         builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_string(&direct)));
+        tls |= names_https(&url);
+    }
+    if !tls {
+        check_ca_variables()?;
+        return Ok(builder);
     }
     // Each certificate once: a system directory holds every root two or three times (the
     // file, its hash links, often the bundle itself), and each one costs the client time.
@@ -112,6 +127,60 @@ pub(crate) fn configure(builder: reqwest::ClientBuilder) -> Result<reqwest::Clie
     Ok(builder)
 }
 
+/// Whether a proxy variable's value names an `https://` proxy.
+fn names_https(url: &str) -> bool {
+    url.get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+}
+
+/// The checks `configure` makes of the CA variables on a run that speaks no TLS, with the
+/// same errors as the full reading: `SSL_CERT_FILE` can be read and holds a certificate block,
+/// each directory of `SSL_CERT_DIR` can be listed. Nothing is decoded, no other file read.
+fn check_ca_variables() -> Result<(), Error> {
+    if let Some((_, file)) = var(&["SSL_CERT_FILE"]) {
+        let file = PathBuf::from(file);
+        if !holds_a_block(&file)? {
+            return Err(Error::CaCert {
+                path: file,
+                reason: "holds no PEM certificate".into(),
+            });
+        }
+    }
+    if let Some((_, dirs)) = var(&["SSL_CERT_DIR"]) {
+        for dir in dirs.split(':').filter(|d| !d.is_empty()) {
+            if std::fs::read_dir(dir).is_err() {
+                return Err(Error::CaCert {
+                    path: PathBuf::from(dir),
+                    reason: "$SSL_CERT_DIR names no readable directory".into(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the file at `path` holds a PEM certificate block (`BEGIN`, then `END`), read as
+/// [`Blocks::add_file`] reads it (links followed, text): a file it could not read fails here
+/// with the same reason, and one it would count no block in is `false`.
+fn holds_a_block(path: &Path) -> Result<bool, Error> {
+    let err = |reason: String| Error::CaCert {
+        path: path.to_owned(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| err(e.kind().to_string()))?;
+    if !meta.is_file() {
+        return Ok(false);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.kind().to_string()))?;
+    Ok(text
+        .find(BEGIN)
+        .is_some_and(|start| text[start..].contains(END)))
+}
+
+/// The lines that open and close a PEM certificate block.
+const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+const END: &str = "-----END CERTIFICATE-----";
+
 /// The distinct PEM certificate blocks read so far, and the files they came from.
 #[derive(Default)]
 struct Blocks {
@@ -138,8 +207,6 @@ impl Blocks {
             return Ok(1);
         }
         let text = std::fs::read_to_string(path).map_err(|e| err(e.kind().to_string()))?;
-        const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-        const END: &str = "-----END CERTIFICATE-----";
         let mut count = 0;
         let mut rest = text.as_str();
         while let Some(start) = rest.find(BEGIN) {

@@ -76,6 +76,7 @@ async fn fetch(
     let http = http::client(&ClientOptions {
         timeout: s.timeout.0,
         ca_cert: s.ca_cert.clone(),
+        https: cfg.base.scheme() == "https",
     })?;
     let client = Client::new(http, cfg.base.clone(), s.max_retry_wait.0).say_waits(say.clone());
     match &cfg.auth {

@@ -31,6 +31,7 @@ pub async fn run(config: &Config) -> Result<Report, Error> {
         http: http::client(&ClientOptions {
             timeout: config.settings.timeout,
             ca_cert: None,
+            https: config.url.scheme() == "https" || config.models_url.scheme() == "https",
         })
         .map_err(Error::Setup)?,
         url: config.url.clone(),

@@ -229,7 +229,10 @@ async fn cli_010_loopback_and_no_proxy_are_reached_directly() {
 
 /// A proxy variable that is no URL is exit 2 naming the variable, never its value (it may hold
 /// credentials), before any request; an `SSL_CERT_FILE` that is missing or holds no
-/// certificate is exit 2 naming the file.
+/// certificate, or an `SSL_CERT_DIR` that cannot be read, is exit 2 naming it, for a plain
+/// `http://` URL as for an `https://` one (which no request reaches: the setup fails first). A
+/// block that is no certificate fails the `https://` run only: the `http://` run writes its
+/// file.
 #[tokio::test]
 async fn cli_012_bad_proxy_or_ca_variable_is_a_usage_error() {
     let inf = Infisical::start().await;
@@ -249,18 +252,59 @@ async fn cli_012_bad_proxy_or_ca_variable_is_a_usage_error() {
     }
     let empty = wd.join("empty.pem");
     std::fs::write(&empty, "").unwrap();
-    for (name, why) in [
-        ("missing.pem", "entity not found"),
-        ("empty.pem", "holds no PEM certificate"),
-    ] {
-        let _ = canary_to(&inf.url(), &wd.output())
-            .env("SSL_CERT_FILE", wd.join(name).display().to_string())
+    // No server listens there: only a setup error can end the https:// run.
+    let https = "https://127.0.0.1:9";
+    for url in [inf.url(), https.to_owned()] {
+        for (var, name, why) in [
+            ("SSL_CERT_FILE", "missing.pem", "entity not found"),
+            ("SSL_CERT_FILE", "empty.pem", "holds no PEM certificate"),
+            (
+                "SSL_CERT_DIR",
+                "missing-dir",
+                "$SSL_CERT_DIR names no readable directory",
+            ),
+        ] {
+            let _ = canary_to(&url, &wd.output())
+                .env(var, wd.join(name).display().to_string())
+                .exits(2)
+                .stderr(format!(
+                    "write-canary-env: error: cannot use CA certificate [TMP]/{name}: {why}\n"
+                ))
+                .tmp(wd.path())
+                .run();
+        }
+    }
+    assert!(!wd.output().exists());
+    let garbage = wd.join("garbage.pem");
+    std::fs::write(
+        &garbage,
+        "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    // An https:// URL, or an https:// proxy named (even one loopback never goes through).
+    for (url, proxy) in [(https, None), (&*inf.url(), Some("https://127.0.0.1:9"))] {
+        let mut cli =
+            canary_to(url, &wd.output()).env("SSL_CERT_FILE", garbage.display().to_string());
+        if let Some(proxy) = proxy {
+            cli = cli.env("http_proxy", proxy);
+        }
+        let _ = cli
             .exits(2)
-            .stderr(format!(
-                "write-canary-env: error: cannot use CA certificate [TMP]/{name}: {why}\n"
-            ))
-            .tmp(wd.path())
+            .stderr(
+                "write-canary-env: error: cannot use CA certificate $SSL_CERT_FILE/$SSL_CERT_DIR: \
+                 not a PEM certificate bundle\n",
+            )
             .run();
     }
     assert!(!wd.output().exists());
+    let served = Infisical::start().await;
+    served
+        .serve_secrets("infisical/secrets-providers.json", 1)
+        .await;
+    let _ = canary_to(&served.url(), &wd.output())
+        .env("SSL_CERT_FILE", garbage.display().to_string())
+        .exits(0)
+        .stdout(reported("written", "out.env"))
+        .tmp(wd.path())
+        .run();
 }
