@@ -101,11 +101,11 @@ pub const HIDDEN_PLACEHOLDER: &str = "<hidden-by-infisical>";
 /// `\${([a-zA-Z0-9-_.]+)}`). A server that cannot resolve a reference (the secret it names
 /// does not exist, or is empty) leaves it in the value as is.
 ///
-/// Only the `$` bytes are looked at (found with `memchr`, not a substring search over every
-/// position): a value without one cannot hold a reference.
+/// Only the `$` bytes are looked at (found with the `memchr` crate's vector search, not a
+/// substring search over every position): a value without one cannot hold a reference.
 pub fn holds_reference(value: &str) -> bool {
     let mut rest = value;
-    while let Some(dollar) = rest.find('$') {
+    while let Some(dollar) = memchr::memchr(b'$', rest.as_bytes()) {
         if rest.as_bytes().get(dollar + 1) != Some(&b'{') {
             rest = &rest[dollar + 1..];
             continue;
