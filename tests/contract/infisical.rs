@@ -11,7 +11,7 @@ use wiremock::ResponseTemplate;
 
 use crate::support::fixture_json;
 use crate::support::infisical::*;
-use crate::support::{Cli, Workdir, canary, refused_url};
+use crate::support::{Cli, Workdir, canary, refused_url, written_one_key};
 
 fn providers() -> serde_json::Value {
     fixture_json("infisical/secrets-providers.json")
@@ -27,11 +27,7 @@ async fn inf_001_token_auth_sends_exact_bearer_header_and_no_login() {
     let _ = canary(&inf.url(), &wd.output())
         .secret(PROVIDER_VALUE)
         .exits(0)
-        .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+        .stdout(written_one_key())
         .tmp(wd.path())
         .run();
     let reqs = inf.requests().await;
@@ -112,11 +108,7 @@ async fn inf_003_credential_from_variable_or_file_and_flag_wins() {
     let _ = canary(&inf.url(), &wd.output())
         .secret(PROVIDER_VALUE)
         .exits(0)
-        .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+        .stdout(written_one_key())
         .tmp(wd.path())
         .run();
     // Both: the file wins (the mock for the file token answers; the variable's would too,
@@ -229,11 +221,7 @@ async fn inf_005_file_credential_is_trimmed() {
         .secret(token)
         .secret(PROVIDER_VALUE)
         .exits(0)
-        .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+        .stdout(written_one_key())
         .tmp(wd.path())
         .run();
 }
@@ -338,11 +326,7 @@ write-canary-env: error: refusing plain http:// to 10.255.255.1: credentials wou
         .arg("--allow-insecure-http")
         .secret(PROVIDER_VALUE)
         .exits(0)
-        .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+        .stdout(written_one_key())
         .stderr(str![[r#"
 write-canary-env: warning: sending credentials over plain http:// to 0.0.0.0 (--allow-insecure-http)
 
@@ -941,11 +925,7 @@ async fn inf_019_transient_statuses_retried_three_attempts() {
         let _ = canary(&inf.url(), &wd.output())
             .secret(PROVIDER_VALUE)
             .exits(0)
-            .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+            .stdout(written_one_key())
             .stderr(waits.clone())
             .tmp(wd.path())
             .run();
@@ -1871,11 +1851,7 @@ write-canary-env: error: unresolved secret reference in UPSTREAM_URL: the value 
         .args(["--key", PROVIDER_KEY])
         .secret(PROVIDER_VALUE)
         .exits(0)
-        .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+        .stdout(written_one_key())
         .tmp(wd.path())
         .run();
     // `${` not in reference syntax stays a quoting refusal (FMT-004).
@@ -1965,11 +1941,7 @@ async fn inf_038_token_variables_in_the_official_cli_order() {
         .secret_env("INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN", access)
         .secret(PROVIDER_VALUE)
         .exits(0)
-        .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+        .stdout(written_one_key())
         .stderr(str![[r#"
 write-canary-env: warning: both $INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN and $INFISICAL_TOKEN are set; using $INFISICAL_UNIVERSAL_AUTH_ACCESS_TOKEN, as the official CLI does
 
@@ -2076,11 +2048,7 @@ async fn inf_070_token_from_systemd_credentials_directory() {
         .secret(systemd_token)
         .secret(PROVIDER_VALUE)
         .exits(0)
-        .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+        .stdout(written_one_key())
         .tmp(wd.path())
         .run();
     // --token-file wins over the credential.
@@ -2170,11 +2138,7 @@ async fn inf_071_client_secret_from_systemd_credentials_directory() {
         .secret(access)
         .secret(PROVIDER_VALUE)
         .exits(0)
-        .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+        .stdout(written_one_key())
         .tmp(wd.path())
         .run();
     let login = &inf.requests().await[0];
@@ -2476,11 +2440,7 @@ async fn inf_046_a_wait_is_said_when_it_starts() {
     let _ = canary(&inf.url(), &wd.output())
         .secret(PROVIDER_VALUE)
         .exits(0)
-        .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+        .stdout(written_one_key())
         .stderr(str![[r#"
 write-canary-env: waiting 0.1 s: the server is unavailable (503), backing off; then attempt 2 of 3 of /api/v3/secrets/raw for --path /
 write-canary-env: waiting 0 s: the server's rate limit (429, retry-after); then attempt 3 of 3 of /api/v3/secrets/raw for --path /

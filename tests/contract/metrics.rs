@@ -18,7 +18,9 @@ use crate::smoke_report::SMOKE_HELP;
 use crate::support::chat::Chat;
 use crate::support::cli::Run;
 use crate::support::infisical::*;
-use crate::support::{Cli, Smoke as _, Workdir, assert_no_secret, canary, mode_of, refused_url};
+use crate::support::{
+    Cli, Smoke as _, Workdir, assert_no_secret, canary, mode_of, refused_url, written_one_key,
+};
 
 /// The whole file `write-canary-env` writes, before its placeholders are filled.
 const CANARY: &str = r#"# HELP write_canary_env_last_run_timestamp_seconds Unix time the last run for this output ended, whatever its result.
@@ -186,11 +188,7 @@ async fn met_001_metrics_file_flag_and_variable_on_both_binaries() {
             by_var.display().to_string(),
         )
         .exits(0)
-        .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+        .stdout(written_one_key())
         .tmp(wd.path())
         .run();
     assert!(read(&by_var).contains("write_canary_env_exit_code{"));
@@ -265,11 +263,7 @@ async fn met_002_met_003_met_008_canary_series_whole_mode_and_changed() {
         canary_with_metrics(&inf.url(), &out, &metrics)
             .umask(0o077)
             .exits(0)
-            .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+            .stdout(written_one_key())
             .tmp(wd.path()),
     );
     let text = read(&metrics);
@@ -379,11 +373,7 @@ write-canary-env: error: /api/v3/secrets/raw: unavailable after 3 attempts (gave
 
     let _ = canary_with_metrics(&inf.url(), &out, &metrics)
         .exits(0)
-        .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+        .stdout(written_one_key())
         .tmp(wd.path())
         .run();
     let success = value(
@@ -539,11 +529,7 @@ async fn met_007_reload_owed_follows_the_marker() {
     std::fs::write(&marker, "").unwrap();
     let _ = canary_with_metrics(&inf.url(), &out, &metrics)
         .exits(0)
-        .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+        .stdout(written_one_key())
         .tmp(wd.path())
         .run();
     assert_eq!(value(&read(&metrics), &series), "1");
@@ -572,11 +558,7 @@ async fn met_009_unwritable_metrics_file_warns_and_keeps_the_exit_code() {
     let metrics = plain.join("canary.prom");
     let _ = canary_with_metrics(&inf.url(), &out, &metrics)
         .exits(0)
-        .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+        .stdout(written_one_key())
         .stderr(str![[r#"
 write-canary-env: warning: cannot write metrics file [TMP]/plain/canary.prom: [TMP]/plain exists and is not a directory
 
@@ -834,11 +816,7 @@ async fn met_014_dry_run_carries_the_last_success() {
     let output = out.display().to_string();
     let _ = canary_with_metrics(&inf.url(), &out, &metrics)
         .exits(0)
-        .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+        .stdout(written_one_key())
         .tmp(wd.path())
         .run();
     let series = format!("write_canary_env_last_success_timestamp_seconds{{output=\"{output}\"}}");
@@ -881,11 +859,7 @@ async fn met_015_metrics_file_that_is_the_output_is_refused() {
     let same = wd.path().join(".").join("out.env");
     let _ = canary_with_metrics(&inf.url(), &out, &same)
         .exits(0)
-        .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+        .stdout(written_one_key())
         .stderr(str![[r#"
 write-canary-env: warning: cannot write metrics file [TMP]/./out.env: it is the --output file
 
@@ -964,11 +938,7 @@ async fn met_013_promtool_finds_no_problem() {
     let ok = next("canary-ok.prom");
     let _ = canary_with_metrics(&inf.url(), &out, &ok)
         .exits(0)
-        .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+        .stdout(written_one_key())
         .tmp(wd.path())
         .run();
     let failed = next("canary-failed.prom");
@@ -1091,11 +1061,7 @@ async fn met_016_failed_metrics_write_keeps_the_previous_file() {
     let metrics = dir.join("canary.prom");
     let _ = canary_with_metrics(&inf.url(), &out, &metrics)
         .exits(0)
-        .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+        .stdout(written_one_key())
         .tmp(wd.path())
         .run();
     let before = read(&metrics);
@@ -1163,11 +1129,7 @@ async fn met_017_run_ended_by_a_signal_leaves_the_previous_file() {
     let metrics = dir.join("canary.prom");
     let _ = canary_with_metrics(&inf.url(), &out, &metrics)
         .exits(0)
-        .stdout(str![[r#"
-written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
-  OLLAMA_CLOUD_API_KEY
-
-"#]])
+        .stdout(written_one_key())
         .tmp(wd.path())
         .run();
     let before = read(&metrics);

@@ -36,6 +36,6 @@ pub use pb_stand_ins::{chat, fixtures, infisical, refused_url};
 pub use cli::Cli;
 pub use fixtures::{fixture, fixture_json};
 pub use leak::assert_no_secret;
-pub use runs::{Smoke, canary, line, lines};
+pub use runs::{Smoke, canary, line, lines, written_one_key};
 pub use skip::{skip, skipped_unless_root};
 pub use workdir::{Workdir, is_root, mode_of};

@@ -17,6 +17,16 @@ pub fn canary(url: &str, output: &Path) -> Cli {
         .secret_env("INFISICAL_TOKEN", TOKEN)
 }
 
+/// The whole write report of the stand-in's usual answer (one key, the default mode) written
+/// to `<tmp>/out.env`: what most runs of [`canary`] print.
+pub fn written_one_key() -> snapbox::data::Inline {
+    snapbox::str![[r#"
+written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
+  OLLAMA_CLOUD_API_KEY
+
+"#]]
+}
+
 /// `chat.smoke()`: the smoke pointed at a chat stand-in.
 pub trait Smoke {
     /// `ollama-compat-smoke --base-url <stand-in>/v1` with [`KEY`] in `OLLAMA_CLOUD_API_KEY`
