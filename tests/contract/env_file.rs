@@ -379,7 +379,7 @@ async fn file_003_file_007_owner_and_group_by_name_and_id() {
         &owner_only,
         &["--owner", "4242"],
         wd.path(),
-        report("written", "owner-only.env", "0600"),
+        report("written", "owner-only.env", "0600").replacen("[UID]", "4242", 1),
     );
     assert_eq!(std::fs::metadata(&owner_only).unwrap().uid(), 4242);
 }
@@ -645,7 +645,7 @@ async fn file_013_dry_run_writes_nothing() {
         &["--dry-run"],
         tmp,
         str![[r#"
-would-change: [TMP]/new/dir/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
+would-change: [TMP]/new/dir/out.env (mode 0600, owner [UID]:-) with 1 key from project proj-synthetic-0001, environment prod, paths /
   OLLAMA_CLOUD_API_KEY
 keys added: OLLAMA_CLOUD_API_KEY
 
@@ -674,7 +674,7 @@ keys added: OLLAMA_CLOUD_API_KEY
         &["--dry-run"],
         tmp,
         str![[r#"
-would-change: [TMP]/new/dir/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
+would-change: [TMP]/new/dir/out.env (mode 0600, owner [UID]:-) with 1 key from project proj-synthetic-0001, environment prod, paths /
   OLLAMA_CLOUD_API_KEY
 keys: unchanged
 
@@ -1104,7 +1104,8 @@ async fn file_007_group_alone_reaches_created_parents() {
             "grp/inner/out.env",
             "0600",
             &["grp", "grp/inner"],
-        ),
+        )
+        .replacen("[GID]", "4343", 1),
     );
     for p in [wd.join("grp"), wd.join("grp/inner"), out.clone()] {
         let m = std::fs::metadata(&p).unwrap();

@@ -827,7 +827,7 @@ async fn met_014_dry_run_carries_the_last_success() {
             .arg("--dry-run")
             .exits(0)
             .stdout(str![[r#"
-would-change: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project proj-synthetic-0001, environment prod, paths /
+would-change: [TMP]/out.env (mode 0600, owner [UID]:-) with 1 key from project proj-synthetic-0001, environment prod, paths /
   OLLAMA_CLOUD_API_KEY
 keys added: OLLAMA_CLOUD_API_KEY
 

@@ -8,7 +8,7 @@
 //! | `[TMP]` | the test's temporary directory |
 //! | `[PORT]` | a stand-in's loopback port |
 //! | `[MS]` | a latency in milliseconds |
-//! | `[UID]`, `[GID]` | the owner and group numbers in a write report |
+//! | `[UID]`, `[GID]` | the test's own user and group numbers as a write report's owner |
 //!
 //! Everything else must match to the byte ([snapbox] compares; `[..]` is not used). The
 //! expected screens are files in `tests/contract/screens/`: a changed message is a reviewed
@@ -46,9 +46,11 @@ pub fn redactions(tmp: Option<&Path>) -> Redactions {
         re(r"(?:latency_ms=|ttft_ms=|_ms\x22:)(?<redacted>\d+)"),
     )
     .expect("placeholder");
-    r.insert("[UID]", re(r"owner (?<redacted>\d+):"))
+    // Only the test's own numbers: an owner the run got wrong stays in the text and fails.
+    let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
+    r.insert("[UID]", re(&format!(r"owner (?<redacted>{uid}):")))
         .expect("placeholder");
-    r.insert("[GID]", re(r"owner [^:\s]+:(?<redacted>\d+|-)\)"))
+    r.insert("[GID]", re(&format!(r"owner [^:\s]+:(?<redacted>{gid})\)")))
         .expect("placeholder");
     r
 }
