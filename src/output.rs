@@ -53,6 +53,29 @@ macro_rules! eprintln {
     ($($arg:tt)*) => { $crate::output::errln(&::std::format!($($arg)*)) };
 }
 
+/// A name the operator gave (a path, a folder, a model), as a report line shows it: kept on
+/// its line (`CLI-016`). A control character (below U+0020, and U+007F) is written as `\n`,
+/// `\r`, `\t` or `\xNN`; anything else, a backslash too, is as given. Borrowed when there is
+/// nothing to escape.
+pub fn one_line(name: &str) -> std::borrow::Cow<'_, str> {
+    if !name.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let mut shown = String::with_capacity(name.len() + 8);
+    for c in name.chars() {
+        match c {
+            '\n' => shown.push_str("\\n"),
+            '\r' => shown.push_str("\\r"),
+            '\t' => shown.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\x7f' => {
+                shown.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => shown.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(shown)
+}
+
 /// The one way both binaries print a failure: `<binary>: error: <message>` on stderr
 /// (`CLI-013`). The message is already value-free.
 pub fn error(binary: &str, message: &dyn std::fmt::Display) {

@@ -10,6 +10,7 @@ use crate::envfile::{Status, WriteOutcome};
 use crate::format::Format;
 use crate::format::read_back::{KeyDiff, ReadBack, read_back};
 use crate::onchange::{Change, Event};
+use crate::output::one_line;
 
 /// What a run did, for the text or JSON report. Holds no value.
 #[derive(Debug, Clone)]
@@ -176,21 +177,23 @@ impl Report {
     /// The human-readable report.
     pub fn text(&self) -> String {
         let gid = self.gid.map_or("-".to_owned(), |g| g.to_string());
+        // Every name the operator gave is shown on its line (CLI-016).
+        let path = |p: &std::path::Path| one_line(&p.display().to_string()).into_owned();
         let mut out = format!(
             "{}: {} (mode {:04o}, owner {}:{}) with {} key{} from project {}, environment {}, paths {}\n",
             self.status.as_str(),
-            self.path.display(),
+            path(&self.path),
             self.mode,
             self.uid,
             gid,
             self.keys.len(),
             if self.keys.len() == 1 { "" } else { "s" },
-            self.project_id,
-            self.environment,
-            self.paths.join(" ")
+            one_line(&self.project_id),
+            one_line(&self.environment),
+            one_line(&self.paths.join(" "))
         );
         for dir in &self.created_dirs {
-            out.push_str(&format!("created directory {}\n", dir.display()));
+            out.push_str(&format!("created directory {}\n", path(dir)));
         }
         out.reserve(self.keys.iter().map(|k| k.len() + 3).sum());
         for key in &self.keys {

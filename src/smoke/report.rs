@@ -491,8 +491,8 @@ impl Report {
     pub fn diagnostics(&self) -> Vec<String> {
         let mut lines = vec![format!(
             "ollama-compat-smoke: endpoint={} model={} auth={}",
-            self.settings.base_url,
-            self.settings.model,
+            crate::output::one_line(&self.settings.base_url.to_string()),
+            crate::output::one_line(&self.settings.model),
             self.auth()
         )];
         if let ModelList::NoList(status) = self.models {
