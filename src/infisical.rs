@@ -21,7 +21,7 @@ pub use crate::http::GaveUp;
 use crate::http::{
     self, Asked, Bearer, BodyRules, Cap, Exchange, Outcome, Request, Retry, Stage, Url, Waiting,
 };
-use crate::secret::Redactor;
+use crate::secret::{Redactor, SecretText};
 
 /// The largest answer read; a longer one is refused (exit 7).
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
@@ -165,48 +165,109 @@ pub struct Query {
     pub include_imports: bool,
 }
 
-/// One secret as read from an answer.
+/// One secret as read from an answer, borrowing from it ([`Answer::folder`]).
 #[derive(Debug)]
-pub struct Secret {
+pub struct Secret<'a> {
     /// `secretKey`.
-    pub key: String,
+    pub key: Cow<'a, str>,
     /// `secretValue`, references expanded by the server.
-    pub value: SecretString,
+    pub value: SecretText<'a>,
     /// `secretValueHidden: true`, or the hidden placeholder as value.
     pub hidden: bool,
     /// The folder the secret lives in (its `secretPath`, else the folder asked for).
-    pub origin: String,
+    pub origin: Cow<'a, str>,
 }
 
-/// The answer for one requested path.
-#[derive(Debug)]
-pub struct Folder {
+/// The list answer of one requested path, as received: the body is kept whole and read once
+/// ([`Answer::folder`]); the secrets borrow from it, so a value is copied only into the
+/// rendered file. Its `Debug` shows the path and the size, nothing of the body.
+pub struct Answer {
     /// The path asked for.
-    pub path: String,
-    /// The folder's own secrets (and, when recursive, its sub-folders').
-    pub local: Vec<Secret>,
-    /// Imported folders, in answer order.
-    pub imports: Vec<Vec<Secret>>,
+    path: String,
+    /// The environment asked for (an import from another one names it in its origin).
+    environment: String,
+    body: Vec<u8>,
 }
 
-impl Folder {
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Answer({}, {} bytes)", self.path, self.body.len())
+    }
+}
+
+impl Answer {
+    /// The folder's secrets, read from the body in one pass: checked as UTF-8 once, parsed
+    /// with strings borrowed from the body where the JSON holds them unescaped. An answer
+    /// that is not the JSON expected is malformed (exit 7; the reason gives the category and
+    /// the position, never the text).
+    pub fn folder(&self) -> Result<Folder<'_>, FetchError> {
+        let list = list_answer(&self.body).map_err(|e| FetchError::Malformed {
+            route: SECRETS_RAW,
+            reason: json_reason(&e),
+        })?;
+        let path = self.path.as_str();
+        Ok(Folder {
+            path,
+            local: list
+                .secrets
+                .into_iter()
+                .map(|s| convert(s, &Cow::Borrowed(path)))
+                .collect(),
+            imports: list
+                .imports
+                .unwrap_or_default()
+                .into_iter()
+                .map(|import| {
+                    // Imported secrets carry no `secretPath`: their origin is the import's
+                    // folder, and its environment when it is not the one asked for (`/shared`
+                    // from two environments is two origins).
+                    let folder = import.secret_path.unwrap_or(Cow::Borrowed(path));
+                    let origin = match import.environment {
+                        Some(env) if !env.is_empty() && env != self.environment => {
+                            Cow::Owned(format!("{folder} (environment {env})"))
+                        }
+                        _ => folder,
+                    };
+                    import
+                        .secrets
+                        .into_iter()
+                        .map(|s| convert(s, &origin))
+                        .collect()
+                })
+                .collect(),
+        })
+    }
+}
+
+/// The secrets of one requested path, borrowing from its [`Answer`].
+#[derive(Debug)]
+pub struct Folder<'a> {
+    /// The path asked for.
+    pub path: &'a str,
+    /// The folder's own secrets (and, when recursive, its sub-folders').
+    pub local: Vec<Secret<'a>>,
+    /// Imported folders, in answer order.
+    pub imports: Vec<Vec<Secret<'a>>>,
+}
+
+impl<'a> Folder<'a> {
     /// Every value in the folder, imports included (to register them with the redactor).
-    pub fn values(&self) -> impl Iterator<Item = &SecretString> {
+    pub fn values(&self) -> impl Iterator<Item = &str> {
         self.local
             .iter()
             .chain(self.imports.iter().flatten())
-            .map(|s| &s.value)
+            .map(|s| s.value.expose_secret())
     }
 
     /// The folder's secrets: every local one (a recursive answer may hold the same key from
     /// two sub-folders: the caller decides), then, when asked, each imported key that no local
     /// secret has; among imports a later import wins over an earlier one (the official CLI's
     /// order).
-    pub fn merged(&self, include_imports: bool) -> Vec<&Secret> {
-        let mut out: Vec<&Secret> = self.local.iter().collect();
+    pub fn merged(&self, include_imports: bool) -> Vec<&Secret<'a>> {
+        let mut out: Vec<&Secret<'a>> = self.local.iter().collect();
         if include_imports {
             let mut seen: std::collections::BTreeSet<&str> =
-                self.local.iter().map(|s| s.key.as_str()).collect();
+                self.local.iter().map(|s| s.key.as_ref()).collect();
             for import in self.imports.iter().rev() {
                 for s in import {
                     if seen.insert(&s.key) {
@@ -749,17 +810,18 @@ fn login_token(answer: &[u8]) -> Result<SecretString, FetchError> {
     Ok(token)
 }
 
-/// One secret of the answer, its value copied once, from the answer (or from the buffer it
-/// was unescaped into, which the allocator wipes when it is freed) into its `SecretString`.
-fn convert(raw: wire::RawSecret<'_>, fallback_origin: &str) -> Secret {
+/// One secret of the answer, nothing copied: its strings stay where the parse left them (in
+/// the answer, or in the buffer an escaped one was unescaped into); only a secret without a
+/// `secretPath` takes `fallback_origin`.
+fn convert<'a>(raw: wire::RawSecret<'a>, fallback_origin: &Cow<'a, str>) -> Secret<'a> {
     let hidden = raw.hidden.unwrap_or(false) || raw.value == HIDDEN_PLACEHOLDER;
     Secret {
-        key: raw.key.into_owned(),
-        value: SecretString::from(raw.value.into_owned()),
+        key: raw.key,
+        value: SecretText::new(raw.value),
         hidden,
         origin: match raw.secret_path {
-            Some(p) if !p.is_empty() => p.into_owned(),
-            _ => fallback_origin.to_owned(),
+            Some(p) if !p.is_empty() => p,
+            _ => fallback_origin.clone(),
         },
     }
 }
@@ -930,13 +992,13 @@ impl Client {
         }
     }
 
-    /// Lists the secrets of one folder.
+    /// Lists the secrets of one folder: the answer as received, read by [`Answer::folder`].
     pub async fn list(
         &self,
         token: &SecretString,
         query: &Query,
         path: &str,
-    ) -> Result<Folder, FetchError> {
+    ) -> Result<Answer, FetchError> {
         let bool_str = |b: bool| if b { "true" } else { "false" };
         let mut url = self.url(SECRETS_RAW);
         url.query_pairs_mut()
@@ -962,37 +1024,10 @@ impl Client {
             .call(SECRETS_RAW, Some(path), Request::get(&url).bearer(&bearer))
             .await
             .map_err(|e| e.at(place))?;
-        let list = list_answer(&answer).map_err(|e| FetchError::Malformed {
-            route: SECRETS_RAW,
-            reason: json_reason(&e),
-        })?;
-        Ok(Folder {
+        Ok(Answer {
             path: path.to_owned(),
-            local: list.secrets.into_iter().map(|s| convert(s, path)).collect(),
-            imports: list
-                .imports
-                .unwrap_or_default()
-                .into_iter()
-                .map(|import| {
-                    // Imported secrets carry no `secretPath`: their origin is the import's
-                    // folder, and its environment when it is not the one asked for (`/shared`
-                    // from two environments is two origins).
-                    let folder = import
-                        .secret_path
-                        .map_or_else(|| path.to_owned(), Cow::into_owned);
-                    let origin = match import.environment {
-                        Some(env) if !env.is_empty() && env != query.environment => {
-                            format!("{folder} (environment {env})")
-                        }
-                        _ => folder,
-                    };
-                    import
-                        .secrets
-                        .into_iter()
-                        .map(|s| convert(s, &origin))
-                        .collect()
-                })
-                .collect(),
+            environment: query.environment.clone(),
+            body: answer,
         })
     }
 }
@@ -1717,14 +1752,15 @@ mod tests {
                 secret_path: path.map(Cow::Borrowed),
             }
         }
-        let s = convert(raw("v", None, None), "/f");
+        let f = Cow::Borrowed("/f");
+        let s = convert(raw("v", None, None), &f);
         assert!(!s.hidden);
         assert_eq!(s.origin, "/f");
-        assert!(convert(raw("v", Some(true), None), "/f").hidden);
-        assert!(!convert(raw("v", Some(false), Some("")), "/f").hidden);
-        assert_eq!(convert(raw("v", None, Some("")), "/f").origin, "/f");
-        assert_eq!(convert(raw("v", None, Some("/sub")), "/f").origin, "/sub");
-        assert!(convert(raw(HIDDEN_PLACEHOLDER, Some(false), None), "/f").hidden);
+        assert!(convert(raw("v", Some(true), None), &f).hidden);
+        assert!(!convert(raw("v", Some(false), Some("")), &f).hidden);
+        assert_eq!(convert(raw("v", None, Some("")), &f).origin, "/f");
+        assert_eq!(convert(raw("v", None, Some("/sub")), &f).origin, "/sub");
+        assert!(convert(raw(HIDDEN_PLACEHOLDER, Some(false), None), &f).hidden);
     }
 
     /// Local secrets first; an import adds only keys no local secret has; a later import wins
@@ -1732,13 +1768,13 @@ mod tests {
     #[test]
     fn merge_order() {
         let secret = |key: &str, origin: &str| Secret {
-            key: key.into(),
-            value: SecretString::from(format!("{key}@{origin}")),
+            key: key.to_owned().into(),
+            value: SecretText::new(format!("{key}@{origin}").into()),
             hidden: false,
-            origin: origin.into(),
+            origin: origin.to_owned().into(),
         };
         let folder = Folder {
-            path: "/".into(),
+            path: "/",
             local: vec![secret("A", "/")],
             imports: vec![
                 vec![secret("A", "/i1"), secret("B", "/i1")],

@@ -4,6 +4,7 @@
 //!
 //! Knows nothing of HTTP or of the files we write.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,40 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 pub use secrecy::{ExposeSecret, SecretString};
+
+/// A secret value read from a server answer, held where it was read: borrowed from the answer's
+/// body when the JSON held it unescaped, else unescaped into a buffer of its own (zeroized when
+/// dropped). No copy is made to hold it: the one copy of a value is the one rendered into the
+/// file. The body it borrows from is freed whole at the end of the run — a large one is a
+/// mapping of its own, given back to the kernel (which zeroes it), a small one is wiped by the
+/// allocator (`hardening`). Its `Debug` shows nothing of it; [`ExposeSecret`] reads it.
+pub struct SecretText<'a>(Cow<'a, str>);
+
+impl<'a> SecretText<'a> {
+    pub fn new(value: Cow<'a, str>) -> Self {
+        Self(value)
+    }
+}
+
+impl ExposeSecret<str> for SecretText<'_> {
+    fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for SecretText<'_> {
+    fn drop(&mut self) {
+        if let Cow::Owned(value) = &mut self.0 {
+            zeroize::Zeroize::zeroize(value);
+        }
+    }
+}
+
+impl fmt::Debug for SecretText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretText([REDACTED])")
+    }
+}
 
 /// What replaces a secret in redacted text.
 pub(crate) const REDACTED: &str = "[REDACTED]";

@@ -2,7 +2,6 @@
 //! choice rules, the dotenv render and the secure write.
 
 use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
 
 use futures_util::future::join_all;
 use secrecy::{ExposeSecret, SecretString};
@@ -14,7 +13,7 @@ use crate::envfile;
 use crate::exit::Exit;
 use crate::format::{ReadBack, read_back};
 use crate::http::{self, ClientOptions};
-use crate::infisical::{self, Auth, Client, FetchError, Folder, Query};
+use crate::infisical::{self, Answer, Auth, Client, FetchError, Folder, Query};
 use crate::onchange;
 use crate::secret::Redactor;
 
@@ -34,19 +33,16 @@ pub async fn run(
 ) -> Result<Report, Error> {
     let s = &cfg.settings;
     let mut redactor = Redactor::new();
-    let folders = fetch(cfg, &say, &mut redactor).await?;
-    let chosen = choose(cfg, &folders)?;
-    if chosen.is_empty() {
+    let fetched = fetch(cfg, &say, &mut redactor).await?;
+    let folders = read_all(&fetched, &mut redactor)?;
+    let new_entries = choose(cfg, &folders)?;
+    if new_entries.is_empty() {
         warnings.push(format!(
             "warning: no secrets found at {} in environment {}; writing a file with only the header because --allow-empty was given (an empty answer can also mean a missing folder or an identity not allowed to see it)",
             cfg.paths.join(", "),
             s.environment
         ));
     }
-    let new_entries: BTreeMap<&str, &str> = chosen
-        .iter()
-        .map(|(k, v)| (*k, v.expose_secret()))
-        .collect();
     let content = render(cfg, &new_entries)?;
     let report = planned(cfg, &new_entries);
     let bytes = content.expose_secret().as_bytes();
@@ -71,7 +67,7 @@ async fn fetch(
     cfg: &Config,
     say: &infisical::Say,
     redactor: &mut Redactor,
-) -> Result<Vec<Folder>, Error> {
+) -> Result<Fetched, Error> {
     let s = &cfg.settings;
     let http = http::client(&ClientOptions {
         timeout: s.timeout.0,
@@ -96,7 +92,7 @@ async fn fetch(
         recursive: s.recursive,
         include_imports: s.include_imports,
     };
-    fetch_all(&client, &cfg.paths, &token, &query, redactor).await
+    Ok(fetch_all(&client, &cfg.paths, &token, &query).await)
 }
 
 /// The file's content in `--format`, header first.
@@ -297,38 +293,62 @@ fn fetch_error(e: &FetchError, redactor: &Redactor) -> Error {
     }
 }
 
+/// The answers of every path, each with its place in `--path` order, and the paths whose
+/// request failed.
+struct Fetched {
+    answers: Vec<(usize, Answer)>,
+    failed: Vec<(usize, FetchError)>,
+}
+
 /// Fetches every path concurrently (all on this task: `join_all` polls them together, so the
-/// paths cost one request's latency). When a path failed, every value fetched from the others
-/// is registered with the redactor before the error is described (an error body may echo a
-/// value from another path); on success nothing is copied into it. Of several failures, the
-/// root cause ([`Exit::worst`]) is reported.
+/// paths cost one request's latency).
 async fn fetch_all(
     client: &Client,
     paths: &[String],
     token: &SecretString,
     query: &Query,
-    redactor: &mut Redactor,
-) -> Result<Vec<Folder>, Error> {
+) -> Fetched {
     let results = join_all(paths.iter().map(|p| client.list(token, query, p))).await;
-    let mut folders = Vec::new();
-    let mut errors = Vec::new();
-    for r in results {
+    let mut fetched = Fetched {
+        answers: Vec::with_capacity(results.len()),
+        failed: Vec::new(),
+    };
+    for (i, r) in results.into_iter().enumerate() {
         match r {
-            Ok(folder) => folders.push(folder),
-            Err(e) => errors.push(e),
+            Ok(answer) => fetched.answers.push((i, answer)),
+            Err(e) => fetched.failed.push((i, e)),
         }
     }
-    let Some(fallback) = errors.first() else {
-        return Ok(folders);
-    };
-    for v in folders.iter().flat_map(Folder::values) {
-        redactor.add(v);
+    fetched
+}
+
+/// Reads every answer ([`Answer::folder`]: parsed once, the secrets borrowing from it). When
+/// a path failed — its request, or its answer that is not the JSON expected — every value read
+/// from the others is registered with the redactor before the error is described (an error
+/// body may echo a value from another path); on success nothing is copied into it. Of several
+/// failures, the root cause ([`Exit::worst`]) is reported, the first in `--path` order.
+fn read_all<'a>(fetched: &'a Fetched, redactor: &mut Redactor) -> Result<Vec<Folder<'a>>, Error> {
+    let mut folders = Vec::with_capacity(fetched.answers.len());
+    let mut unread = Vec::new();
+    for (i, answer) in &fetched.answers {
+        match answer.folder() {
+            Ok(folder) => folders.push(folder),
+            Err(e) => unread.push((*i, e)),
+        }
     }
-    let worst = Exit::worst(errors.iter().map(FetchError::exit));
-    let first = errors
+    if fetched.failed.is_empty() && unread.is_empty() {
+        return Ok(folders);
+    }
+    for v in folders.iter().flat_map(Folder::values) {
+        redactor.add_str(v);
+    }
+    let mut errors: Vec<&(usize, FetchError)> = fetched.failed.iter().chain(&unread).collect();
+    errors.sort_by_key(|(i, _)| *i);
+    let worst = Exit::worst(errors.iter().map(|(_, e)| e.exit()));
+    let (_, first) = errors
         .iter()
-        .find(|e| e.exit() == worst)
-        .unwrap_or(fallback);
+        .find(|(_, e)| e.exit() == worst)
+        .unwrap_or(&errors[0]);
     Err(fetch_error(first, redactor))
 }
 
@@ -347,46 +367,51 @@ async fn fetch_all(
 ///    ([`Error::Unresolved`]), last: a hidden value is not worth inspecting.
 fn choose<'a>(
     cfg: &Config,
-    folders: &'a [Folder],
-) -> Result<BTreeMap<&'a str, &'a SecretString>, Error> {
+    folders: &'a [Folder<'a>],
+) -> Result<BTreeMap<&'a str, &'a str>, Error> {
     let s = &cfg.settings;
-    // key -> (origin, value); conflicts recorded per key.
-    let mut merged: BTreeMap<&str, &infisical::Secret> = BTreeMap::new();
-    let mut conflicts: BTreeMap<&str, (String, String)> = BTreeMap::new();
-    for folder in folders {
-        for secret in folder.merged(s.include_imports) {
-            let key = secret.key.as_str();
-            // One search of the map per key.
-            match merged.entry(key) {
-                Entry::Occupied(prev) if prev.get().origin != secret.origin => {
-                    conflicts
-                        .entry(key)
-                        .or_insert_with(|| (prev.get().origin.clone(), secret.origin.clone()));
-                }
-                Entry::Occupied(_) => {}
-                Entry::Vacant(slot) => {
-                    slot.insert(secret);
+    // Every secret in folder order, sorted by key: the sort is stable, so of the secrets
+    // holding one key the first one read comes first and is the one kept.
+    let mut all: Vec<&infisical::Secret<'a>> = folders
+        .iter()
+        .flat_map(|f| f.merged(s.include_imports))
+        .collect();
+    all.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut merged: Vec<&infisical::Secret<'a>> = Vec::with_capacity(all.len());
+    // The first conflict of each key (the kept secret's origin, then the other's), by key.
+    let mut conflicts: Vec<(&str, (String, String))> = Vec::new();
+    for secret in all {
+        match merged.last() {
+            Some(kept) if kept.key == secret.key => {
+                let first_conflict = conflicts.last().is_none_or(|(k, _)| *k != secret.key);
+                if kept.origin != secret.origin && first_conflict {
+                    let origins = (kept.origin.to_string(), secret.origin.to_string());
+                    conflicts.push((&secret.key, origins));
                 }
             }
+            _ => merged.push(secret),
         }
     }
+    let holds = |merged: &[&infisical::Secret<'_>], key: &str| {
+        merged
+            .binary_search_by(|secret| secret.key.as_ref().cmp(key))
+            .is_ok()
+    };
     // 1. Missing keys first (exit 4).
     if !s.keys.is_empty() {
         let missing: Vec<String> = s
             .keys
             .iter()
-            .filter(|k| !merged.contains_key(k.as_str()))
+            .filter(|k| !holds(&merged, k))
             .cloned()
             .collect();
         if !missing.is_empty() {
             return Err(Error::MissingKeys(missing));
         }
-        merged.retain(|k, _| s.keys.iter().any(|want| want == k));
+        merged.retain(|secret| s.keys.iter().any(|want| *want == secret.key));
     }
     // 2. Then a duplicate among the kept keys (exit 7).
-    if let Some((key, (first, second))) =
-        conflicts.into_iter().find(|(k, _)| merged.contains_key(k))
-    {
+    if let Some((key, (first, second))) = conflicts.into_iter().find(|(k, _)| holds(&merged, k)) {
         return Err(Error::DuplicateKey {
             key: key.to_owned(),
             first,
@@ -402,25 +427,26 @@ fn choose<'a>(
     }
     // 4. Hidden values last (exit 7).
     let hidden: Vec<String> = merged
-        .values()
+        .iter()
         .filter(|secret| secret.hidden)
-        .map(|secret| secret.key.clone())
+        .map(|secret| secret.key.to_string())
         .collect();
     if !hidden.is_empty() {
         return Err(Error::Hidden(hidden));
     }
     // 5. Then a reference the server left unexpanded (exit 7).
     let unresolved: Vec<String> = merged
-        .values()
+        .iter()
         .filter(|secret| infisical::holds_reference(secret.value.expose_secret()))
-        .map(|secret| secret.key.clone())
+        .map(|secret| secret.key.to_string())
         .collect();
     if !unresolved.is_empty() {
         return Err(Error::Unresolved(unresolved));
     }
-    // Borrowed: ten thousand values are not copied once more.
+    // Borrowed: ten thousand values are not copied once more (already in key order, so the
+    // map is built without a search).
     Ok(merged
         .into_iter()
-        .map(|(k, secret)| (k, &secret.value))
+        .map(|secret| (secret.key.as_ref(), secret.value.expose_secret()))
         .collect())
 }
