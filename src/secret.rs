@@ -14,11 +14,13 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 pub use secrecy::{ExposeSecret, SecretString};
 
 /// A secret value read from a server answer, held where it was read: borrowed from the answer's
-/// body when the JSON held it unescaped, else unescaped into a buffer of its own (zeroized when
-/// dropped). No copy is made to hold it: the one copy of a value is the one rendered into the
-/// file. The body it borrows from is freed whole at the end of the run — a large one is a
-/// mapping of its own, given back to the kernel (which zeroes it), a small one is wiped by the
-/// allocator (`hardening`). Its `Debug` shows nothing of it; [`ExposeSecret`] reads it.
+/// body when the JSON held it unescaped, else unescaped into a buffer of its own. No copy is
+/// made to hold it: the one copy of a value is the one rendered into the file. Nothing here
+/// wipes it, because the allocator does, once: the unescaped buffer is wiped when freed, and
+/// the body it borrows from is freed whole at the end of the run — a large one is a mapping of
+/// its own, given back to the kernel (which zeroes it), a small one is wiped
+/// ([`crate::hardening`]; SEC-004 and SEC-041 scan the process's memory for what is left).
+/// Its `Debug` shows nothing of it; [`ExposeSecret`] reads it.
 pub struct SecretText<'a>(Cow<'a, str>);
 
 impl<'a> SecretText<'a> {
@@ -30,14 +32,6 @@ impl<'a> SecretText<'a> {
 impl ExposeSecret<str> for SecretText<'_> {
     fn expose_secret(&self) -> &str {
         &self.0
-    }
-}
-
-impl Drop for SecretText<'_> {
-    fn drop(&mut self) {
-        if let Cow::Owned(value) = &mut self.0 {
-            zeroize::Zeroize::zeroize(value);
-        }
     }
 }
 

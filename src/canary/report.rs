@@ -26,7 +26,7 @@ pub struct Report {
     /// Its group, when known.
     pub gid: Option<u32>,
     /// The keys written, in file order.
-    pub keys: Vec<String>,
+    pub keys: KeyList,
     /// The project read.
     pub project_id: String,
     /// The environment read.
@@ -43,6 +43,42 @@ pub struct Report {
     pub on_change: Option<OnChange>,
     /// Whether a reload is owed for this file after the run.
     pub owed: bool,
+}
+
+/// Key names in order, held in one buffer: a run may name ten thousand keys, and one
+/// allocation holds them all, not one each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyList {
+    names: String,
+    /// Where each name ends in `names`.
+    ends: Vec<usize>,
+}
+
+impl KeyList {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The names, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(start, &end)| &self.names[start..end])
+    }
+}
+
+impl<'a> FromIterator<&'a str> for KeyList {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(names: I) -> Self {
+        let mut list = KeyList::default();
+        for name in names {
+            list.names.push_str(name);
+            list.ends.push(list.names.len());
+        }
+        list
+    }
 }
 
 /// How the file's keys change, compared with the file on disk. Key names only.
@@ -196,7 +232,7 @@ impl Report {
             out.push_str(&format!("created directory {}\n", path(dir)));
         }
         out.reserve(self.keys.iter().map(|k| k.len() + 3).sum());
-        for key in &self.keys {
+        for key in self.keys.iter() {
             out.push_str("  ");
             out.push_str(key);
             out.push('\n');
@@ -263,7 +299,7 @@ impl Report {
             "path": self.path.display().to_string(),
             "mode": format!("{:04o}", self.mode),
             "owner": { "uid": self.uid, "gid": self.gid },
-            "keys": self.keys,
+            "keys": self.keys.iter().collect::<Vec<_>>(),
             "project_id": self.project_id,
             "environment": self.environment,
             "paths": self.paths,
@@ -279,4 +315,23 @@ pub fn error_json(err: &Error) -> serde_json::Value {
         "exit_code": err.exit().code(),
         "error": err.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyList;
+
+    /// The names come back as given, in order, empty ones included; the count is theirs.
+    #[test]
+    fn key_list() {
+        let list: KeyList = ["B", "", "A_LONGER_NAME", "A"].into_iter().collect();
+        assert_eq!(list.len(), 4);
+        assert_eq!(
+            list.iter().collect::<Vec<_>>(),
+            ["B", "", "A_LONGER_NAME", "A"]
+        );
+        let none: KeyList = std::iter::empty().collect();
+        assert!(none.is_empty());
+        assert_eq!(none.iter().count(), 0);
+    }
 }

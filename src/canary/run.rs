@@ -117,7 +117,7 @@ fn planned(cfg: &Config, entries: &BTreeMap<&str, &str>) -> Report {
         mode: cfg.target.mode,
         uid: 0,
         gid: None,
-        keys: entries.keys().map(|k| (*k).to_owned()).collect(),
+        keys: entries.keys().copied().collect(),
         project_id: s.project_id.clone(),
         environment: s.environment.clone(),
         paths: cfg.paths.clone(),
