@@ -196,6 +196,21 @@ impl std::fmt::Debug for Answer {
 }
 
 impl Answer {
+    /// An answer as `list` makes it, for tests of what reads it.
+    #[cfg(test)]
+    pub fn received(path: &str, environment: &str, body: Vec<u8>) -> Self {
+        Answer {
+            path: path.to_owned(),
+            environment: environment.to_owned(),
+            body,
+        }
+    }
+
+    /// The body's size in bytes.
+    pub fn size(&self) -> usize {
+        self.body.len()
+    }
+
     /// The folder's secrets, read from the body in one pass: checked as UTF-8 once, parsed
     /// with strings borrowed from the body where the JSON holds them unescaped. An answer
     /// that is not the JSON expected is malformed (exit 7; the reason gives the category and

@@ -66,7 +66,9 @@ impl KeyList {
     /// The names, in order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts.zip(&self.ends).map(|(start, &end)| &self.names[start..end])
+        starts
+            .zip(&self.ends)
+            .map(|(start, &end)| &self.names[start..end])
     }
 }
 

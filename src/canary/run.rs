@@ -2,8 +2,10 @@
 //! choice rules, the dotenv render and the secure write.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
-use futures_util::future::join_all;
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::report::{Diff, OnChange};
@@ -33,8 +35,9 @@ pub async fn run(
 ) -> Result<Report, Error> {
     let s = &cfg.settings;
     let mut redactor = Redactor::new();
-    let fetched = fetch(cfg, &say, &mut redactor).await?;
-    let folders = read_all(&fetched, &mut redactor)?;
+    // One slot per path for its answer: the secrets read from it borrow from it.
+    let answers: Vec<OnceLock<Answer>> = cfg.paths.iter().map(|_| OnceLock::new()).collect();
+    let folders = fetch(cfg, &say, &mut redactor, &answers).await?;
     let new_entries = choose(cfg, &folders)?;
     if new_entries.is_empty() {
         warnings.push(format!(
@@ -61,13 +64,14 @@ pub async fn run(
 }
 
 /// Builds the HTTP client (a bad `--ca-cert` is reported here, before any request), logs in
-/// when asked and fetches every path; the credentials and the access token are registered
-/// with `redactor`.
-async fn fetch(
+/// when asked, fetches every path and reads its answer into its slot of `answers`; the
+/// credentials and the access token are registered with `redactor`.
+async fn fetch<'a>(
     cfg: &Config,
     say: &infisical::Say,
     redactor: &mut Redactor,
-) -> Result<Fetched, Error> {
+    answers: &'a [OnceLock<Answer>],
+) -> Result<Vec<Folder<'a>>, Error> {
     let s = &cfg.settings;
     let http = http::client(&ClientOptions {
         timeout: s.timeout.0,
@@ -92,7 +96,7 @@ async fn fetch(
         recursive: s.recursive,
         include_imports: s.include_imports,
     };
-    Ok(fetch_all(&client, &cfg.paths, &token, &query).await)
+    fetch_all(&client, &cfg.paths, &token, &query, answers, redactor).await
 }
 
 /// The file's content in `--format`, header first.
@@ -293,56 +297,51 @@ fn fetch_error(e: &FetchError, redactor: &Redactor) -> Error {
     }
 }
 
-/// The answers of every path, each with its place in `--path` order, and the paths whose
-/// request failed.
-struct Fetched {
-    answers: Vec<(usize, Answer)>,
-    failed: Vec<(usize, FetchError)>,
-}
-
-/// Fetches every path concurrently (all on this task: `join_all` polls them together, so the
-/// paths cost one request's latency).
-async fn fetch_all(
+/// Fetches every path concurrently (all on this task: the requests are polled together, so
+/// the paths cost one request's latency), keeps each answer in its slot of `answers`, then
+/// reads them ([`Answer::folder`]: each parsed once, its secrets borrowing from it). When a path failed — its request, or an answer that is not the JSON
+/// expected — every value read from the others is registered with the redactor before the
+/// error is described (an error body may echo a value from another path); on success nothing
+/// is copied into it. Of several failures, the root cause ([`Exit::worst`]) is reported, the
+/// first in `--path` order.
+async fn fetch_all<'a>(
     client: &Client,
     paths: &[String],
     token: &SecretString,
     query: &Query,
-) -> Fetched {
-    let results = join_all(paths.iter().map(|p| client.list(token, query, p))).await;
-    let mut fetched = Fetched {
-        answers: Vec::with_capacity(results.len()),
-        failed: Vec::new(),
-    };
-    for (i, r) in results.into_iter().enumerate() {
-        match r {
-            Ok(answer) => fetched.answers.push((i, answer)),
-            Err(e) => fetched.failed.push((i, e)),
+    answers: &'a [OnceLock<Answer>],
+    redactor: &mut Redactor,
+) -> Result<Vec<Folder<'a>>, Error> {
+    let mut pending: FuturesUnordered<_> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, path)| async move { (i, client.list(token, query, path).await) })
+        .collect();
+    let mut errors: Vec<(usize, FetchError)> = Vec::new();
+    while let Some((i, fetched)) = pending.next().await {
+        match fetched {
+            Ok(answer) => _ = answers[i].set(answer),
+            Err(e) => errors.push((i, e)),
         }
     }
-    fetched
-}
-
-/// Reads every answer ([`Answer::folder`]: parsed once, the secrets borrowing from it). When
-/// a path failed — its request, or its answer that is not the JSON expected — every value read
-/// from the others is registered with the redactor before the error is described (an error
-/// body may echo a value from another path); on success nothing is copied into it. Of several
-/// failures, the root cause ([`Exit::worst`]) is reported, the first in `--path` order.
-fn read_all<'a>(fetched: &'a Fetched, redactor: &mut Redactor) -> Result<Vec<Folder<'a>>, Error> {
-    let mut folders = Vec::with_capacity(fetched.answers.len());
-    let mut unread = Vec::new();
-    for (i, answer) in &fetched.answers {
-        match answer.folder() {
-            Ok(folder) => folders.push(folder),
-            Err(e) => unread.push((*i, e)),
+    // Read once every answer is in: the connections still open are drained as their bytes
+    // arrive, not left to fill the kernel's buffers while a large answer is parsed.
+    let mut folders = Vec::with_capacity(answers.len());
+    for (i, read) in read_answers(answers).into_iter().enumerate() {
+        match read {
+            Some(Ok(folder)) => folders.push(folder),
+            Some(Err(e)) => errors.push((i, e)),
+            None => {}
         }
     }
-    if fetched.failed.is_empty() && unread.is_empty() {
+    if errors.is_empty() {
         return Ok(folders);
     }
-    for v in folders.iter().flat_map(Folder::values) {
-        redactor.add_str(v);
+    for folder in folders {
+        for v in folder.values() {
+            redactor.add_str(v);
+        }
     }
-    let mut errors: Vec<&(usize, FetchError)> = fetched.failed.iter().chain(&unread).collect();
     errors.sort_by_key(|(i, _)| *i);
     let worst = Exit::worst(errors.iter().map(|(_, e)| e.exit()));
     let (_, first) = errors
@@ -350,6 +349,54 @@ fn read_all<'a>(fetched: &'a Fetched, redactor: &mut Redactor) -> Result<Vec<Fol
         .find(|(_, e)| e.exit() == worst)
         .unwrap_or(&errors[0]);
     Err(fetch_error(first, redactor))
+}
+
+/// The least that several answers must hold in all to be read on two threads: below it the
+/// second thread costs more than it saves.
+const READ_APART_FROM: usize = 1024 * 1024;
+
+/// Every answer read ([`Answer::folder`]), in order; several large ones every other one on a
+/// second thread, when the machine runs two at once (nothing but the order of the work
+/// changes: each answer is read as it would be alone).
+fn read_answers(answers: &[OnceLock<Answer>]) -> Vec<Option<Result<Folder<'_>, FetchError>>> {
+    fn read(answer: &OnceLock<Answer>) -> Option<Result<Folder<'_>, FetchError>> {
+        answer.get().map(Answer::folder)
+    }
+    let held: usize = answers
+        .iter()
+        .filter_map(OnceLock::get)
+        .map(Answer::size)
+        .sum();
+    if answers.len() < 2
+        || held < READ_APART_FROM
+        || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2
+    {
+        return answers.iter().map(read).collect();
+    }
+    std::thread::scope(|scope| {
+        let odd = || {
+            answers
+                .iter()
+                .skip(1)
+                .step_by(2)
+                .map(read)
+                .collect::<Vec<_>>()
+        };
+        let other = std::thread::Builder::new()
+            .name("read-answers".into())
+            .spawn_scoped(scope, odd);
+        let even: Vec<_> = answers.iter().step_by(2).map(read).collect();
+        let odd = match other {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => odd(),
+        };
+        let mut odd = odd.into_iter();
+        even.into_iter()
+            .flat_map(|e| std::iter::once(e).chain(odd.next()))
+            .collect()
+    })
 }
 
 /// Merges the folders, applies `--key`, and checks duplicates, emptiness and hidden values.
@@ -449,4 +496,70 @@ fn choose<'a>(
         .into_iter()
         .map(|secret| (secret.key.as_ref(), secret.value.expose_secret()))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use secrecy::ExposeSecret as _;
+
+    use super::read_answers;
+    use crate::infisical::{Answer, FetchError};
+
+    /// An answer of `n` secrets `<tag>_<i>` with values of 100 bytes.
+    fn answer(path: &str, tag: &str, n: usize) -> OnceLock<Answer> {
+        let secrets: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    r#"{{"secretKey":"{tag}_{i}","secretValue":"{}"}}"#,
+                    "v".repeat(100)
+                )
+            })
+            .collect();
+        let body = format!(r#"{{"secrets":[{}]}}"#, secrets.join(","));
+        OnceLock::from(Answer::received(path, "prod", body.into_bytes()))
+    }
+
+    /// Large answers (a second thread reads every other one) come back in their order, each
+    /// whole, a malformed one as its error and an empty slot (a failed request) as nothing;
+    /// small ones, read on this thread alone, the same.
+    #[test]
+    fn answers_read_in_order() {
+        for n in [3_000, 3] {
+            let answers = [
+                answer("/a", "A", n),
+                OnceLock::from(Answer::received("/b", "prod", b"{".to_vec())),
+                answer("/c", "C", n),
+                OnceLock::new(),
+                answer("/e", "E", n),
+            ];
+            let read = read_answers(&answers);
+            let shape: Vec<String> = read
+                .iter()
+                .map(|r| match r {
+                    Some(Ok(folder)) => {
+                        let last = folder.local.last().unwrap();
+                        assert_eq!(last.value.expose_secret(), "v".repeat(100));
+                        format!("{} {} {}", folder.path, folder.local.len(), last.key)
+                    }
+                    Some(Err(FetchError::Malformed { reason, .. })) => reason.clone(),
+                    Some(Err(_)) => "another error".into(),
+                    None => "none".into(),
+                })
+                .collect();
+            let last = n - 1;
+            assert_eq!(
+                shape,
+                [
+                    format!("/a {n} A_{last}"),
+                    "truncated JSON at line 1 column 1".into(),
+                    format!("/c {n} C_{last}"),
+                    "none".into(),
+                    format!("/e {n} E_{last}"),
+                ],
+                "{n} secrets each"
+            );
+        }
+    }
 }

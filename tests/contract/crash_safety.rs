@@ -192,7 +192,7 @@ async fn traced(test: &str) -> Option<Traced> {
     let inf = serving().await;
     let url = inf.url();
     let scratch = Workdir::new();
-    let lines = clean_trace(&url, scratch.path());
+    let lines = clean_trace(&url, scratch.path(), &[]);
     Some(Traced {
         _inf: inf,
         url,
@@ -201,8 +201,15 @@ async fn traced(test: &str) -> Option<Traced> {
     })
 }
 
-/// The system calls of one clean write, one line each (`<pid> <call>(…) = …`, paths decoded).
-fn clean_trace(url: &str, dir: &Path) -> Vec<String> {
+/// `args` and then `extra`.
+fn with(mut args: Vec<OsString>, extra: &[&str]) -> Vec<OsString> {
+    args.extend(extra.iter().map(OsString::from));
+    args
+}
+
+/// The system calls of one clean write, one line each (`<pid> <call>(…) = …`, paths decoded),
+/// given `extra` arguments beside `write_args`.
+fn clean_trace(url: &str, dir: &Path, extra: &[&str]) -> Vec<String> {
     let out = old_target(dir);
     let log = dir.join("trace.log");
     let prefix: Vec<OsString> = ["strace", "-f", "-qq", "-y", "-s", "0", "-o"]
@@ -212,7 +219,7 @@ fn clean_trace(url: &str, dir: &Path) -> Vec<String> {
         .collect();
     // stdout: the write report, whose keys are the stand-in's (1 or 2,000); the callers
     // compare what the trace shows
-    run_wrapped(&prefix, &write_args(url, &out), None)
+    run_wrapped(&prefix, &with(write_args(url, &out), extra), None)
         .success()
         .stderr_is("")
         .no_leak();
@@ -251,11 +258,16 @@ fn listing(dir: &Path) -> Vec<String> {
 
 /// The bytes and mode of the file a clean run writes (rendered once, for comparisons).
 fn new_version(url: &str) -> Vec<u8> {
+    new_version_with(url, &[])
+}
+
+/// [`new_version`] of a run given `extra` arguments beside `write_args`.
+fn new_version_with(url: &str, extra: &[&str]) -> Vec<u8> {
     let wd = Workdir::new();
     let out = wd.output();
     // stdout: the write report, whose keys are the stand-in's (1 or 2,000); the bytes are
     // what the callers compare
-    run_wrapped(&[], &write_args(url, &out), None)
+    run_wrapped(&[], &with(write_args(url, &out), extra), None)
         .success()
         .stderr_is("")
         .no_leak();
@@ -1181,7 +1193,7 @@ async fn sec_004_no_fetched_value_left_in_memory_after_the_write() {
     let Some(t) = traced("sec_004_no_fetched_value_left_in_memory_after_the_write").await else {
         return;
     };
-    assert_no_value_left(&t.url, &t.lines, &[PROVIDER_VALUE]);
+    assert_no_value_left(&t.url, &t.lines, &[PROVIDER_VALUE], &[]);
 }
 
 /// The same scan after a large answer (2,000 generated secrets, about 1 MB): the body, the
@@ -1191,7 +1203,27 @@ async fn sec_004_no_fetched_value_left_in_memory_after_the_write() {
 /// of a multi-line PEM-like value (unescaped from `\n`) is left anywhere.
 #[tokio::test]
 async fn sec_041_no_fetched_value_left_in_memory_after_a_large_answer() {
-    let test = "sec_041_no_fetched_value_left_in_memory_after_a_large_answer";
+    large_answers_leave_nothing(
+        "sec_041_no_fetched_value_left_in_memory_after_a_large_answer",
+        &[],
+    )
+    .await;
+}
+
+/// The same scan after two such answers (two paths, each answered with the 2,000 secrets),
+/// which are read at once, one on a second thread: nothing that thread read is left either.
+#[tokio::test]
+async fn sec_041_no_fetched_value_left_in_memory_after_two_answers_read_at_once() {
+    large_answers_leave_nothing(
+        "sec_041_no_fetched_value_left_in_memory_after_two_answers_read_at_once",
+        &["--path", "/", "--path", "/more"],
+    )
+    .await;
+}
+
+/// The memory scan of a write given `extra` arguments, against a stand-in answering every list
+/// with 2,000 generated secrets.
+async fn large_answers_leave_nothing(test: &str, extra: &[&str]) {
     if !strace_usable(test) {
         return;
     }
@@ -1223,14 +1255,14 @@ async fn sec_041_no_fetched_value_left_in_memory_after_a_large_answer() {
         .await;
     let url = inf.url();
     let scratch = Workdir::new();
-    let lines = clean_trace(&url, scratch.path());
-    assert_no_value_left(&url, &lines, &[&plain, &pem_line]);
+    let lines = clean_trace(&url, scratch.path(), extra);
+    assert_no_value_left(&url, &lines, &[&plain, &pem_line], extra);
 }
 
 /// Runs one write against `url` under strace, stopped at its first write to stdout (found in
 /// the clean trace `lines`), and asserts that none of `values` is in the stopped process's
 /// memory while the token (the control: it sits in the environment block) is.
-fn assert_no_value_left(url: &str, lines: &[String], values: &[&str]) {
+fn assert_no_value_left(url: &str, lines: &[String], values: &[&str], extra: &[&str]) {
     let report_write = nth_call(lines, "write", |l| l.contains("write(1<"));
     let wd = Workdir::new();
     let out = wd.output();
@@ -1239,7 +1271,7 @@ fn assert_no_value_left(url: &str, lines: &[String], values: &[&str]) {
         .arg("-e")
         .arg(format!("inject=write:signal=STOP:when={report_write}"))
         .arg(bin())
-        .args(write_args(url, &out))
+        .args(with(write_args(url, &out), extra))
         .env_clear()
         .env("INFISICAL_TOKEN", TOKEN)
         .stdin(Stdio::null())
@@ -1273,7 +1305,7 @@ fn assert_no_value_left(url: &str, lines: &[String], values: &[&str]) {
     };
     assert_eq!(
         std::fs::read(&out).unwrap(),
-        new_version(url),
+        new_version_with(url, extra),
         "not written yet"
     );
     let holding: Vec<(usize, Vec<String>)> = values
