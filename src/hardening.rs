@@ -80,7 +80,7 @@ const LARGE: usize = 128 * 1024;
 const PAGE: usize = 4096;
 
 /// The size of a transparent huge page on x86-64 and arm64: a mapping of this size or more is
-/// a multiple of it and asks for huge pages ([`map`]).
+/// aligned to it and asks for huge pages ([`map`]).
 const HUGE: usize = 2 * 1024 * 1024;
 
 /// Whether a block of `layout` is (or was) a mapping of its own.
@@ -88,11 +88,9 @@ fn is_large(size: usize, align: usize) -> bool {
     size >= LARGE && align <= PAGE
 }
 
-/// The length of the mapping that holds `size` bytes: whole pages, whole huge pages from
-/// [`HUGE`] on.
+/// The length of the mapping that holds `size` bytes: whole pages.
 fn pages(size: usize) -> usize {
-    let unit = if size >= HUGE { HUGE } else { PAGE };
-    size.div_ceil(unit) * unit
+    size.div_ceil(PAGE) * PAGE
 }
 
 /// Zeroes the whole block at `ptr` (its usable size, which may exceed what was asked for,
@@ -109,38 +107,60 @@ fn wipe_block(ptr: *mut u8) {
 /// A fresh private anonymous mapping of at least `size` bytes (zeroed by the kernel), or null.
 /// Populated at once: a large block is asked for because it is about to be filled (an answer
 /// of announced length, the rendered file), and one call that maps every page costs far less
-/// than a page fault per 4 KiB page. From [`HUGE`] on the mapping asks for transparent huge
-/// pages (`MADV_HUGEPAGE`, honoured when the kernel's THP mode is `madvise` or `always`) before
-/// it is populated (`MADV_POPULATE_WRITE`): a 2 MiB page is zeroed and accounted once instead of
-/// 512 small ones, and unmapped as one. The pages are the same fresh zeroed memory either way;
-/// where the kernel declines either advice, the mapping stays small pages, populated by fault.
+/// than a page fault per 4 KiB page. From [`HUGE`] on the mapping starts on a huge-page
+/// boundary and asks for transparent huge pages (`MADV_HUGEPAGE`, honoured when the kernel's
+/// THP mode is `madvise` or `always`) before it is populated (`MADV_POPULATE_WRITE`): each
+/// whole 2 MiB of it is zeroed and accounted once instead of 512 small pages, and unmapped as
+/// one; the part past the last whole 2 MiB stays small pages, so nothing is mapped beyond what
+/// was asked. The pages are the same fresh zeroed memory either way; where the kernel declines
+/// either advice, the mapping stays small pages, populated by fault.
 fn map(size: usize) -> *mut u8 {
     let len = pages(size);
-    let huge = len >= HUGE;
-    let populate = if huge { 0 } else { libc::MAP_POPULATE };
+    if len < HUGE {
+        return map_at_any(len, libc::MAP_POPULATE);
+    }
+    // A huge-page boundary inside a mapping one huge page longer; what lies outside the
+    // aligned `len` bytes is given back at once.
+    let wide = map_at_any(len + HUGE, 0);
+    if wide.is_null() {
+        return wide;
+    }
+    let head = wide.align_offset(HUGE);
+    let tail = HUGE - head;
+    // SAFETY: both ranges are parts of the mapping just made, outside the `len` bytes kept,
+    // used by nothing; advice on the kept part, which nothing uses yet (a refusal — no THP, a
+    // kernel before 5.14 — changes nothing but speed).
+    unsafe {
+        let ptr = wide.add(head);
+        if head > 0 {
+            libc::munmap(wide.cast(), head);
+        }
+        libc::munmap(ptr.add(len).cast(), tail);
+        libc::madvise(ptr.cast(), len, libc::MADV_HUGEPAGE);
+        libc::madvise(ptr.cast(), len, libc::MADV_POPULATE_WRITE);
+        ptr
+    }
+}
+
+/// A private anonymous read-write mapping of `len` bytes wherever the kernel puts it, with
+/// `extra` flags, or null.
+fn map_at_any(len: usize, extra: libc::c_int) -> *mut u8 {
     // SAFETY: a new anonymous mapping touches no existing memory.
     let ptr = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
             len,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | populate,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | extra,
             -1,
             0,
         )
     };
     if ptr == libc::MAP_FAILED {
-        return std::ptr::null_mut();
+        std::ptr::null_mut()
+    } else {
+        ptr.cast()
     }
-    if huge {
-        // SAFETY: advice on the mapping just made, which nothing else uses yet; a refusal
-        // (no THP, a kernel before 5.14) changes nothing but speed.
-        unsafe {
-            libc::madvise(ptr, len, libc::MADV_HUGEPAGE);
-            libc::madvise(ptr, len, libc::MADV_POPULATE_WRITE);
-        }
-    }
-    ptr.cast()
 }
 
 /// Gives a mapping made by [`map`] for `size` bytes back to the kernel.

@@ -103,6 +103,10 @@ impl Diff {
         new: &[u8],
         new_entries: &BTreeMap<&str, &str>,
     ) -> Option<Diff> {
+        // The same bytes are no change: the file is not read back for nothing.
+        if old == Some(new) {
+            return None;
+        }
         Diff::from_read(old.map(|o| (o, read_back(format, o))), new, new_entries)
     }
 

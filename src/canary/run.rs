@@ -191,14 +191,20 @@ fn preview(
 ) -> Result<Report, Error> {
     let s = &cfg.settings;
     let outcome = envfile::preview(&cfg.target, bytes).map_err(Error::Write)?;
+    // Unchanged is the same bytes (and mode and owner): no key changes, nothing to read again.
+    let unchanged = outcome.status == envfile::Status::Unchanged;
     report.set_outcome(outcome);
-    let old = envfile::read_current(&s.output, MAX_OLD_FILE);
-    let diff = Diff::of(
-        s.format,
-        old.as_deref().map(Vec::as_slice),
-        bytes,
-        new_entries,
-    );
+    let diff = if unchanged {
+        None
+    } else {
+        let old = envfile::read_current(&s.output, MAX_OLD_FILE);
+        Diff::of(
+            s.format,
+            old.as_deref().map(Vec::as_slice),
+            bytes,
+            new_entries,
+        )
+    };
     let owed = onchange::Event::owed_for(&s.output);
     report.owed = owed.is_some();
     if cfg.on_change.is_some() {
