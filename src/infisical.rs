@@ -196,9 +196,8 @@ impl std::fmt::Debug for Answer {
 }
 
 impl Answer {
-    /// An answer as `list` makes it, for tests of what reads it.
-    #[cfg(test)]
-    pub fn received(path: &str, environment: &str, body: Vec<u8>) -> Self {
+    /// The answer `body` received for `path` in `environment`.
+    pub(crate) fn received(path: &str, environment: &str, body: Vec<u8>) -> Self {
         Answer {
             path: path.to_owned(),
             environment: environment.to_owned(),
@@ -1039,11 +1038,7 @@ impl Client {
             .call(SECRETS_RAW, Some(path), Request::get(&url).bearer(&bearer))
             .await
             .map_err(|e| e.at(place))?;
-        Ok(Answer {
-            path: path.to_owned(),
-            environment: query.environment.clone(),
-            body: answer,
-        })
+        Ok(Answer::received(path, &query.environment, answer))
     }
 }
 

@@ -305,11 +305,11 @@ fn fetch_error(e: &FetchError, redactor: &Redactor) -> Error {
 
 /// Fetches every path concurrently (all on this task: the requests are polled together, so
 /// the paths cost one request's latency), keeps each answer in its slot of `answers`, then
-/// reads them ([`Answer::folder`]: each parsed once, its secrets borrowing from it). When a path failed — its request, or an answer that is not the JSON
-/// expected — every value read from the others is registered with the redactor before the
-/// error is described (an error body may echo a value from another path); on success nothing
-/// is copied into it. Of several failures, the root cause ([`Exit::worst`]) is reported, the
-/// first in `--path` order.
+/// reads them ([`Answer::folder`]: each parsed once, its secrets borrowing from it). When a
+/// path failed — its request, or an answer that is not the JSON expected — every value read
+/// from the others is registered with the redactor before the error is described (an error
+/// body may echo a value from another path); on success nothing is copied into it. Of several
+/// failures, the root cause ([`Exit::worst`]) is reported, the first in `--path` order.
 async fn fetch_all<'a>(
     client: &Client,
     paths: &[String],
