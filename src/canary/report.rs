@@ -332,6 +332,7 @@ mod tests {
     fn key_list() {
         let list: KeyList = ["B", "", "A_LONGER_NAME", "A"].into_iter().collect();
         assert_eq!(list.len(), 4);
+        assert!(!list.is_empty());
         assert_eq!(
             list.iter().collect::<Vec<_>>(),
             ["B", "", "A_LONGER_NAME", "A"]

@@ -568,6 +568,37 @@ write-canary-env: error: key DUP_KEY comes from two folders, /apps/x and /apps/y
         .run();
     assert!(!wd.output().exists());
 
+    // Two keys from two folders each, the first left out by `--key`: the kept one is named
+    // (with the first two of its three folders).
+    let two = Infisical::start().await;
+    let body = serde_json::json!({
+        "secrets": [
+            secret_obj("A_DUP", "synthetic-a-x-0001", "/apps/x"),
+            secret_obj("B_DUP", "synthetic-b-x-0001", "/apps/x"),
+            secret_obj("A_DUP", "synthetic-a-y-0001", "/apps/y"),
+            secret_obj("B_DUP", "synthetic-b-y-0001", "/apps/y"),
+            secret_obj("B_DUP", "synthetic-b-z-0001", "/apps/z"),
+        ],
+        "imports": []
+    });
+    two.respond(ResponseTemplate::new(200).set_body_json(body), 1)
+        .await;
+    let _ = canary(&two.url(), &wd.output())
+        .args(["--path", "/apps", "--recursive", "--key", "B_DUP"])
+        .secret("synthetic-a-x-0001")
+        .secret("synthetic-a-y-0001")
+        .secret("synthetic-b-x-0001")
+        .secret("synthetic-b-y-0001")
+        .secret("synthetic-b-z-0001")
+        .exits(7)
+        .stderr(str![[r#"
+write-canary-env: error: key B_DUP comes from two folders, /apps/x and /apps/y: refusing to pick one (fetch them into separate files, or remove one)
+
+"#]])
+        .tmp(wd.path())
+        .run();
+    assert!(!wd.output().exists());
+
     // Two paths importing the same folder: one secret, no conflict.
     let inf2 = Infisical::start().await;
     let import = |folder: &str| {
@@ -2703,4 +2734,44 @@ written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 1 key from project pr
             .unwrap()
             .contains(PROVIDER_KEY)
     );
+}
+
+/// Of two paths that fail differently, the root cause is reported whatever their order: a
+/// folder the role may not read (403, exit 3) wins over a missing one (404, exit 4), the
+/// refused path's message alone; nothing written.
+#[tokio::test]
+async fn cli_004_of_two_failing_paths_the_root_cause_is_reported() {
+    let missing = "infisical/error-404-secret-path-not-found-name-only.json";
+    for paths in [["/typo", "/denied"], ["/denied", "/typo"]] {
+        let inf = Infisical::start().await;
+        let wd = Workdir::new();
+        for (folder, response) in [
+            (
+                "/typo",
+                ResponseTemplate::new(404).set_body_json(fixture_json(missing)),
+            ),
+            (
+                "/denied",
+                Server::October2024.response(Situation::WrongScope),
+            ),
+        ] {
+            wiremock::Mock::given(wiremock::matchers::method("GET"))
+                .and(wiremock::matchers::path(SECRETS_RAW))
+                .and(wiremock::matchers::query_param("secretPath", folder))
+                .respond_with(response)
+                .expect(1)
+                .mount(&inf.server)
+                .await;
+        }
+        let _ = canary(&inf.url(), &wd.output())
+            .args(["--path", paths[0], "--path", paths[1]])
+            .exits(3)
+            .stderr(str![[r#"
+write-canary-env: error: /api/v3/secrets/raw: refused with status 403 (the credentials worked, but the identity's role does not allow reading secrets at /denied in environment prod of project proj-synthetic-0001: grant its role read access to that path and environment); the server said: PermissionDenied: You are not allowed to read on secrets
+
+"#]])
+            .tmp(wd.path())
+            .run();
+        assert!(!wd.output().exists());
+    }
 }
