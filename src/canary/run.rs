@@ -361,6 +361,15 @@ async fn fetch_all<'a>(
 /// second thread costs more than it saves.
 const READ_APART_FROM: usize = 1024 * 1024;
 
+/// Whether `answers` are read two at a time: several received (a failed request leaves its
+/// slot empty), holding [`READ_APART_FROM`] or more in all, on a machine that runs `parallel`
+/// threads at once.
+fn read_apart(answers: &[OnceLock<Answer>], parallel: usize) -> bool {
+    let received = answers.iter().filter_map(OnceLock::get);
+    let held: usize = received.clone().map(Answer::size).sum();
+    received.count() >= 2 && held >= READ_APART_FROM && parallel >= 2
+}
+
 /// Every answer read ([`Answer::folder`]), in order; several large ones every other one on a
 /// second thread, when the machine runs two at once (nothing but the order of the work
 /// changes: each answer is read as it would be alone).
@@ -368,15 +377,8 @@ fn read_answers(answers: &[OnceLock<Answer>]) -> Vec<Option<Result<Folder<'_>, F
     fn read(answer: &OnceLock<Answer>) -> Option<Result<Folder<'_>, FetchError>> {
         answer.get().map(Answer::folder)
     }
-    let held: usize = answers
-        .iter()
-        .filter_map(OnceLock::get)
-        .map(Answer::size)
-        .sum();
-    if answers.len() < 2
-        || held < READ_APART_FROM
-        || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2
-    {
+    let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if !read_apart(answers, parallel) {
         return answers.iter().map(read).collect();
     }
     std::thread::scope(|scope| {
@@ -510,7 +512,7 @@ mod tests {
 
     use secrecy::ExposeSecret as _;
 
-    use super::read_answers;
+    use super::{READ_APART_FROM, read_answers, read_apart};
     use crate::infisical::{Answer, FetchError};
 
     /// An answer of `n` secrets `<tag>_<i>` with values of 100 bytes.
@@ -525,6 +527,22 @@ mod tests {
             .collect();
         let body = format!(r#"{{"secrets":[{}]}}"#, secrets.join(","));
         OnceLock::from(Answer::received(path, "prod", body.into_bytes()))
+    }
+
+    /// Several answers are read two at a time from 1 MiB in all, on a machine that runs two
+    /// threads at once; one answer (an empty slot is a failed request), less in all, or one
+    /// thread: one at a time.
+    #[test]
+    fn when_answers_are_read_apart() {
+        let sized = |n: usize| OnceLock::from(Answer::received("/", "prod", vec![b' '; n]));
+        let half = READ_APART_FROM / 2;
+        assert!(read_apart(&[sized(half), sized(half)], 2));
+        assert!(read_apart(&[sized(half), sized(half), OnceLock::new()], 2));
+        assert!(!read_apart(&[sized(half), sized(half - 1)], 2));
+        assert!(!read_apart(&[sized(half), sized(half)], 1));
+        assert!(!read_apart(&[sized(2 * READ_APART_FROM)], 2));
+        assert!(!read_apart(&[sized(READ_APART_FROM), OnceLock::new()], 2));
+        assert!(read_apart(&[sized(READ_APART_FROM), sized(0)], 8));
     }
 
     /// Large answers (a second thread reads every other one) come back in their order, each
