@@ -545,59 +545,38 @@ write-canary-env: error: key OLLAMA_CLOUD_API_KEY comes from two folders, /home-
     assert!(!wd.output().exists());
 
     // A recursive answer with the same key in two sub-folders.
-    let rec = Infisical::start().await;
-    let body = serde_json::json!({
-        "secrets": [
-            secret_obj("DUP_KEY", "synthetic-sub-x-0001", "/apps/x"),
-            secret_obj("DUP_KEY", "synthetic-sub-y-0001", "/apps/y"),
+    recursive_duplicates(
+        &wd,
+        &[
+            ("DUP_KEY", "synthetic-sub-x-0001", "/apps/x"),
+            ("DUP_KEY", "synthetic-sub-y-0001", "/apps/y"),
         ],
-        "imports": []
-    });
-    rec.respond(ResponseTemplate::new(200).set_body_json(body), 1)
-        .await;
-    let _ = canary(&rec.url(), &wd.output())
-        .args(["--path", "/apps", "--recursive"])
-        .secret("synthetic-sub-x-0001")
-        .secret("synthetic-sub-y-0001")
-        .exits(7)
-        .stderr(str![[r#"
+        &[],
+        str![[r#"
 write-canary-env: error: key DUP_KEY comes from two folders, /apps/x and /apps/y: refusing to pick one (fetch them into separate files, or remove one)
 
-"#]])
-        .tmp(wd.path())
-        .run();
-    assert!(!wd.output().exists());
+"#]],
+    )
+    .await;
 
     // Two keys from two folders each, the first left out by `--key`: the kept one is named
     // (with the first two of its three folders).
-    let two = Infisical::start().await;
-    let body = serde_json::json!({
-        "secrets": [
-            secret_obj("A_DUP", "synthetic-a-x-0001", "/apps/x"),
-            secret_obj("B_DUP", "synthetic-b-x-0001", "/apps/x"),
-            secret_obj("A_DUP", "synthetic-a-y-0001", "/apps/y"),
-            secret_obj("B_DUP", "synthetic-b-y-0001", "/apps/y"),
-            secret_obj("B_DUP", "synthetic-b-z-0001", "/apps/z"),
+    recursive_duplicates(
+        &wd,
+        &[
+            ("A_DUP", "synthetic-a-x-0001", "/apps/x"),
+            ("B_DUP", "synthetic-b-x-0001", "/apps/x"),
+            ("A_DUP", "synthetic-a-y-0001", "/apps/y"),
+            ("B_DUP", "synthetic-b-y-0001", "/apps/y"),
+            ("B_DUP", "synthetic-b-z-0001", "/apps/z"),
         ],
-        "imports": []
-    });
-    two.respond(ResponseTemplate::new(200).set_body_json(body), 1)
-        .await;
-    let _ = canary(&two.url(), &wd.output())
-        .args(["--path", "/apps", "--recursive", "--key", "B_DUP"])
-        .secret("synthetic-a-x-0001")
-        .secret("synthetic-a-y-0001")
-        .secret("synthetic-b-x-0001")
-        .secret("synthetic-b-y-0001")
-        .secret("synthetic-b-z-0001")
-        .exits(7)
-        .stderr(str![[r#"
+        &["--key", "B_DUP"],
+        str![[r#"
 write-canary-env: error: key B_DUP comes from two folders, /apps/x and /apps/y: refusing to pick one (fetch them into separate files, or remove one)
 
-"#]])
-        .tmp(wd.path())
-        .run();
-    assert!(!wd.output().exists());
+"#]],
+    )
+    .await;
 
     // Two paths importing the same folder: one secret, no conflict.
     let inf2 = Infisical::start().await;
@@ -626,6 +605,34 @@ written: [TMP]/out.env (mode 0600, owner [UID]:[GID]) with 3 keys from project p
         .run();
     let text = std::fs::read_to_string(wd.output()).unwrap();
     assert_eq!(text.matches("COMMON_KEY=").count(), 1);
+}
+
+/// A recursive listing of `/apps` whose one answer holds `secrets` (key, value, folder), run
+/// with `extra` arguments: exit 7 with `stderr` whole, every value absent, nothing written.
+async fn recursive_duplicates(
+    wd: &Workdir,
+    secrets: &[(&str, &str, &str)],
+    extra: &[&str],
+    stderr: impl snapbox::IntoData,
+) {
+    let inf = Infisical::start().await;
+    let body = json!({
+        "secrets": secrets
+            .iter()
+            .map(|(key, value, folder)| secret_obj(key, value, folder))
+            .collect::<Vec<_>>(),
+        "imports": []
+    });
+    inf.respond(ResponseTemplate::new(200).set_body_json(body), 1)
+        .await;
+    let mut cli = canary(&inf.url(), &wd.output())
+        .args(["--path", "/apps", "--recursive"])
+        .args(extra.iter().copied());
+    for (_, value, _) in secrets {
+        cli = cli.secret(*value);
+    }
+    let _ = cli.exits(7).stderr(stderr).tmp(wd.path()).run();
+    assert!(!wd.output().exists());
 }
 
 /// Imports are written only with `--include-imports`; local wins over an import; a later
